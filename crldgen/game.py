@@ -1,0 +1,341 @@
+"""The game model: transition, reward and observation tensors with named parameters.
+
+Index conventions (fixed once, used everywhere in crldgen):
+
+* ``T[s, a0, ..., a{N-1}, s']`` -- probability of moving from state ``s`` to ``s'``
+  under the joint action ``(a0, ..., a{N-1})``;
+* ``R[i, s, a0, ..., a{N-1}, s']`` -- reward of agent ``i`` for that transition;
+* ``O[i, s, o]`` -- probability that agent ``i`` observes ``o`` in state ``s``
+  (``None`` means full observability: ``Q = Z`` and ``O`` is the identity).
+
+Entries are numbers or sympy expressions in the game's named parameters. Parameters
+are sympy symbols with default values; they stay symbols in the derivation and become
+run-time arguments of the generated code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import keyword
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import sympy
+
+from .errors import GameError
+
+#: names that generated code and the learner use; game parameters may not take them
+RESERVED_NAMES = frozenset(
+    {"alpha", "beta", "gamma", "X", "y", "theta", "T", "R", "O", "V", "Q", "N", "Z", "M"}
+)
+
+_PROB_ATOL = 1e-12
+
+
+def _to_sympy(value: Any, tensor: str, index: tuple) -> sympy.Expr:
+    """Convert one tensor entry to sympy without ever parsing text."""
+    if isinstance(value, sympy.Basic):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        raise GameError(f"{tensor}{list(index)} is a boolean ({value!r}); expected a number or sympy expression")
+    if isinstance(value, numbers.Integral):
+        return sympy.Integer(int(value))
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        if not math.isfinite(v):
+            raise GameError(f"{tensor}{list(index)} = {v!r} is not finite; every entry must be a finite number")
+        if v.is_integer() and abs(v) < 2**53:
+            return sympy.Integer(int(v))
+        return sympy.Float(v, precision=53)
+    if isinstance(value, (list, tuple, np.ndarray)):  # numpy >= 1.24 keeps ragged rows as list objects
+        raise GameError(
+            f"{tensor} is ragged (rows of different lengths): {tensor}{list(index)} is a "
+            f"{type(value).__name__} of length {len(value)} where the other rows have numbers"
+        )
+    raise GameError(
+        f"{tensor}{list(index)} has type {type(value).__name__}; expected a number or a sympy "
+        "expression (text is never parsed: build expressions from Game parameter symbols)"
+    )
+
+
+def _as_object_array(data: Any, tensor: str) -> np.ndarray:
+    if isinstance(data, sympy.NDimArray):
+        arr = np.empty(data.shape, dtype=object)
+        for idx in itertools.product(*(range(n) for n in data.shape)):
+            arr[idx] = data[idx]
+    else:
+        try:
+            arr = np.array(data, dtype=object)
+        except ValueError as exc:  # ragged nested lists
+            raise GameError(f"{tensor} is ragged (rows of different lengths): {exc}") from exc
+    out = np.empty(arr.shape, dtype=object)
+    for idx in np.ndindex(arr.shape):
+        out[idx] = _to_sympy(arr[idx], tensor, idx)
+    return out
+
+
+class Game:
+    """A stochastic game with ``N`` agents, ``Z`` states and ``M`` actions per agent.
+
+    Parameters
+    ----------
+    T : array_like, shape ``(Z, M, ..., M, Z)``
+        Transition probabilities; numbers or sympy expressions in the parameters.
+    R : array_like, shape ``(N, Z, M, ..., M, Z)``
+        Rewards.
+    O : array_like, shape ``(N, Z, Q)``, optional
+        Observation probabilities; ``None`` for full observability.
+    params : mapping, optional
+        ``{name or Symbol: default value}``. Every free symbol in ``T``, ``R``, ``O``
+        must be one of these. Use :meth:`Game.symbol` to get the symbol of a name.
+    agents, states, actions, observations : sequence of str, optional
+        Labels (default ``'0', '1', ...``). ``observations`` defaults to ``states``
+        under full observability.
+    name : str
+        A short name (used to name generated modules).
+    check : bool
+        Validate tensors (default True).
+    """
+
+    def __init__(
+        self,
+        T: Any,
+        R: Any,
+        O: Any = None,  # noqa: E741 - paper notation
+        *,
+        params: Mapping[Any, float] | None = None,
+        agents: Sequence[str] | None = None,
+        states: Sequence[str] | None = None,
+        actions: Sequence[str] | None = None,
+        observations: Sequence[str] | None = None,
+        name: str = "game",
+        check: bool = True,
+    ) -> None:
+        self.name = str(name)
+        self._init_params(params or {})
+        self.T = _as_object_array(T, "T")
+        self.R = _as_object_array(R, "R")
+        self.O = None if O is None else _as_object_array(O, "O")
+        self._init_shapes()
+        self.agents = self._labels(agents, self.n_agents, "agents")
+        self.states = self._labels(states, self.n_states, "states")
+        self.actions = self._labels(actions, self.n_actions, "actions")
+        if self.O is None:
+            if observations is not None and list(observations) != list(self.states):
+                raise GameError("observations labels given for a fully observed game (O is None); drop them or pass O")
+            self.observations = self.states
+        else:
+            self.observations = self._labels(observations, self.n_observations, "observations")
+        self._check_symbols()
+        if check:
+            self.validate()
+
+    # ------------------------------------------------------------------ set-up
+    def _init_params(self, params: Mapping[Any, float]) -> None:
+        self.params: dict[str, float] = {}
+        self._symbols: dict[str, sympy.Symbol] = {}
+        for key, value in params.items():
+            if isinstance(key, sympy.Symbol):
+                sym, pname = key, key.name
+            elif isinstance(key, str):
+                sym, pname = sympy.Symbol(key, real=True), key
+            else:
+                raise GameError(f"parameter key {key!r} must be a name (str) or a sympy Symbol")
+            if not pname.isidentifier() or keyword.iskeyword(pname):
+                raise GameError(f"parameter name {pname!r} is not a Python identifier; use letters, digits and _")
+            if pname in RESERVED_NAMES or pname.startswith(("alpha_", "beta_", "gamma_")):
+                raise GameError(f"parameter name {pname!r} is reserved by crldgen; choose another name")
+            if pname in self.params:
+                raise GameError(f"parameter {pname!r} is given twice")
+            try:
+                v = float(value)
+            except (TypeError, ValueError) as exc:
+                raise GameError(f"default value of parameter {pname!r} must be a number, got {value!r}") from exc
+            if not math.isfinite(v):
+                raise GameError(f"default value of parameter {pname!r} is {v}; it must be finite")
+            self.params[pname] = v
+            self._symbols[pname] = sym
+
+    def _init_shapes(self) -> None:
+        T, R = self.T, self.R
+        if T.ndim < 3:
+            raise GameError(
+                f"T has shape {T.shape}; expected (Z, M, ..., M, Z) with one action axis per agent (ndim >= 3)"
+            )
+        n_agents = T.ndim - 2
+        n_states = T.shape[0]
+        if T.shape[-1] != n_states:
+            raise GameError(f"T has shape {T.shape}: first axis (Z={n_states}) and last axis ({T.shape[-1]}) must match")
+        act = set(T.shape[1:-1])
+        if len(act) != 1:
+            raise GameError(f"T has shape {T.shape}: every agent must have the same number of actions M")
+        n_actions = act.pop()
+        if n_states < 1 or n_actions < 2:
+            raise GameError(f"T has shape {T.shape}: need Z >= 1 states and M >= 2 actions")
+        expected_R = (n_agents,) + T.shape
+        if R.shape != expected_R:
+            raise GameError(f"R has shape {R.shape}; expected {expected_R} = (N, Z, M x N, Z) to match T {T.shape}")
+        self.n_agents, self.n_states, self.n_actions = n_agents, n_states, n_actions
+        if self.O is not None:
+            if self.O.ndim != 3 or self.O.shape[:2] != (n_agents, n_states):
+                raise GameError(f"O has shape {self.O.shape}; expected (N={n_agents}, Z={n_states}, Q)")
+            self.n_observations = self.O.shape[2]
+        else:
+            self.n_observations = n_states
+
+    @staticmethod
+    def _labels(labels: Sequence[str] | None, n: int, what: str) -> tuple[str, ...]:
+        if labels is None:
+            return tuple(str(k) for k in range(n))
+        out = tuple(str(x) for x in labels)
+        if len(out) != n:
+            raise GameError(f"{what} has {len(out)} labels {out}; the tensors have {n} {what}")
+        if len(set(out)) != n:
+            raise GameError(f"{what} labels {out} are not unique")
+        return out
+
+    def _check_symbols(self) -> None:
+        known = set(self._symbols.values())
+        for tname, tensor in self.tensors().items():
+            for idx in np.ndindex(tensor.shape):
+                free = tensor[idx].free_symbols - known
+                if free:
+                    names = sorted(str(s) for s in free)
+                    hint = ""
+                    same_name = [n for n in names if n in self._symbols]
+                    if same_name:
+                        hint = (
+                            f" (a symbol named {same_name[0]!r} is a parameter but with other assumptions; "
+                            f"build entries with game.symbol({same_name[0]!r}) or pass the Symbol itself as key)"
+                        )
+                    raise GameError(
+                        f"{tname}{list(idx)} uses unknown symbol(s) {names}; declare them in params={{name: default}}"
+                        + hint
+                    )
+                if tensor[idx].has(sympy.I, sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+                    raise GameError(f"{tname}{list(idx)} = {tensor[idx]} is not a finite real expression")
+
+    # ---------------------------------------------------------------- queries
+    def tensors(self) -> dict[str, np.ndarray]:
+        """The tensors ``{'T': ..., 'R': ..., 'O': ...}`` (object arrays of sympy expressions)."""
+        out = {"T": self.T, "R": self.R}
+        if self.O is not None:
+            out["O"] = self.O
+        return out
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Game parameter names in declaration order (the order of run-time arrays)."""
+        return tuple(self.params)
+
+    @property
+    def param_symbols(self) -> tuple[sympy.Symbol, ...]:
+        return tuple(self._symbols[n] for n in self.params)
+
+    @property
+    def fully_observed(self) -> bool:
+        return self.O is None
+
+    def symbol(self, name: str) -> sympy.Symbol:
+        """The sympy symbol of parameter ``name``."""
+        try:
+            return self._symbols[name]
+        except KeyError:
+            raise GameError(f"game {self.name!r} has no parameter {name!r}; it has {list(self.params)}") from None
+
+    def numeric(self, **values: float) -> dict[str, np.ndarray]:
+        """Float arrays of T, R (and O) at the defaults, overridden by ``values``."""
+        subs = self._subs(values)
+        out = {}
+        for tname, tensor in self.tensors().items():
+            arr = np.empty(tensor.shape)
+            for idx in np.ndindex(tensor.shape):
+                val = tensor[idx].xreplace(subs) if subs else tensor[idx]
+                try:
+                    arr[idx] = float(val)
+                except TypeError as exc:
+                    raise GameError(f"{tname}{list(idx)} = {val} does not evaluate to a number") from exc
+            out[tname] = arr
+        return out
+
+    def _subs(self, values: Mapping[str, float]) -> dict:
+        for k in values:
+            if k not in self.params:
+                raise GameError(f"game {self.name!r} has no parameter {k!r}; it has {list(self.params)}")
+        return {self._symbols[n]: sympy.Float(float(values.get(n, d)), precision=53) for n, d in self.params.items()}
+
+    def substitute(self, **values: float) -> Game:
+        """A game with the given parameters replaced by numbers (the rest stay symbols)."""
+        subs = {self.symbol(k): _to_sympy(v, k, ()) for k, v in values.items()}
+        keep = {self._symbols[n]: d for n, d in self.params.items() if n not in values}
+
+        def sub(t):
+            return None if t is None else np.vectorize(lambda e: e.xreplace(subs), otypes=[object])(t)
+
+        return Game(
+            sub(self.T), sub(self.R), sub(self.O), params=keep, agents=self.agents, states=self.states,
+            actions=self.actions, observations=None if self.O is None else self.observations, name=self.name,
+        )
+
+    # ------------------------------------------------------------- validation
+    def validate(self, **values: float) -> None:
+        """Check probabilities (range, normalization) at the parameter values given.
+
+        Symbolic rows must sum to one identically; numeric checks use the defaults
+        overridden by ``values``. Raises :class:`GameError` naming the tensor and index.
+        """
+        num = self.numeric(**values)
+        at = f" at parameters {dict(self.params, **values)}" if self.params else ""
+        for tname, axis_label in (("T", "s'"), ("O", "o")):
+            if tname not in num:
+                continue
+            arr, sym = num[tname], self.tensors()[tname]
+            bad = np.argwhere((arr < -_PROB_ATOL) | (arr > 1 + _PROB_ATOL))
+            if len(bad):
+                idx = tuple(int(k) for k in bad[0])
+                raise GameError(
+                    f"{tname}{list(idx)} = {arr[idx]:.6g}{at} is not a probability in [0, 1]"
+                )
+            sums = arr.sum(axis=-1)
+            bad = np.argwhere(np.abs(sums - 1.0) > 1e-10)
+            if len(bad):
+                idx = tuple(int(k) for k in bad[0])
+                raise GameError(
+                    f"{tname}{list(idx) + [':']} sums to {sums[idx]:.12g} over {axis_label}{at}; "
+                    f"each row of {tname} must sum to 1"
+                )
+            for idx in np.ndindex(sym.shape[:-1]):
+                row = sym[idx]
+                total = sympy.Add(*row)
+                if total.free_symbols and sympy.expand(total - 1) != 0 and sympy.simplify(total - 1) != 0:
+                    raise GameError(
+                        f"{tname}{list(idx) + [':']} sums to {total} over {axis_label}, not identically 1; "
+                        "probabilities must sum to 1 for every parameter value"
+                    )
+
+    # ----------------------------------------------------------------- misc
+    def canonical(self) -> str:
+        """A canonical text of the game (tensors, parameters, labels) used for cache keys."""
+        parts = [
+            f"name={self.name}",
+            f"shape=N{self.n_agents} Z{self.n_states} M{self.n_actions} Q{self.n_observations} O={self.O is not None}",
+            "params=" + ";".join(f"{n}:{sympy.srepr(self._symbols[n])}" for n in self.params),
+            "labels=" + repr((self.agents, self.states, self.actions, self.observations)),
+        ]
+        for tname, tensor in self.tensors().items():
+            parts.append(tname + "=" + "|".join(sympy.srepr(e) for e in tensor.flat))
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        po = "" if self.O is None else f", Q={self.n_observations}"
+        return (
+            f"Game({self.name!r}, N={self.n_agents}, Z={self.n_states}, M={self.n_actions}{po}, "
+            f"params={self.params})"
+        )
+
+    def joint_actions(self):
+        """Iterate over all joint actions ``(a0, ..., a{N-1})``."""
+        return itertools.product(range(self.n_actions), repeat=self.n_agents)

@@ -1,0 +1,32 @@
+"""Two-agent, one-state matrix games."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+from ..game import Game
+
+
+def social_dilemma(R=1.0, T=1.5, S=-0.5, P=0.0) -> Game:
+    """A symmetric 2x2 social dilemma with one state 's' and actions ('c', 'd').
+
+    Rewards to the row player: mutual cooperation ``R`` (reward), defecting on a
+    cooperator ``T`` (temptation), cooperating with a defector ``S`` (sucker), mutual
+    defection ``P`` (punishment). The game's parameters are named ``reward, temptation,
+    sucker, punishment`` (``R, T`` are names reserved by crldgen).
+    Prisoner's dilemma: T > R > P > S; stag hunt: R > T > P > S; chicken: T > R > S > P.
+    """
+    names = ("reward", "temptation", "sucker", "punishment")
+    syms = {k: sympy.Symbol(k, real=True) for k in names}
+    r, t, s, p = (syms[k] for k in names)
+    payoff = [[r, s], [t, p]]  # row player's reward for (own, other)
+    Tt = np.ones((1, 2, 2, 1), dtype=object)
+    Rt = np.empty((2, 1, 2, 2, 1), dtype=object)
+    for a0 in range(2):
+        for a1 in range(2):
+            Rt[0, 0, a0, a1, 0] = payoff[a0][a1]
+            Rt[1, 0, a0, a1, 0] = payoff[a1][a0]
+    defaults = dict(zip(names, (R, T, S, P)))
+    return Game(Tt, Rt, params={syms[k]: float(v) for k, v in defaults.items()},
+                states=("s",), actions=("c", "d"), name="social_dilemma")

@@ -1,0 +1,498 @@
+"""The symbolic CRLD model of a game and a learner (crld-math.md sections 2-5).
+
+Index conventions: ``X[i, s, a]`` strategies (agent, state, action); free coordinates
+are the log-ratios ``y[i, s, a] = ln(X[i,s,a] / X[i,s,M-1])`` for ``a < M-1``, flattened
+as ``k = (i*Z + s)*(M-1) + a``. Everything here is sympy; nothing imports numba.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import cached_property
+
+import numpy as np
+import sympy
+
+from ..errors import ParameterError
+from ..game import Game
+from ..learners import Learner, as_learner
+from .program import Program, inverse_program
+
+
+def _sym_array(shape, fmt, **assumptions) -> np.ndarray:
+    arr = np.empty(shape, dtype=object)
+    for idx in np.ndindex(*shape):
+        arr[idx] = sympy.Symbol(fmt.format(*idx), **assumptions)
+    return arr
+
+
+def to_array(arr: np.ndarray) -> sympy.ImmutableDenseNDimArray:
+    """A numpy object array as an immutable sympy Array."""
+    return sympy.ImmutableDenseNDimArray(arr.tolist(), arr.shape)
+
+
+def contract(leaf, agents, state, XS, M):
+    """``sum_b prod_{j in agents} XS[j, state, b_j] * leaf(b)`` as a nested (Horner) sum.
+
+    When all branches of an agent are equal the sum over its actions is dropped
+    (``sum_b X[j,s,b] = 1`` on the simplex), which keeps expressions short.
+    """
+
+    def rec(k, fixed):
+        if k == len(agents):
+            return leaf(fixed)
+        j = agents[k]
+        subs = [rec(k + 1, fixed + (b,)) for b in range(M)]
+        if all(e == subs[0] for e in subs[1:]):
+            return subs[0]
+        return sympy.Add(*[XS[j, state, b] * e for b, e in enumerate(subs) if e != 0])
+
+    return rec(0, ())
+
+
+class Model:
+    """Symbolic CRLD of ``game`` under ``learner`` (see :func:`derive`).
+
+    Attributes (sympy objects; index conventions in the module docstring)
+    ----------------------------------------------------------------------
+    X, y : strategy and log-ratio symbols
+    alpha, beta, gamma : per-agent learner symbols; ``pre`` the prefactors
+    theta : game parameter symbols (run-time arguments of generated code)
+    Tss, Ris, Tisas, Risa : strategy averages, polynomials in X and theta
+    V : value symbols, defined by :attr:`value_equations`
+    Q, td_error, update, update_logit : in terms of X, theta and V
+    """
+
+    def __init__(self, game: Game, learner: Learner) -> None:
+        if not game.fully_observed:
+            from .partial import check_po_supported
+
+            check_po_supported(game)
+        self.game = game
+        self.learner = learner
+        N, Z, M = game.n_agents, game.n_states, game.n_actions
+        Zo = game.n_observations
+        self.n_agents, self.n_states, self.n_actions, self.n_obs = N, Z, M, Zo
+        self._X = _sym_array((N, Zo, M), "X_{}_{}_{}", positive=True)
+        self._y = _sym_array((N, Zo, M - 1), "y_{}_{}_{}", real=True)
+        self.alpha = tuple(sympy.Symbol(f"alpha_{i}", positive=True) for i in range(N))
+        self.beta = tuple(sympy.Symbol(f"beta_{i}", positive=True) for i in range(N))
+        self.gamma = tuple(sympy.Symbol(f"gamma_{i}", nonnegative=True) for i in range(N))
+        self.pre = tuple((1 - g) if learner.prefactor else sympy.Integer(1) for g in self.gamma)
+        self.theta = game.param_symbols
+        self._V = _sym_array((N, Zo), "V_{}_{}", real=True)
+        self._W = _sym_array((N, Zo, Zo), "W_{}_{}_{}", real=True)
+
+    # ---------------------------------------------------------- basic symbols
+    @property
+    def X(self):
+        return to_array(self._X)
+
+    @property
+    def y(self):
+        return to_array(self._y)
+
+    @property
+    def V(self):
+        return to_array(self._V)
+
+    @property
+    def n_free(self) -> int:
+        return self.n_agents * self.n_obs * (self.n_actions - 1)
+
+    def free_index(self, i: int, s: int, a: int) -> int:
+        return (i * self.n_obs + s) * (self.n_actions - 1) + a
+
+    @cached_property
+    def _TR(self) -> np.ndarray:
+        """Expected reward of each joint action ``sum_s' T R`` (N, Z, M, ..., M)."""
+        g = self.game
+        out = np.empty((g.n_agents, g.n_states) + (g.n_actions,) * g.n_agents, dtype=object)
+        for idx in np.ndindex(out.shape):
+            i, s, joint = idx[0], idx[1], idx[2:]
+            out[idx] = sympy.Add(*[g.T[(s,) + joint + (sp,)] * g.R[(i, s) + joint + (sp,)]
+                                   for sp in range(g.n_states)])
+        return out
+
+    @property
+    def _XS(self) -> np.ndarray:
+        """State-based strategies used in the averages (X itself when fully observed)."""
+        return self._X
+
+    def _fix(self, fixed_agents: dict, others, b):
+        joint = [None] * self.n_agents
+        for j, a in fixed_agents.items():
+            joint[j] = a
+        for j, bj in zip(others, b):
+            joint[j] = bj
+        return tuple(joint)
+
+    # ------------------------------------------------------ strategy averages
+    def _avg_T(self, s, sp, fixed: dict):
+        others = [j for j in range(self.n_agents) if j not in fixed]
+        T = self.game.T
+        return contract(lambda b: T[(s,) + self._fix(fixed, others, b) + (sp,)], others, s, self._XS, self.n_actions)
+
+    def _avg_R(self, i, s, fixed: dict):
+        others = [j for j in range(self.n_agents) if j not in fixed]
+        TR = self._TR
+        return contract(lambda b: TR[(i, s) + self._fix(fixed, others, b)], others, s, self._XS, self.n_actions)
+
+    @cached_property
+    def _Tisas(self) -> np.ndarray:
+        N, Z, M = self.n_agents, self.n_states, self.n_actions
+        out = np.empty((N, Z, M, Z), dtype=object)
+        for i, s, a, sp in itertools.product(range(N), range(Z), range(M), range(Z)):
+            out[i, s, a, sp] = self._avg_T(s, sp, {i: a})
+        return out
+
+    @cached_property
+    def _Risa(self) -> np.ndarray:
+        N, Z, M = self.n_agents, self.n_states, self.n_actions
+        out = np.empty((N, Z, M), dtype=object)
+        for i, s, a in itertools.product(range(N), range(Z), range(M)):
+            out[i, s, a] = self._avg_R(i, s, {i: a})
+        return out
+
+    @cached_property
+    def _Tss(self) -> np.ndarray:
+        Z = self.n_states
+        out = np.empty((Z, Z), dtype=object)
+        for s, sp in itertools.product(range(Z), range(Z)):
+            out[s, sp] = self._avg_T(s, sp, {})
+        return out
+
+    @cached_property
+    def _Ris(self) -> np.ndarray:
+        N, Z = self.n_agents, self.n_states
+        out = np.empty((N, Z), dtype=object)
+        for i, s in itertools.product(range(N), range(Z)):
+            out[i, s] = self._avg_R(i, s, {})
+        return out
+
+    @cached_property
+    def _Tpair(self) -> dict:
+        """``Tpair[(i, j, s, a, c, s')]`` for ``i < j``: transition given i plays a and j plays c."""
+        N, Z, M = self.n_agents, self.n_states, self.n_actions
+        out = {}
+        for i, j in itertools.combinations(range(N), 2):
+            for s, a, c, sp in itertools.product(range(Z), range(M), range(M), range(Z)):
+                out[i, j, s, a, c, sp] = self._avg_T(s, sp, {i: a, j: c})
+        return out
+
+    @cached_property
+    def _Rpair(self) -> dict:
+        """``Rpair[(i, j, s, a, c)]`` for ``i != j``: reward of i given i plays a and j plays c."""
+        N, Z, M = self.n_agents, self.n_states, self.n_actions
+        out = {}
+        for i, j in itertools.permutations(range(N), 2):
+            for s, a, c in itertools.product(range(Z), range(M), range(M)):
+                out[i, j, s, a, c] = self._avg_R(i, s, {i: a, j: c})
+        return out
+
+    Tss = property(lambda self: to_array(self._Tss), doc="Tss[s, s'] transition matrix under X")
+    Ris = property(lambda self: to_array(self._Ris), doc="Ris[i, s] expected reward under X")
+    Tisas = property(lambda self: to_array(self._Tisas), doc="Tisas[i, s, a, s'] transition given own action")
+    Risa = property(lambda self: to_array(self._Risa), doc="Risa[i, s, a] reward given own action")
+
+    # ------------------------------------------------------- values and errors
+    @cached_property
+    def value_equations(self) -> list[sympy.Eq]:
+        """The Bellman equations ``V[i,s] = p_i Ris[i,s] + gamma_i sum_s' Tss[s,s'] V[i,s']``."""
+        N, Z = self.n_agents, self.n_states
+        eqs = []
+        for i, s in itertools.product(range(N), range(Z)):
+            rhs = self.pre[i] * self._Ris[i, s] + self.gamma[i] * sympy.Add(
+                *[self._Tss[s, sp] * self._V[i, sp] for sp in range(Z)])
+            eqs.append(sympy.Eq(self._V[i, s], rhs))
+        return eqs
+
+    def values_closed_form(self, max_states: int = 3) -> dict:
+        """``{V symbol: closed-form expression}`` by solving the linear system (small Z only)."""
+        Z = self.n_states
+        if Z > max_states:
+            raise ParameterError(
+                f"closed-form values need Z <= {max_states} states (game has {Z}); "
+                "pass max_states=... to force it (expressions grow like Z!)"
+            )
+        out = {}
+        for i in range(self.n_agents):
+            A = sympy.eye(Z) - self.gamma[i] * sympy.Matrix(self._Tss)
+            b = self.pre[i] * sympy.Matrix(self._Ris[i])
+            sol = A.LUsolve(b)
+            for s in range(Z):
+                out[self._V[i, s]] = sol[s]
+        return out
+
+    @cached_property
+    def _Q(self) -> np.ndarray:
+        N, Z, M = self.n_agents, self.n_states, self.n_actions
+        out = np.empty((N, Z, M), dtype=object)
+        for i, s, a in itertools.product(range(N), range(Z), range(M)):
+            out[i, s, a] = self.pre[i] * self._Risa[i, s, a] + self.gamma[i] * sympy.Add(
+                *[self._Tisas[i, s, a, sp] * self._V[i, sp] for sp in range(Z)])
+        return out
+
+    Q = property(lambda self: to_array(self._Q), doc="Q[i, s, a] state-action values (in terms of V)")
+
+    @cached_property
+    def _td_error(self) -> np.ndarray:
+        N, Z, M = self.n_agents, self.n_obs, self.n_actions
+        out = np.empty((N, Z, M), dtype=object)
+        for i, s, a in itertools.product(range(N), range(Z), range(M)):
+            if self.learner.log_strategy_in_error:
+                out[i, s, a] = self.beta[i] * self._Q[i, s, a] - sympy.log(self._X[i, s, a])
+            else:
+                out[i, s, a] = self.beta[i] * (self._Q[i, s, a] - self._V[i, s])
+        return out
+
+    td_error = property(lambda self: to_array(self._td_error), doc="TD error delta[i, s, a] (scaled by beta)")
+
+    @property
+    def td_error_normalized(self):
+        d = self._td_error
+        M = self.n_actions
+        return to_array(d - np.sum(d, axis=-1, keepdims=True) / M)
+
+    @cached_property
+    def _update(self) -> np.ndarray:
+        N, Z, M = self.n_agents, self.n_obs, self.n_actions
+        out = np.empty((N, Z, M), dtype=object)
+        for i, s in itertools.product(range(N), range(Z)):
+            w = [self._X[i, s, a] * sympy.exp(self.alpha[i] * self._td_error[i, s, a]) for a in range(M)]
+            tot = sympy.Add(*w)
+            for a in range(M):
+                out[i, s, a] = w[a] / tot
+        return out
+
+    update = property(lambda self: to_array(self._update), doc="X'[i, s, a], the update map in strategy coordinates")
+
+    @cached_property
+    def _dQ(self) -> np.ndarray:
+        """``Q[i,s,a] - Q[i,s,M-1]`` for a < M-1."""
+        return self._Q[..., :-1] - self._Q[..., -1:]
+
+    @cached_property
+    def _update_logit(self) -> np.ndarray:
+        out = np.empty(self._y.shape, dtype=object)
+        for i, s, a in np.ndindex(*self._y.shape):
+            step = self.beta[i] * self._dQ[i, s, a]
+            if self.learner.log_strategy_in_error:
+                step -= self._y[i, s, a]
+            out[i, s, a] = self._y[i, s, a] + self.alpha[i] * step
+        return out
+
+    update_logit = property(
+        lambda self: to_array(self._update_logit),
+        doc="y'[i, s, a] = y + alpha (delta[a] - delta[M-1]), with X = softmax(y) in Q",
+    )
+
+    def strategy_of_logit(self) -> dict:
+        """``{X symbol: expression in y}``: ``X[a] = exp(y[a]) / (1 + sum_b exp(y[b]))``."""
+        out = {}
+        M = self.n_actions
+        for i, s in itertools.product(range(self.n_agents), range(self.n_obs)):
+            den = 1 + sympy.Add(*[sympy.exp(self._y[i, s, b]) for b in range(M - 1)])
+            for a in range(M):
+                num = sympy.exp(self._y[i, s, a]) if a < M - 1 else sympy.Integer(1)
+                out[self._X[i, s, a]] = num / den
+        return out
+
+    # -------------------------------------------------------------- Jacobian
+    def jacobian_program(self, symbolic_averages: bool = True) -> tuple[Program, sympy.Matrix]:
+        """The Jacobian ``dy'/dy`` (N*Z*(M-1) square) as a straight-line program.
+
+        Intermediate quantities stay symbols: averages (``Tisas``, ``Risa``, pair
+        averages), values ``V`` and the inverse ``W_i = (Id - gamma_i Tss)^-1``. The
+        derivative of the values is the implicit derivative of the linear solve,
+        ``dV = W (p dRis + gamma dTss V)`` (crld-math.md section 5); the derivatives of
+        the multilinear averages are closed-form pair averages.
+        Returns ``(program, J)``; ``J`` is in terms of the program's symbols, X and V.
+        """
+        if not self.game.fully_observed:
+            from .partial import po_jacobian_program
+
+            return po_jacobian_program(self)
+        N, Z, M = self.n_agents, self.n_states, self.n_actions
+        prog = Program("j")
+        X = self._X
+
+        def name(tag, idx, expr):
+            return prog.new(expr, f"{tag}_" + "_".join(map(str, idx))) if symbolic_averages else expr
+
+        Tisas = {idx: name("Tisas", idx, self._Tisas[idx]) for idx in np.ndindex(self._Tisas.shape)}
+        Risa = {idx: name("Risa", idx, self._Risa[idx]) for idx in np.ndindex(self._Risa.shape)}
+        Tss = {(s, sp): name("Tss", (s, sp), sympy.Add(*[X[0, s, a] * Tisas[0, s, a, sp] for a in range(M)]))
+               for s, sp in itertools.product(range(Z), range(Z))}
+        Ris = {(i, s): name("Ris", (i, s), sympy.Add(*[X[i, s, a] * Risa[i, s, a] for a in range(M)]))
+               for i, s in itertools.product(range(N), range(Z))}
+        Tp = {k: name("Tpair", k, v) for k, v in self._Tpair.items()}
+        Rp = {k: name("Rpair", k, v) for k, v in self._Rpair.items()}
+
+        def tpair(i, j, s, a, c, sp):
+            return Tp[i, j, s, a, c, sp] if i < j else Tp[j, i, s, c, a, sp]
+
+        V, W = self._V, self._W
+        n = self.n_free
+        J = sympy.zeros(n, n)
+        for j, s2, c in itertools.product(range(N), range(Z), range(M - 1)):
+            k = self.free_index(j, s2, c)
+            w = X[j, s2, c]
+            dTss = [w * (Tisas[j, s2, c, sp] - Tss[s2, sp]) for sp in range(Z)]
+            for i in range(N):
+                if i == j:
+                    rsj = Risa[i, s2, c]
+                else:
+                    rsj = sympy.Add(*[X[i, s2, a] * Rp[i, j, s2, a, c] for a in range(M)])
+                dRis = w * (rsj - Ris[i, s2])
+                g = prog.new(self.pre[i] * dRis + self.gamma[i] * sympy.Add(
+                    *[dTss[sp] * V[i, sp] for sp in range(Z)]), f"g_{i}_{k}")
+                dV = [W[i, sp, s2] * g for sp in range(Z)]
+                dQ = {}
+                for s, a in itertools.product(range(Z), range(M)):
+                    term = sympy.Add(*[Tisas[i, s, a, sp] * dV[sp] for sp in range(Z)])
+                    if s == s2 and i != j:
+                        dR = w * (Rp[i, j, s, a, c] - Risa[i, s, a])
+                        dT = sympy.Add(*[w * (tpair(i, j, s, a, c, sp) - Tisas[i, s, a, sp]) * V[i, sp]
+                                         for sp in range(Z)])
+                        dQ[s, a] = self.pre[i] * dR + self.gamma[i] * (dT + term)
+                    else:
+                        dQ[s, a] = self.gamma[i] * term
+                for s, a in itertools.product(range(Z), range(M - 1)):
+                    r = self.free_index(i, s, a)
+                    dD = self.beta[i] * (dQ[s, a] - dQ[s, M - 1])
+                    if self.learner.log_strategy_in_error and r == k:
+                        dD -= 1
+                    J[r, k] = int(r == k) + self.alpha[i] * dD
+        return prog, J
+
+    def value_program(self, prog: Program, Tss, Ris, need_inverse: bool) -> tuple[dict, dict]:
+        """Append statements computing ``V`` (and ``W``) from ``Tss``/``Ris`` entries.
+
+        ``Tss``/``Ris`` map index tuples to expressions or symbols. Returns
+        ``(V, W)`` dicts of expressions. For ``Z <= 2`` the inverse is closed-form,
+        otherwise an unrolled Gauss-Jordan elimination (``Id - gamma Tx`` is strictly
+        diagonally dominant, so no pivoting is needed).
+        """
+        N, Z = self.n_agents, self.n_states
+        V, W = {}, {}
+        for i in range(N):
+            A = sympy.Matrix(Z, Z, lambda r, c: int(r == c) - self.gamma[i] * Tss[r, c])
+            Winv = inverse_program(A, prog, f"inv{i}")
+            for s in range(Z):
+                V[i, s] = prog.new(self.pre[i] * sympy.Add(*[Winv[s, sp] * Ris[i, sp] for sp in range(Z)]),
+                                   f"V_{i}_{s}")
+                if need_inverse:
+                    for sp in range(Z):
+                        W[i, s, sp] = Winv[s, sp]
+        return V, W
+
+    # ------------------------------------------------------------ programs
+    def program(self, outputs) -> tuple[Program, dict]:
+        """A straight-line program computing ``outputs`` from inputs X (and y), theta and learner symbols.
+
+        ``outputs`` is a subset of ``{'Tss', 'Ris', 'Tisas', 'Risa', 'V', 'Q', 'td_error',
+        'logit_step', 'jacobian'}``. Returns ``(program, {name: object array})``; the
+        arrays hold symbols or expressions of the program. This is what the code
+        generator prints; inputs are ``X[i,s,a]``, ``y[i,s,a]`` and the parameter symbols.
+        """
+        if not self.game.fully_observed:
+            from .partial import po_program
+
+            return po_program(self, outputs)
+        outputs = set(outputs)
+        N, Z, M = self.n_agents, self.n_states, self.n_actions
+        X = self._X
+        prog = Program("t")
+
+        def named(tag, arr):
+            out = np.empty(arr.shape, dtype=object)
+            for idx in np.ndindex(arr.shape):
+                out[idx] = prog.new(arr[idx], f"{tag}_" + "_".join(map(str, idx)))
+            return out
+
+        Tisas = named("Tisas", self._Tisas)
+        Risa = named("Risa", self._Risa)
+        Tss = np.empty((Z, Z), dtype=object)
+        for s, sp in itertools.product(range(Z), range(Z)):
+            Tss[s, sp] = prog.new(sympy.Add(*[X[0, s, a] * Tisas[0, s, a, sp] for a in range(M)]), f"Tss_{s}_{sp}")
+        Ris = np.empty((N, Z), dtype=object)
+        for i, s in itertools.product(range(N), range(Z)):
+            Ris[i, s] = prog.new(sympy.Add(*[X[i, s, a] * Risa[i, s, a] for a in range(M)]), f"Ris_{i}_{s}")
+        res = {"Tisas": Tisas, "Risa": Risa, "Tss": Tss, "Ris": Ris}
+        if outputs <= set(res):
+            return prog, {k: res[k] for k in outputs}
+        V, W = self.value_program(prog, Tss, Ris, need_inverse="jacobian" in outputs)
+        Varr = np.empty((N, Z), dtype=object)
+        for idx in V:
+            Varr[idx] = V[idx]
+        Q = np.empty((N, Z, M), dtype=object)
+        for i, s, a in itertools.product(range(N), range(Z), range(M)):
+            Q[i, s, a] = prog.new(self.pre[i] * Risa[i, s, a] + self.gamma[i] * sympy.Add(
+                *[Tisas[i, s, a, sp] * Varr[i, sp] for sp in range(Z)]), f"Q_{i}_{s}_{a}")
+        res.update(V=Varr, Q=Q)
+        if "td_error" in outputs:
+            td = np.empty((N, Z, M), dtype=object)
+            for i, s, a in itertools.product(range(N), range(Z), range(M)):
+                if self.learner.log_strategy_in_error:
+                    td[i, s, a] = self.beta[i] * Q[i, s, a] - sympy.log(X[i, s, a])
+                else:
+                    td[i, s, a] = self.beta[i] * (Q[i, s, a] - Varr[i, s])
+            res["td_error"] = td
+        if "logit_step" in outputs:
+            step = np.empty(self._y.shape, dtype=object)
+            for i, s, a in np.ndindex(*self._y.shape):
+                d = self.beta[i] * (Q[i, s, a] - Q[i, s, M - 1])
+                yv = self._y[i, s, a]
+                step[i, s, a] = (yv + self.alpha[i] * (d - yv)) if self.learner.log_strategy_in_error \
+                    else (yv + self.alpha[i] * d)
+            res["logit_step"] = step
+        if "jacobian" in outputs:
+            jprog, J = self.jacobian_program(symbolic_averages=True)
+            rename = {}
+            for sym, expr in jprog.statements:
+                base = sym.name.split("_")[0]
+                if base in ("Tisas", "Risa", "Tss", "Ris"):
+                    rename[sym] = res[base][tuple(int(k) for k in sym.name.split("_")[1:])]
+                else:
+                    prog.statements.append((sym, expr.xreplace(rename)))
+            vw = {self._V[idx]: Varr[idx] for idx in np.ndindex(Varr.shape)}
+            vw.update({self._W[idx]: W[idx] for idx in W})
+            rename.update(vw)
+            res["jacobian"] = np.array(J.xreplace(rename).tolist(), dtype=object)
+        return prog, {k: res[k] for k in outputs}
+
+    # ------------------------------------------------------------------ misc
+    def canonical(self) -> str:
+        return self.game.canonical() + "\n" + self.learner.canonical()
+
+    def latex(self, **kwargs) -> str:
+        """The general and game-specific update equations as LaTeX (see :mod:`.latex`)."""
+        from .latex import model_latex
+
+        return model_latex(self, **kwargs)
+
+    def _repr_latex_(self) -> str:
+        return "$\\displaystyle " + self.latex(general=False, max_entries=8, inline=True) + "$"
+
+    def __repr__(self) -> str:
+        return f"Model({self.game!r}, learner={self.learner.kind!r}, prefactor={self.learner.prefactor})"
+
+    def compile(self, **kwargs):
+        """Generate, cache and load the compiled simulator (see :func:`crldgen.compile`)."""
+        from ..compiler import compile_model
+
+        return compile_model(self, **kwargs)
+
+
+def derive(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None = None) -> Model:
+    """Derive the symbolic CRLD model of ``game`` for ``learner``.
+
+    Parameters
+    ----------
+    game : Game
+    learner : {'sarsa', 'actor_critic'} or Learner
+    prefactor : bool, optional
+        Multiply rewards by ``1 - gamma`` (default True).
+    """
+    return Model(game, as_learner(learner, prefactor))
