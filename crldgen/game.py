@@ -304,7 +304,7 @@ class Game:
             if len(bad):
                 idx = tuple(int(k) for k in bad[0])
                 raise GameError(
-                    f"{tname}{list(idx) + [':']} sums to {sums[idx]:.12g} over {axis_label}{at}; "
+                    f"{tname}[{', '.join(map(str, idx))}, :] sums to {sums[idx]:.12g} over {axis_label}{at}; "
                     f"each row of {tname} must sum to 1"
                 )
             for idx in np.ndindex(sym.shape[:-1]):
@@ -312,7 +312,7 @@ class Game:
                 total = sympy.Add(*row)
                 if total.free_symbols and sympy.expand(total - 1) != 0 and sympy.simplify(total - 1) != 0:
                     raise GameError(
-                        f"{tname}{list(idx) + [':']} sums to {total} over {axis_label}, not identically 1; "
+                        f"{tname}[{', '.join(map(str, idx))}, :] sums to {total} over {axis_label}, not identically 1; "
                         "probabilities must sum to 1 for every parameter value"
                     )
 

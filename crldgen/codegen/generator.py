@@ -29,8 +29,10 @@ HEADER_LINES = 6
 
 def cache_key(model: Model) -> str:
     """sha256 of the canonical game + learner description, format and versions."""
+    from .fingerprint import source_fingerprint
+
     text = "\n".join([model.canonical(), f"format={FORMAT}", f"crldgen={__version__}",
-                      f"sympy={sympy.__version__}"])
+                      f"sympy={sympy.__version__}", f"source={source_fingerprint()}"])
     return hashlib.sha256(text.encode()).hexdigest()
 
 

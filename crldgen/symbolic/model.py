@@ -19,6 +19,10 @@ from ..learners import Learner, as_learner
 from .program import Program, inverse_program
 
 
+#: above this many states values are computed by a pivoting linear solve, not unrolled
+UNROLLED_INVERSE_MAX_STATES = 4
+
+
 def _sym_array(shape, fmt, **assumptions) -> np.ndarray:
     arr = np.empty(shape, dtype=object)
     for idx in np.ndindex(*shape):
@@ -110,8 +114,12 @@ class Model:
         out = np.empty((g.n_agents, g.n_states) + (g.n_actions,) * g.n_agents, dtype=object)
         for idx in np.ndindex(out.shape):
             i, s, joint = idx[0], idx[1], idx[2:]
-            out[idx] = sympy.Add(*[g.T[(s,) + joint + (sp,)] * g.R[(i, s) + joint + (sp,)]
-                                   for sp in range(g.n_states)])
+            e = sympy.Add(*[g.T[(s,) + joint + (sp,)] * g.R[(i, s) + joint + (sp,)] for sp in range(g.n_states)])
+            if e.free_symbols:
+                short = sympy.expand(e)
+                if sympy.count_ops(short) < sympy.count_ops(e):
+                    e = short
+            out[idx] = e
         return out
 
     @property
@@ -370,14 +378,25 @@ class Model:
         """Append statements computing ``V`` (and ``W``) from ``Tss``/``Ris`` entries.
 
         ``Tss``/``Ris`` map index tuples to expressions or symbols. Returns
-        ``(V, W)`` dicts of expressions. For ``Z <= 2`` the inverse is closed-form,
-        otherwise an unrolled Gauss-Jordan elimination (``Id - gamma Tx`` is strictly
-        diagonally dominant, so no pivoting is needed).
+        ``(V, W)`` dicts of expressions. For ``Z <= 4`` an unrolled Gauss-Jordan
+        elimination (``Id - gamma Tx`` is strictly diagonally dominant, so no pivoting
+        is needed); above, a :class:`LinearSolve` statement (pivoting, in a loop).
         """
         N, Z = self.n_agents, self.n_states
         V, W = {}, {}
         for i in range(N):
             A = sympy.Matrix(Z, Z, lambda r, c: int(r == c) - self.gamma[i] * Tss[r, c])
+            if Z > UNROLLED_INVERSE_MAX_STATES:
+                B = sympy.Matrix(Z, 1, lambda r, c: self.pre[i] * Ris[i, r])
+                if need_inverse:
+                    B = B.row_join(sympy.eye(Z))
+                sol = prog.solve(A, B, f"vsol{i}")
+                for s in range(Z):
+                    V[i, s] = sol[s, 0]
+                    if need_inverse:
+                        for sp in range(Z):
+                            W[i, s, sp] = sol[s, 1 + sp]
+                continue
             Winv = inverse_program(A, prog, f"inv{i}")
             for s in range(Z):
                 V[i, s] = prog.new(self.pre[i] * sympy.Add(*[Winv[s, sp] * Ris[i, sp] for sp in range(Z)]),
@@ -449,16 +468,14 @@ class Model:
             res["logit_step"] = step
         if "jacobian" in outputs:
             jprog, J = self.jacobian_program(symbolic_averages=True)
-            rename = {}
+            rename = {self._V[idx]: Varr[idx] for idx in np.ndindex(Varr.shape)}
+            rename.update({self._W[idx]: W[idx] for idx in W})
             for sym, expr in jprog.statements:
                 base = sym.name.split("_")[0]
                 if base in ("Tisas", "Risa", "Tss", "Ris"):
                     rename[sym] = res[base][tuple(int(k) for k in sym.name.split("_")[1:])]
                 else:
                     prog.statements.append((sym, expr.xreplace(rename)))
-            vw = {self._V[idx]: Varr[idx] for idx in np.ndindex(Varr.shape)}
-            vw.update({self._W[idx]: W[idx] for idx in W})
-            rename.update(vw)
             res["jacobian"] = np.array(J.xreplace(rename).tolist(), dtype=object)
         return prog, {k: res[k] for k in outputs}
 
@@ -494,5 +511,13 @@ def derive(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None 
     learner : {'sarsa', 'actor_critic'} or Learner
     prefactor : bool, optional
         Multiply rewards by ``1 - gamma`` (default True).
+
+    Returns a :class:`Model`, or a :class:`~crldgen.symbolic.partial.POModel` when the
+    game has an observation tensor ``O`` (partial observability).
     """
-    return Model(game, as_learner(learner, prefactor))
+    learner = as_learner(learner, prefactor)
+    if not game.fully_observed:
+        from .partial import POModel
+
+        return POModel(game, learner)
+    return Model(game, learner)

@@ -1,0 +1,108 @@
+"""LaTeX of the CRLD update equations: the general form and the game-specific expressions."""
+
+from __future__ import annotations
+
+import itertools
+
+import sympy
+
+GENERAL_FO = r"""\begin{align*}
+T_{\mathbf{x}}(s, s') &= \sum_{\mathbf{a}} \prod_j x^j(s, a^j)\, T(s, \mathbf{a}, s') \\
+R^i_{\mathbf{x}}(s) &= \sum_{\mathbf{a}} \prod_j x^j(s, a^j) \sum_{s'} T(s, \mathbf{a}, s')\, R^i(s, \mathbf{a}, s') \\
+T^i_{\mathbf{x}}(s, a, s') &= \sum_{a^{-i}} \prod_{j \neq i} x^j(s, a^j)\, T(s, (a, a^{-i}), s') \\
+R^i_{\mathbf{x}}(s, a) &= \sum_{a^{-i}} \prod_{j \neq i} x^j(s, a^j) \sum_{s'} T(s, (a, a^{-i}), s')\, R^i(s, (a, a^{-i}), s') \\
+\mathbf{v}^i_{\mathbf{x}} &= p^i \left(\mathbb{1}_Z - \gamma^i \mathbf{T}_{\mathbf{x}}\right)^{-1} \mathbf{R}^i_{\mathbf{x}} \\
+q^i_{\mathbf{x}}(s, a) &= p^i R^i_{\mathbf{x}}(s, a) + \gamma^i \sum_{s'} T^i_{\mathbf{x}}(s, a, s')\, v^i_{\mathbf{x}}(s') \\
+%(td)s \\
+x^i_{t+1}(s, a) &= \frac{x^i_t(s, a) \exp\left[\alpha^i \delta^i_{\mathbf{x}}(s, a)\right]}{\sum_b x^i_t(s, b) \exp\left[\alpha^i \delta^i_{\mathbf{x}}(s, b)\right]}
+\end{align*}"""
+
+TD = {
+    "sarsa": r"\delta^i_{\mathbf{x}}(s, a) &= \beta^i q^i_{\mathbf{x}}(s, a) - \ln x^i(s, a)",
+    "actor_critic": r"\delta^i_{\mathbf{x}}(s, a) &= \beta^i \left(q^i_{\mathbf{x}}(s, a) - v^i_{\mathbf{x}}(s)\right)",
+}
+
+
+def _tex_label(label: str) -> str:
+    return label if label.isalnum() else r"\text{" + label.replace("_", r"\_") + "}"
+
+
+def symbol_names(model) -> dict:
+    """LaTeX names of the model's symbols using the game's labels."""
+    g = model.game
+    names = {}
+    obs = g.observations
+    for i, o, a in itertools.product(range(model.n_agents), range(model.n_obs), range(model.n_actions)):
+        names[model._X[i, o, a]] = f"x^{{{_tex_label(g.agents[i])}}}_{{{_tex_label(obs[o])}{_tex_label(g.actions[a])}}}"
+    for i, o in itertools.product(range(model.n_agents), range(model.n_obs)):
+        names[model._V[i, o]] = f"v^{{{_tex_label(g.agents[i])}}}_{{{_tex_label(obs[o])}}}"
+    for i in range(model.n_agents):
+        ag = _tex_label(g.agents[i])
+        names[model.alpha[i]] = rf"\alpha^{{{ag}}}"
+        names[model.beta[i]] = rf"\beta^{{{ag}}}"
+        names[model.gamma[i]] = rf"\gamma^{{{ag}}}"
+    return names
+
+
+def _fmt(model, expr) -> str:
+    return sympy.latex(expr, symbol_names=symbol_names(model))
+
+
+def model_latex(model, general: bool = True, specific: bool = True, max_entries: int | None = None,
+                inline: bool = False, simplify: bool = True) -> str:
+    """LaTeX of the update equations.
+
+    Parameters
+    ----------
+    general : include the general CRLD equations (crld-math.md sections 2-4).
+    specific : include the game-specific averages, Q and TD errors for every agent,
+        state and action, as expressions in the strategy variables and parameters.
+    max_entries : cap the number of game-specific lines (None: all).
+    inline : return a single ``aligned`` block without the outer ``align*`` (for Jupyter).
+    simplify : factor/collect each expression for readability (small games only).
+    """
+    parts = []
+    if general:
+        parts.append(GENERAL_FO % {"td": TD[model.learner.kind]})
+    if specific:
+        g = model.game
+        lines = []
+        pre = "p^i = 1 - \\gamma^i" if model.learner.prefactor else "p^i = 1"
+        lines.append(r"&\text{with } " + pre)
+
+        def tidy(e):
+            if not simplify:
+                return e
+            try:
+                return sympy.collect(sympy.expand(e), list(model._X.flat), evaluate=True) \
+                    if sympy.count_ops(e) < 400 else e
+            except Exception:  # pragma: no cover - readability only
+                return e
+
+        if g.fully_observed:
+            for i, s, a in itertools.product(range(model.n_agents), range(model.n_states), range(model.n_actions)):
+                ag, st, ac = g.agents[i], g.states[s], g.actions[a]
+                lhs = f"R^{{{_tex_label(ag)}}}_{{\\mathbf{{x}}}}({_tex_label(st)}, {_tex_label(ac)})"
+                lines.append(f"{lhs} &= {_fmt(model, tidy(model._Risa[i, s, a]))}")
+            for s, sp in itertools.product(range(model.n_states), range(model.n_states)):
+                lhs = f"T_{{\\mathbf{{x}}}}({_tex_label(g.states[s])}, {_tex_label(g.states[sp])})"
+                lines.append(f"{lhs} &= {_fmt(model, tidy(model._Tss[s, sp]))}")
+            for i, s, a in itertools.product(range(model.n_agents), range(model.n_states), range(model.n_actions)):
+                ag, st, ac = g.agents[i], g.states[s], g.actions[a]
+                lhs = f"\\delta^{{{_tex_label(ag)}}}_{{\\mathbf{{x}}}}({_tex_label(st)}, {_tex_label(ac)})"
+                lines.append(f"{lhs} &= {_fmt(model, model._td_error[i, s, a])}")
+        else:
+            for i, o, a in itertools.product(range(model.n_agents), range(model.n_obs), range(model.n_actions)):
+                lhs = (f"\\delta^{{{_tex_label(g.agents[i])}}}_{{\\mathbf{{x}}}}"
+                       f"({_tex_label(g.observations[o])}, {_tex_label(g.actions[a])})")
+                lines.append(f"{lhs} &= {_fmt(model, model._td_error[i, o, a])}")
+        if max_entries is not None and len(lines) > max_entries + 1:
+            lines = lines[: max_entries + 1] + [r"&\vdots"]
+        env = "aligned" if inline else "align*"
+        parts.append(f"\\begin{{{env}}}\n" + " \\\\\n".join(lines) + f"\n\\end{{{env}}}")
+    return "\n\n".join(parts)
+
+
+def expr_latex(model, expr) -> str:
+    """LaTeX of any expression of ``model`` with label-based symbol names."""
+    return _fmt(model, expr)
