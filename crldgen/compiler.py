@@ -17,7 +17,7 @@ from .codegen import cache_key, generate_source, module_name, write_atomic
 from .game import Game
 from .learners import Learner, as_learner
 from .runtime.dynamics import Dynamics
-from .runtime.loader import default_cache_dir, header_problem, load_module, repo_generated_dir
+from .runtime.loader import default_cache_dir, header_problem, load_module, read_header, repo_generated_dir
 from .symbolic.model import Model, derive
 
 
@@ -50,13 +50,20 @@ def generate(model: Model, out_dir: str | os.PathLike | None = None) -> Path:
 
 
 def compile_model(model: Model, *, cache_dir=None, alpha=0.05, beta=50.0, gamma=0.75, **game_params) -> Dynamics:
-    """Generate (if needed), import and wrap the compiled module of ``model``."""
+    """Generate (if needed), import and wrap the compiled module of ``model``.
+
+    The defaults of the returned :class:`Dynamics` are the game's parameter defaults,
+    overridden by ``game_params``; they are not part of the module (one module serves
+    every parameter value).
+    """
     key = cache_key(model)
     path = module_path(model, cache_dir)
     if not path.exists() or header_problem(path, key) is not None:
         path = generate(model, path.parent)
     module = load_module(path, key)
-    return Dynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **game_params)
+    defaults = dict(model.game.params)
+    defaults.update(game_params)
+    return Dynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
 
 
 def compile(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None = None, *, cache_dir=None,
@@ -78,3 +85,66 @@ def compile(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None
     """
     model = derive(game, as_learner(learner, prefactor))
     return compile_model(model, cache_dir=cache_dir, alpha=alpha, beta=beta, gamma=gamma, **game_params)
+
+
+# ------------------------------------------------------------------ built-in modules
+#: the modules committed in the repository's ``generated/`` folder (the games the examples
+#: use): ``(constructor name in crldgen.games, constructor kwargs, learner, prefactor)``
+BUILTIN_MODULES = (
+    ("ecological_public_good", {"n_agents": 2}, "sarsa", True),
+    ("ecological_public_good", {"n_agents": 2}, "actor_critic", True),
+    ("social_dilemma", {}, "sarsa", True),
+    ("risk_reward", {}, "sarsa", True),
+)
+
+
+def builtin_models() -> list[Model]:
+    """The models of :data:`BUILTIN_MODULES`, derived with the built-in games' defaults."""
+    from . import games
+
+    return [derive(getattr(games, ctor)(**kwargs), learner, prefactor)
+            for ctor, kwargs, learner, prefactor in BUILTIN_MODULES]
+
+
+def builtin_sources() -> dict[str, str]:
+    """``{file name: module text}`` the current generator emits for :data:`BUILTIN_MODULES`."""
+    out = {}
+    for model in builtin_models():
+        key = cache_key(model)
+        out[module_name(model, key) + ".py"] = generate_source(model, key)
+    return out
+
+
+def regenerate_builtin(out_dir: str | os.PathLike | None = None) -> list[Path]:
+    """(Re)write the modules of :data:`BUILTIN_MODULES` into ``out_dir`` (default: ``generated/``).
+
+    Files whose bytes are unchanged are not touched (numba's cache stays valid). Other
+    crldgen-generated modules in ``out_dir`` (stale keys) are removed; files without a
+    crldgen header are left alone. Returns the paths of the current modules.
+
+    Run ``python -m crldgen.compiler`` after changing the generator, the symbolic layer,
+    ``game.py`` or ``learners.py`` (their sources are part of every cache key).
+    """
+    out = Path(out_dir) if out_dir is not None else repo_generated_dir()
+    sources = builtin_sources()
+    paths = []
+    for fname, text in sources.items():
+        write_atomic(out / fname, text)
+        paths.append(out / fname)
+    for old in sorted(out.glob("*.py")):
+        if old.name in sources:
+            continue
+        try:
+            generated_by_crldgen = "key" in read_header(old)
+        except (OSError, UnicodeDecodeError):
+            generated_by_crldgen = False
+        if generated_by_crldgen:
+            old.unlink()
+    return paths
+
+
+if __name__ == "__main__":  # python -m crldgen.compiler [OUT_DIR]
+    import sys
+
+    for written in regenerate_builtin(sys.argv[1] if len(sys.argv) > 1 else None):
+        print(written)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import keyword
+import re
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,15 @@ from .errors import GameError
 
 #: names that generated code and the learner use; game parameters may not take them
 RESERVED_NAMES = frozenset(
-    {"alpha", "beta", "gamma", "X", "y", "theta", "T", "R", "O", "V", "Q", "N", "Z", "M"}
+    {"alpha", "beta", "gamma", "X", "y", "theta", "T", "R", "O", "V", "Q", "N", "Z", "M",
+     "out", "J", "y_out", "math", "np", "numba", "Tss", "Ris", "Tisas", "Risa", "Ps", "W", "Y"}
+)
+
+#: shapes of the names of internal symbols (statement temporaries, indexed quantities)
+_INTERNAL_NAME = re.compile(
+    r"(t|cs|co|j|inv|vsol)\d.*"
+    r"|(X|y|V|W|Y|Ps|D|Dinv|B|TO|Rioa|Tioao|Rio|Tioo|Tisas|Risa|Tss|Ris|Tpair|Rpair|Q|g|alpha|beta|gamma)_\d.*"
+    r"|.*__.*"
 )
 
 _PROB_ATOL = 1e-12
@@ -146,8 +155,10 @@ class Game:
                 raise GameError(f"parameter key {key!r} must be a name (str) or a sympy Symbol")
             if not pname.isidentifier() or keyword.iskeyword(pname):
                 raise GameError(f"parameter name {pname!r} is not a Python identifier; use letters, digits and _")
-            if pname in RESERVED_NAMES or pname.startswith(("alpha_", "beta_", "gamma_")):
-                raise GameError(f"parameter name {pname!r} is reserved by crldgen; choose another name")
+            if pname in RESERVED_NAMES or _INTERNAL_NAME.fullmatch(pname):
+                raise GameError(
+                    f"parameter name {pname!r} is reserved by crldgen (it has the shape of an internal "
+                    "symbol or of a name in generated code); choose another name")
             if pname in self.params:
                 raise GameError(f"parameter {pname!r} is given twice")
             try:

@@ -1,5 +1,7 @@
 """crldgen.Game: validation errors (type and message) and the built-in games."""
 
+import re
+
 import numpy as np
 import pytest
 import sympy
@@ -22,7 +24,7 @@ def _raises(match, *args, **kwargs):
         Game(*args, **kwargs)
     msg = str(info.value)
     for pattern in ([match] if isinstance(match, str) else match):
-        assert __import__("re").search(pattern, msg), f"{pattern!r} not in message {msg!r}"
+        assert re.search(pattern, msg), f"{pattern!r} not in message {msg!r}"
     return info.value
 
 

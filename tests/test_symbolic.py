@@ -115,8 +115,10 @@ def num(expr, subs) -> float:
 
 
 def num_array(arr, subs) -> np.ndarray:
-    arr = np.array(arr.tolist() if hasattr(arr, "tolist") and not isinstance(arr, np.ndarray) else arr,
-                   dtype=object)
+    """Evaluate a sympy Array/Matrix or an object array elementwise."""
+    if not isinstance(arr, np.ndarray):
+        arr = arr.tolist()
+    arr = np.array(arr, dtype=object)
     out = np.empty(arr.shape)
     for idx in np.ndindex(arr.shape):
         out[idx] = num(arr[idx], subs)
@@ -125,7 +127,7 @@ def num_array(arr, subs) -> np.ndarray:
 
 def solve_values(model, subs) -> np.ndarray:
     """Solve ``model.value_equations`` numerically (linear in the V symbols)."""
-    Vsyms = list(model.V.tolist() and np.array(model.V.tolist(), dtype=object).ravel())
+    Vsyms = list(np.array(model.V.tolist(), dtype=object).ravel())
     exprs = [(eq.lhs - eq.rhs).xreplace(subs) for eq in model.value_equations]
     A, b = sympy.linear_eq_to_matrix(exprs, Vsyms)
     V = np.linalg.solve(np.array(A.tolist(), dtype=float), np.array(b.tolist(), dtype=float).ravel())
@@ -153,11 +155,27 @@ def cached_subs(case, learner, prefactor):
 
 
 def run_program(statements, subs) -> dict:
-    """Evaluate ``(symbol, expr)`` statements in order on top of ``subs``."""
+    """Evaluate program statements in order on top of ``subs``.
+
+    Statements are ``(symbol, expr)`` assignments or linear solves (objects with
+    ``targets``, ``A``, ``B``: ``targets = A^-1 B``), solved here with numpy.
+    """
     env = dict(subs)
-    for sym, expr in statements:
+
+    def assign(sym, value):
         assert sym not in env, f"statement {sym} overwrites an input or an earlier statement"
-        env[sym] = F(num(expr, env))
+        env[sym] = F(value)
+
+    for st in statements:
+        if hasattr(st, "targets"):
+            A = num_array(np.array(st.A.tolist(), dtype=object), env)
+            B = num_array(np.array(st.B.tolist(), dtype=object), env)
+            sol = np.linalg.solve(A, B)
+            for idx in np.ndindex(sol.shape):
+                assign(st.targets[idx], sol[idx])
+        else:
+            sym, expr = st
+            assign(sym, num(expr, env))
     return env
 
 
@@ -288,8 +306,8 @@ def test_values_closed_form_refuses_large_games():
 
 
 @pytest.mark.parametrize("learner", LEARNERS)
-def test_update_logit_in_terms_of_y(learner):
-    """update_logit is consistent with strategy_of_logit: X = softmax(y)."""
+def test_strategy_of_logit(learner):
+    """strategy_of_logit gives X = softmax(y) (with y[M-1] = 0), the X that update_logit assumes."""
     case = (2, 2, 3)
     g = case_data(case)
     model = cached_model(case, learner, True)
@@ -358,6 +376,20 @@ def test_program_output_subsets(outputs):
             assert_jacobian_close(num_array(out[name], env), fd_jacobian(g, "sarsa", True))
         else:
             assert_close(num_array(out[name], env), expect[name], what=name)
+
+
+@pytest.mark.parametrize("learner", LEARNERS)
+@pytest.mark.parametrize("case", [(1, 5, 2), (2, 5, 2)])
+def test_program_many_states(case, learner):
+    """Larger Z (the value solve may be a linear-solve statement instead of an unrolled inverse)."""
+    g = case_data(case)
+    model = crldgen.derive(g["game"], learner, False)
+    prog, out = model.program(("V", "Q", "td_error", "logit_step", "jacobian"))
+    env = run_program(prog.statements, input_subs(model, g))
+    expect = reference_all(g, learner, False)
+    for name in ("V", "Q", "td_error", "logit_step"):
+        assert_close(num_array(out[name], env), expect[name], what=name)
+    assert_jacobian_close(num_array(out["jacobian"], env), fd_jacobian(g, learner, False))
 
 
 def test_program_at_other_parameters_and_strategies():
@@ -444,3 +476,28 @@ def test_random_games_hypothesis(g):
     for k in ("V", "Q", "td_error", "logit_step"):
         assert_close(num_array(out[k], env), expect[k], what=k)
     assert_jacobian_close(num_array(out["jacobian"], env), fd_jacobian(g, learner, prefactor))
+
+
+# ------------------------------------------------ parameter names vs internal names
+@pytest.mark.parametrize("pname", ["V_0_0", "g_0_1", "Tisas_0_0_0_0", "inv0_p0", "cs3", "out", "np"])
+def test_parameter_named_like_internal_symbol(pname):
+    """A game parameter named like an internal symbol (V_0_0, g_0_1, Tisas_0_0_0_0, inv0_p0, ...).
+
+    It is the same sympy Symbol (real=True, same name) as a value or statement symbol of
+    the model's programs, so the parameter is silently replaced by that quantity. Game
+    should reject such names (or the model should use names that cannot collide).
+    """
+    g = ref.random_game(np.random.default_rng(11), 2, 2, 2)
+    v = sympy.Symbol(pname, real=True)
+    R = g["R"].astype(object)
+    R[0, 1, 1, 1, 1] = v
+    try:
+        game = Game(g["T"], R, params={v: float(g["R"][0, 1, 1, 1, 1])})
+    except crldgen.GameError as exc:  # rejecting the name is a fix
+        assert pname in str(exc)
+        return
+    g["theta"] = {pname: float(g["R"][0, 1, 1, 1, 1])}
+    model = crldgen.derive(game, "sarsa", True)
+    prog, out = model.program(("td_error", "jacobian"))
+    env = run_program(prog.statements, input_subs(model, g))
+    assert_close(num_array(out["td_error"], env), reference_all(g, "sarsa", True)["td_error"])

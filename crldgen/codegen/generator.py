@@ -18,17 +18,28 @@ import re
 import sympy
 
 from .._version import __version__
+from ..errors import GenerationError
+from ..runtime.loader import FORMAT, HEADER_LINES, split_header
 from ..symbolic.model import Model
 from .printer import KernelPrinter, program_lines
 from .template import FO_STATIONARY, TEMPLATE
 
-#: generator format; bump when the emitted text changes meaning
-FORMAT = 1
-HEADER_LINES = 6
+__all__ = ["FORMAT", "HEADER_LINES", "cache_key", "generate_source", "header", "module_name", "parse_header"]
 
 
 def cache_key(model: Model) -> str:
-    """sha256 of the canonical game + learner description, format and versions."""
+    """sha256 of everything the generated text depends on, and nothing else.
+
+    The key covers the canonical game (name, shape, tensor entries, parameter *names*
+    and symbol assumptions, labels), the learner and prefactor option, the generator
+    ``FORMAT``, the crldgen and sympy versions and a fingerprint of the sources of the
+    symbolic layer and the generator (:mod:`.fingerprint`).
+
+    Parameter *default values* are deliberately not part of the key: parameters are
+    run-time arguments, so the module text does not contain them and one module serves
+    every value (``ecological_public_good(2, f=1.5)`` and ``f=1.2`` share a file; the
+    defaults travel with the :class:`~crldgen.runtime.Dynamics` object instead).
+    """
     from .fingerprint import source_fingerprint
 
     text = "\n".join([model.canonical(), f"format={FORMAT}", f"crldgen={__version__}",
@@ -94,7 +105,7 @@ def _indices(arr):
 def _check_names(model: Model) -> None:
     bad = [s.name for s in model.theta if not s.name.isidentifier()]
     if bad:
-        raise ValueError(f"parameter names {bad} are not identifiers")
+        raise GenerationError(f"game parameter names {bad} are not Python identifiers; rename them")
 
 
 def generate_source(model: Model, key: str | None = None) -> str:
@@ -152,7 +163,6 @@ def generate_source(model: Model, key: str | None = None) -> str:
         f"N_OBS = {Q}",
         f"N_FREE = {m.n_free}",
         f"PARAM_NAMES = {tuple(g.param_names)!r}",
-        f"PARAM_DEFAULTS = {tuple(g.params.values())!r}",
         f"AGENTS = {g.agents!r}",
         f"STATES = {g.states!r}",
         f"ACTIONS = {g.actions!r}",
@@ -202,12 +212,6 @@ def header(key: str, body: str) -> str:
 
 def parse_header(text: str) -> dict:
     """``{'key', 'format', 'version', 'body-sha256', 'body_ok'}`` read from a module's text."""
-    lines = text.split("\n", HEADER_LINES)
-    info = {}
-    for ln in lines[:HEADER_LINES]:
-        if ln.startswith("# crldgen-") and ":" in ln:
-            k, v = ln[len("# crldgen-"):].split(":", 1)
-            info[k.strip()] = v.strip()
-    body = lines[HEADER_LINES] if len(lines) > HEADER_LINES else ""
+    info, body = split_header(text)
     info["body_ok"] = hashlib.sha256(body.encode()).hexdigest() == info.get("body-sha256")
     return info

@@ -40,8 +40,10 @@ class KernelPrinter(PythonCodePrinter):
     def _print_Pow(self, expr, rational=False):
         base, exp = expr.as_base_exp()
         b = self.parenthesize(base, sympy.printing.precedence.PRECEDENCE["Mul"] + 1)
-        if exp.is_Integer and 1 <= int(exp) <= 6:
-            return "*".join([b] * int(exp))
+        if exp.is_Integer and int(exp) == 1:
+            return b
+        if exp.is_Integer and 2 <= int(exp) <= 6:
+            return "(" + "*".join([b] * int(exp)) + ")"
         if exp.is_Integer and -6 <= int(exp) <= -1:
             return "(1.0/(" + "*".join([b] * -int(exp)) + "))"
         if exp == sympy.S.Half:

@@ -104,80 +104,138 @@ def strategy_step(X, theta, alpha, beta, gamma, direction, out):
             out[r * N_ACTIONS + a] /= tot
 
 
+# --- iteration loops (crldgen.iterate drives these; the whole loop runs compiled) ---
+#: version of the loop kernels' calling convention; crldgen.iterate checks it
+LOOP_API = 2
+#: kernel status codes
+STATUS_OK = 0          # converged or reached tmax
+STATUS_NONFINITE = 1   # the update produced a non-finite log-ratio (run stopped before it)
+STATUS_FULL = 2        # the record buffer is full; resume from (X_out, y_out) at count t
+STATUS_NOT_RUN = 3     # (sweeps) not run because an earlier value diverged
+
+
 @numba.njit(cache=True)
 def _advance(X, y, theta, alpha, beta, gamma, direction, y_out):
+    """y_out = y + direction * alpha (delta[a] - delta[M-1]); False if y_out is not finite."""
     logit_step(X, y, theta, alpha, beta, gamma, y_out)
     if direction != 1.0:
         for k in range(N_FREE):
             y_out[k] = y[k] + direction * (y_out[k] - y[k])
+    total = 0.0
     for k in range(N_FREE):
-        if not math.isfinite(y_out[k]):
-            return False
-    return True
+        total += y_out[k]
+    return math.isfinite(total)
 
 
 @numba.njit(cache=True)
-def _run(y0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xrec, X_final, y_final):
-    """Iterate in log-ratio coordinates from y0.
+def _run(X0, y0, t0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xrec, X_out, y_out):
+    """Iterate in log-ratio coordinates from (X0, y0); X0 must be softmax(y0).
 
-    Records X, computes the next X, stops when ||X_next - X||_2 < tol (the converged
-    next X is not recorded) or after tmax recorded strategies. Every ``every``-th
-    recorded strategy is stored in ``Xrec`` (as many rows as it has).
-    Returns (length, converged, status, n_stored); status 1 = non-finite numbers.
-    X_final / y_final receive the last recorded strategy.
+    The chapter's rule: record X, compute the next X, stop when ||X_next - X||_2 < tol
+    (the converged next X is not recorded) or once tmax strategies are recorded.
+    ``t0`` strategies count as recorded already (resuming a run). Recorded strategies
+    with count ``t % every == 0`` are stored in the rows of ``Xrec`` (``every <= 0``:
+    store none). ``X_out``/``y_out`` receive the last recorded strategy.
+
+    Returns ``(t, converged, status, n_stored)``: ``t`` strategies recorded in total.
+    With ``STATUS_FULL`` the run stopped before recording strategy number ``t``, which
+    is in ``X_out``/``y_out``: resume with ``t0 = t`` and a fresh buffer.
     """
-    y = y0.copy()
-    y_next = np.empty(N_FREE)
+    y = np.empty(N_FREE)
+    y[:] = y0
     X = np.empty(NX)
+    X[:] = X0
+    y_next = np.empty(N_FREE)
     X_next = np.empty(NX)
-    strategy_of_logit(y, X)
-    length = 0
+    cap = Xrec.shape[0]
+    t = t0
     stored = 0
     converged = False
-    status = 0
+    status = STATUS_OK
     while True:
-        if length % every == 0 and stored < Xrec.shape[0]:
-            Xrec[stored, :] = X
+        if every > 0 and t % every == 0:
+            if stored == cap:
+                status = STATUS_FULL
+                break
+            for k in range(NX):
+                Xrec[stored, k] = X[k]
             stored += 1
-        length += 1
-        if length >= tmax:
-            break
+        t += 1
         if not _advance(X, y, theta, alpha, beta, gamma, direction, y_next):
-            status = 1
+            status = STATUS_NONFINITE
             break
         strategy_of_logit(y_next, X_next)
-        if tol > 0.0:
-            d = 0.0
-            for k in range(NX):
-                d += (X_next[k] - X[k]) ** 2
-            if math.sqrt(d) < tol:
-                converged = True
-                break
+        d = 0.0
+        for k in range(NX):
+            d += (X_next[k] - X[k]) ** 2
+        if math.sqrt(d) < tol:
+            converged = True
+            break
+        if t >= tmax:
+            break
         y, y_next = y_next, y
         X, X_next = X_next, X
-    X_final[:] = X
-    y_final[:] = y
-    return length, converged, status, stored
+    X_out[:] = X
+    y_out[:] = y
+    return t, converged, status, stored
 
 
 @numba.njit(cache=True)
-def trajectory(y0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xrec, X_final, y_final):
-    return _run(y0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xrec, X_final, y_final)
+def trajectory(X0, y0, t0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xrec, X_out, y_out):
+    """One trajectory (see ``_run``); returns ``(t, converged, status, n_stored)``."""
+    return _run(X0, y0, t0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xrec, X_out, y_out)
 
 
 @numba.njit(cache=True, parallel=True)
-def trajectories(Y0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
-                 lengths, converged, status, X_final, y_final):
-    """Batch of independent trajectories (rows of Y0 and of the parameter arrays), in parallel.
+def trajectories(X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
+                 X_out, y_out, lengths, converged, status, stored):
+    """Batch of independent trajectories (row b of every array), in parallel over b.
 
-    ``Xrec`` has shape (B, n_store, NX) (n_store may be 0 to keep final strategies only).
+    ``Xrec`` has shape (B, n_rows, NX) (n_rows may be 0 with ``every <= 0``); the other
+    outputs are per member: ``X_out`` (B, NX), ``y_out`` (B, N_FREE), ``lengths``,
+    ``converged``, ``status``, ``stored`` (B,).
     """
-    for b in numba.prange(Y0.shape[0]):
-        n, c, st, _ = _run(Y0[b], Theta[b], Alpha[b], Beta[b], Gamma[b], tmax, tol, direction, every,
-                           Xrec[b], X_final[b], y_final[b])
+    for b in numba.prange(X0.shape[0]):
+        n, c, st, k = _run(X0[b], Y0[b], T0[b], Theta[b], Alpha[b], Beta[b], Gamma[b], tmax, tol,
+                           direction, every, Xrec[b], X_out[b], y_out[b])
         lengths[b] = n
         converged[b] = c
         status[b] = st
+        stored[b] = k
+
+
+@numba.njit(cache=True)
+def sequential_sweep(X0, y0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, carry,
+                     X_out, y_out, lengths, converged, status):
+    """Run one trajectory per row v of the parameter arrays, in order.
+
+    With ``carry`` each run starts from the previous run's last recorded strategy
+    (hysteresis / continuation); otherwise every run starts from (X0, y0). A run
+    with non-finite numbers stops the sweep (later rows get ``STATUS_NOT_RUN``).
+    Returns the number of runs done.
+    """
+    X = np.empty(NX)
+    X[:] = X0
+    y = np.empty(N_FREE)
+    y[:] = y0
+    Xrec = np.empty((0, NX))
+    n_values = Theta.shape[0]
+    for v in range(n_values):
+        n, c, st, _ = _run(X, y, 0, Theta[v], Alpha[v], Beta[v], Gamma[v], tmax, tol, direction, 0,
+                           Xrec, X_out[v], y_out[v])
+        lengths[v] = n
+        converged[v] = c
+        status[v] = st
+        if st != STATUS_OK:
+            for w in range(v + 1, n_values):
+                status[w] = STATUS_NOT_RUN
+                lengths[w] = 0
+                converged[w] = False
+            return v + 1
+        if carry:
+            X[:] = X_out[v]
+            y[:] = y_out[v]
+    return n_values
 '''
 
 FO_STATIONARY = r'''

@@ -50,7 +50,9 @@ class Dynamics:
         self.fully_observed = module.FULLY_OBSERVED
         self.agents, self.states = module.AGENTS, module.STATES
         self.actions, self.observations = module.ACTIONS, module.OBSERVATIONS
-        theta = dict(zip(self.param_names, module.PARAM_DEFAULTS))
+        # generated modules carry no parameter defaults (they are not part of the cache
+        # key); crldgen.compile passes the game's defaults here as game_params
+        theta = dict(zip(self.param_names, getattr(module, "PARAM_DEFAULTS", ())))
         self._defaults = self._resolve(
             {"alpha": np.full(self.n_agents, 0.05), "beta": np.full(self.n_agents, 50.0),
              "gamma": np.full(self.n_agents, 0.75), "theta": theta},
@@ -88,12 +90,12 @@ class Dynamics:
                     raise ParameterError(
                         f"{name} must be a scalar or have one value per agent (shape ({self.n_agents},)), "
                         f"got shape {arr.shape}")
-            elif head in learner and tail.isdigit() and name not in theta:
+            elif head in learner and tail.isdigit() and name not in self.param_names:
                 i = int(tail)
                 if i >= self.n_agents:
                     raise ParameterError(f"{name}: agent index {i} out of range (N={self.n_agents})")
                 learner[head][i] = float(value)
-            elif name in theta:
+            elif name in self.param_names:
                 theta[name] = float(value)
             else:
                 raise ParameterError(
@@ -108,6 +110,11 @@ class Dynamics:
             raise ParameterError(f"beta = {beta}: choice intensities must be > 0")
         if np.any(gamma < 0) or np.any(gamma >= 1):
             raise ParameterError(f"gamma = {gamma}: discount factors must lie in [0, 1)")
+        missing = [n for n in self.param_names if n not in theta]
+        if missing:
+            raise ParameterError(
+                f"game parameters {missing} have no value; pass them by name (e.g. {missing[0]}=...) "
+                "or create the object with crldgen.compile(game), which uses the game's defaults")
         th = np.array([theta[n] for n in self.param_names], dtype=float)
         if not np.all(np.isfinite(th)):
             raise ParameterError(f"game parameters {dict(zip(self.param_names, th))} must be finite")
@@ -133,14 +140,14 @@ class Dynamics:
                 f"{self.shape}")
         bad = np.argwhere(~np.isfinite(arr))
         if len(bad):
-            raise StrategyError(f"{name}{list(bad[0])} = {arr[tuple(bad[0])]} is not finite")
+            raise StrategyError(f"{name}{bad[0].tolist()} = {arr[tuple(bad[0])]} is not finite")
         bad = np.argwhere(arr < 0)
         if len(bad):
-            raise StrategyError(f"{name}{list(bad[0])} = {arr[tuple(bad[0])]:.6g} is negative")
+            raise StrategyError(f"{name}{bad[0].tolist()} = {arr[tuple(bad[0])]:.6g} is negative")
         sums = arr.sum(-1)
         bad = np.argwhere(np.abs(sums - 1) > SIMPLEX_ATOL)
         if len(bad):
-            i, o = bad[0]
+            i, o = bad[0].tolist()
             raise StrategyError(
                 f"{name}[{i}, {o}, :] sums to {sums[i, o]:.12g}; each agent's strategy in each "
                 f"{'state' if self.fully_observed else 'observation'} must sum to 1")
@@ -151,7 +158,7 @@ class Dynamics:
         bad = np.argwhere(arr <= 0)
         if len(bad):
             raise StrategyError(
-                f"{name}{list(bad[0])} = 0: the learning dynamics need strictly positive strategies "
+                f"{name}{bad[0].tolist()} = 0: the learning dynamics need strictly positive strategies "
                 "(ln X); use a strategy in the interior of the simplex")
         return arr
 
@@ -266,6 +273,42 @@ class Dynamics:
         """Long-run average reward ``Ri[i] = sum_s Ps[s] Ris[i, s]`` of every agent."""
         Ps = self.stationary_distribution(X, **p)
         return self.averages(X, **p).Ris @ Ps
+
+    # ------------------------------------------------------------- iteration
+    def trajectory(self, X0, tmax: int, tol: float | None = None, *, every: int | None = 1, reverse: bool = False,
+                   on_divergence: str = "raise", **p):
+        """Learning trajectory from ``X0`` (compiled loop); see :func:`crldgen.iterate.trajectory`.
+
+        Returns a :class:`crldgen.iterate.Trajectory` with ``.X`` (recorded strategies,
+        shape (steps, N, Q, M) with ``every=1``), ``.final``, ``.steps``, ``.converged``.
+        ``reverse=True`` iterates the reverse-time map.
+        """
+        from ..iterate import trajectory
+
+        return trajectory(self, X0, tmax, tol, every=every, reverse=reverse, on_divergence=on_divergence, **p)
+
+    def trajectories(self, X0s, tmax: int, tol: float | None = None, *, every: int | None = None,
+                     reverse: bool = False, progress: bool | None = None, on_divergence: str = "raise", **p):
+        """A batch of trajectories in parallel; see :func:`crldgen.iterate.trajectories`.
+
+        Array-valued parameters carry a leading batch axis (``gamma=np.linspace(...)``).
+        """
+        from ..iterate import trajectories
+
+        return trajectories(self, X0s, tmax, tol, every=every, reverse=reverse, progress=progress,
+                            on_divergence=on_divergence, **p)
+
+    def reverse_trajectory(self, X0, tmax: int, tol: float | None = None, **kw):
+        """``trajectory(..., reverse=True)``: iterate the reverse-time map (``-delta``)."""
+        return self.trajectory(X0, tmax, tol, reverse=True, **kw)
+
+    def sweep(self, X0, param_name: str, values, tmax: int, tol: float | None = None, *, carry: bool = True,
+              reverse: bool = False, on_divergence: str = "raise", **p):
+        """One run per parameter value, each from the previous final strategy; see :func:`crldgen.iterate.sweep`."""
+        from ..iterate import sweep
+
+        return sweep(self, X0, param_name, values, tmax, tol, carry=carry, reverse=reverse,
+                     on_divergence=on_divergence, **p)
 
     def __repr__(self) -> str:
         return (f"Dynamics({self.module.GAME!r}, learner={self.learner!r}, N={self.n_agents}, "

@@ -1,4 +1,20 @@
-"""Load generated modules: check the header before importing; import each file once."""
+"""Load generated modules: check the header before importing; import each file once.
+
+A generated module starts with ``HEADER_LINES`` comment lines (see
+:func:`crldgen.codegen.generator.header`)::
+
+    # crldgen generated module
+    # crldgen-key: <sha256 cache key>
+    # crldgen-format: <FORMAT>
+    # crldgen-version: <crldgen version>
+    # crldgen-body-sha256: <sha256 of everything after the header>
+    # (the loader checks these lines; a file that does not match is regenerated)
+
+A file is trusted (imported, i.e. executed) only when the header is present, its format
+is this loader's :data:`FORMAT`, the key is the expected one (when a key is given), the
+body matches its checksum and the body's ``KEY`` constant repeats the header key. This
+module imports neither sympy nor the code generator.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +28,13 @@ from types import ModuleType
 
 from ..errors import CacheError, GenerationError
 
+#: format of generated modules this loader understands (the generator writes it too)
+FORMAT = 2
+#: number of comment lines before the body of a generated module
 HEADER_LINES = 6
+
 _REGISTRY: dict[str, ModuleType] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 
 
 def repo_generated_dir() -> Path:
@@ -31,9 +51,8 @@ def default_cache_dir() -> Path:
     return Path(base) / "crldgen"
 
 
-def read_header(path: Path) -> dict:
-    """Header fields of a generated file and whether the body matches its checksum."""
-    text = path.read_text()
+def split_header(text: str) -> tuple[dict, str]:
+    """``(fields, body)`` of a module's text; fields are the ``# crldgen-NAME: value`` lines."""
     lines = text.split("\n", HEADER_LINES)
     info: dict = {}
     for ln in lines[:HEADER_LINES]:
@@ -41,39 +60,64 @@ def read_header(path: Path) -> dict:
             k, v = ln[len("# crldgen-"):].split(":", 1)
             info[k.strip()] = v.strip()
     body = lines[HEADER_LINES] if len(lines) > HEADER_LINES else ""
+    return info, body
+
+
+def read_header(path: str | os.PathLike) -> dict:
+    """Header fields of a generated file, ``body_ok`` (checksum) and ``key_in_body``."""
+    text = Path(path).read_text(encoding="utf-8")
+    info, body = split_header(text)
     info["body_ok"] = hashlib.sha256(body.encode()).hexdigest() == info.get("body-sha256")
+    info["key_in_body"] = "key" in info and f"\nKEY = {info['key']!r}\n" in body
     return info
 
 
-def header_problem(path: Path, key: str | None) -> str | None:
-    """Why ``path`` must not be trusted (None when its header and checksum are fine)."""
+def header_problem(path: str | os.PathLike, key: str | None) -> str | None:
+    """Why the file at ``path`` must not be trusted (None when it may be imported).
+
+    ``key`` is the expected cache key (None: any key, e.g. loading a file by path).
+    """
     try:
         info = read_header(path)
     except (OSError, UnicodeDecodeError) as exc:
         return f"unreadable ({exc})"
     if "key" not in info:
         return "no crldgen header (foreign file)"
+    if info.get("format") != str(FORMAT):
+        return f"generator format {info.get('format')!r}, this crldgen reads format {FORMAT} (stale)"
     if key is not None and info["key"] != key:
         return f"header key {info['key'][:12]} does not match expected {key[:12]} (stale)"
     if not info["body_ok"]:
         return "body does not match its checksum (edited or truncated)"
+    if not info["key_in_body"]:
+        return "the body's KEY constant does not match the header key (edited)"
     return None
 
 
 def load_module(path: str | os.PathLike, key: str | None = None) -> ModuleType:
-    """Import a generated module after checking its header (once per process and path).
+    """Import a generated module after checking its header (once per process and file).
 
-    Raises :class:`CacheError` for a foreign, stale or tampered file and
-    :class:`GenerationError` (chained) when importing fails.
+    Parameters
+    ----------
+    path : path of a generated module (``*.py``)
+    key : expected cache key; None accepts any key (the header is still checked).
+
+    Raises :class:`CacheError` for a missing, foreign, stale or tampered file (it is
+    never executed) and :class:`GenerationError` (chained) when importing fails.
+    Repeated calls return the same module object from an in-process registry.
     """
     path = Path(path).resolve()
     with _LOCK:
         cached = _REGISTRY.get(str(path))
         if cached is not None and (key is None or cached.KEY == key):
             return cached
+        if not path.is_file():
+            raise CacheError(f"generated module {path} does not exist; generate it with crldgen.generate(model)")
         problem = header_problem(path, key)
         if problem:
-            raise CacheError(f"refusing to import {path}: {problem}")
+            raise CacheError(
+                f"refusing to import {path}: {problem}. Regenerate it with crldgen.generate(model) "
+                "(crldgen.compile does this automatically)")
         name = f"crldgen_generated_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
@@ -87,3 +131,9 @@ def load_module(path: str | os.PathLike, key: str | None = None) -> ModuleType:
             raise GenerationError(f"importing generated module {path} failed: {exc}") from exc
         _REGISTRY[str(path)] = module
         return module
+
+
+def loaded_modules() -> dict[str, ModuleType]:
+    """``{resolved path: module}`` of the generated modules imported in this process."""
+    with _LOCK:
+        return dict(_REGISTRY)

@@ -71,6 +71,10 @@ class Model:
         if not game.fully_observed:
             from .partial import check_po_supported
 
+            if type(self) is Model:
+                raise ParameterError(
+                    f"game {game.name!r} is partially observed (O given): build its model with "
+                    "crldgen.derive(game, ...), which returns the partial-observability model")
             check_po_supported(game)
         self.game = game
         self.learner = learner

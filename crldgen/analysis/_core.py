@@ -1,0 +1,310 @@
+"""Shared machinery of the analysis package: result objects, a fast evaluator, coordinates.
+
+Everything here is numpy (and the compiled module of a :class:`~crldgen.Dynamics`);
+nothing imports sympy.
+
+Free coordinates are the log-ratios ``y[i, o, a] = ln(X[i,o,a] / X[i,o,M-1])``,
+``a < M-1``, flattened ``k = (i*Q + o)*(M-1) + a`` (crld-math.md section 4). The fixed
+point condition is written as the *flow residual*
+
+    G(y) = (y' - y) / alpha_i = delta[i,o,a] - delta[i,o,M-1]
+
+(one row per free coordinate, divided by the learning rate of the row's agent). ``G``
+has the same zeros as ``F(y) = y' - y`` but does not scale with ``alpha``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError, StrategyError
+
+
+_DICT_ATTRS = frozenset(dir(dict))
+
+
+class Result(dict):
+    """A dict with attribute access (like scipy's ``OptimizeResult``).
+
+    ``repr`` lists the keys with short summaries of their values; subclasses add a
+    ``summary()`` table.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        clash = [k for k in self if k in _DICT_ATTRS]
+        if clash:
+            raise AttributeError(f"result field names {clash} would hide dict methods")
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def __dir__(self):
+        return list(self.keys()) + list(super().__dir__())
+
+    def __repr__(self) -> str:
+        if not self:
+            return f"{type(self).__name__}()"
+        width = max(len(k) for k in self) + 1
+        lines = [f"{k.rjust(width)}: {_short(v)}" for k, v in self.items()]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+def _short(v, limit: int = 72) -> str:
+    if isinstance(v, np.ndarray):
+        if v.size <= 6:
+            text = np.array2string(v, precision=6, separator=", ").replace("\n", "")
+        else:
+            text = f"array(shape={v.shape}, dtype={v.dtype})"
+    elif isinstance(v, (list, tuple)) and len(v) > 4:
+        text = f"{type(v).__name__} of {len(v)} items"
+    elif isinstance(v, Result):
+        text = f"<{type(v).__name__}>"
+    elif isinstance(v, float):
+        text = f"{v:.6g}"
+    else:
+        text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class System:
+    """Fast evaluation of the map, its residual and Jacobian at fixed parameters.
+
+    Calls the generated kernels directly (no per-call validation) so that Newton
+    iterations and continuation steps stay cheap.
+    """
+
+    def __init__(self, dyn, params: dict):
+        self.dyn = dyn
+        self.module = dyn.module
+        self.params = dict(params)
+        self.alpha, self.beta, self.gamma, self.theta = dyn.params(**params)
+        N, Q, M = dyn.shape
+        self.n = dyn.n_free
+        self.shape = (N, Q, M)
+        self.alpha_rows = np.repeat(self.alpha, Q * (M - 1))
+        self._X = np.empty(N * Q * M)
+        self._out = np.empty(self.n)
+        self._J = np.empty(self.n * self.n)
+
+    # -- coordinates
+    def X(self, y) -> np.ndarray:
+        """Joint strategy (N, Q, M) of free coordinates ``y``."""
+        X = np.empty(int(np.prod(self.shape)))
+        self.module.strategy_of_logit(np.ascontiguousarray(y, dtype=float).ravel(), X)
+        return X.reshape(self.shape)
+
+    def y(self, X) -> np.ndarray:
+        """Free coordinates of a joint strategy (validated, interior)."""
+        return self.dyn.to_logit(X).ravel()
+
+    # -- map and residuals
+    def step(self, y) -> np.ndarray:
+        y = np.ascontiguousarray(y, dtype=float).ravel()
+        self.module.strategy_of_logit(y, self._X)
+        out = np.empty(self.n)
+        self.module.logit_step(self._X, y, self.theta, self.alpha, self.beta, self.gamma, out)
+        return out
+
+    def F(self, y) -> np.ndarray:
+        """Map residual ``y' - y``."""
+        return self.step(y) - np.asarray(y, dtype=float).ravel()
+
+    def G(self, y) -> np.ndarray:
+        """Flow residual ``(y' - y) / alpha`` (``delta[a] - delta[M-1]``)."""
+        return self.F(y) / self.alpha_rows
+
+    def J(self, y) -> np.ndarray:
+        """Map Jacobian ``dy'/dy`` (n_free x n_free) at ``y``."""
+        y = np.ascontiguousarray(y, dtype=float).ravel()
+        self.module.strategy_of_logit(y, self._X)
+        J = np.empty(self.n * self.n)
+        self.module.jacobian(self._X, self.theta, self.alpha, self.beta, self.gamma, J)
+        return J.reshape(self.n, self.n)
+
+    def dG(self, y) -> np.ndarray:
+        """Jacobian of the flow residual, ``(J - I) / alpha`` per agent row."""
+        return (self.J(y) - np.eye(self.n)) / self.alpha_rows[:, None]
+
+    def with_params(self, **p) -> "System":
+        merged = dict(self.params)
+        merged.update(p)
+        return System(self.dyn, merged)
+
+
+def params_key(p: dict) -> dict:
+    """Plain-python copy of a parameter override dict (for result records)."""
+    out = {}
+    for k, v in p.items():
+        arr = np.asarray(v)
+        out[k] = arr.tolist() if arr.ndim else float(arr)
+    return out
+
+
+# ------------------------------------------------------------------ coordinates
+def coordinate(dyn, spec, what: str = "coordinate") -> tuple[int, int, int]:
+    """Resolve ``(agent, state, action)`` given as indices or labels to indices.
+
+    ``state`` means observation under partial observability (strategies are
+    ``X[i, o, a]``).
+    """
+    try:
+        agent, state, action = spec
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"{what} must be a triple (agent, state, action) of indices or labels, got {spec!r}") from exc
+    labels = (list(dyn.agents), list(dyn.observations if not dyn.fully_observed else dyn.states),
+              list(dyn.actions))
+    sizes = dyn.shape
+    out = []
+    for name, value, lab, size in zip(("agent", "state", "action"), (agent, state, action), labels, sizes):
+        if isinstance(value, str):
+            if value not in lab:
+                raise ParameterError(f"{what}: unknown {name} label {value!r}; labels are {lab}")
+            out.append(lab.index(value))
+        else:
+            idx = int(value)
+            if not 0 <= idx < size:
+                raise ParameterError(f"{what}: {name} index {idx} out of range 0..{size - 1}")
+            out.append(idx)
+    return tuple(out)
+
+
+def set_probability(X: np.ndarray, coords, values) -> np.ndarray:
+    """Copy of ``X`` with ``X[i, o, a] = value`` for each coordinate, the other actions rescaled.
+
+    The other actions of the same (agent, state) keep their relative weights in ``X``
+    and share the remaining probability. Raises :class:`StrategyError` when the set
+    probabilities of one (agent, state) exceed 1.
+    """
+    X = np.array(X, dtype=float)
+    groups: dict = {}
+    for (i, o, a), v in zip(coords, values):
+        groups.setdefault((i, o), {})[a] = float(v)
+    for (i, o), fixed in groups.items():
+        total = sum(fixed.values())
+        if total > 1 + 1e-12 or min(fixed.values()) < 0:
+            raise StrategyError(f"probabilities {fixed} of agent {i}, state {o} are not a partial distribution")
+        rest = [a for a in range(X.shape[2]) if a not in fixed]
+        w = X[i, o, rest]
+        w = w / w.sum() if w.sum() > 0 else np.full(len(rest), 1.0 / max(len(rest), 1))
+        for a, v in fixed.items():
+            X[i, o, a] = v
+        if rest:
+            X[i, o, rest] = (1.0 - total) * w
+    return X
+
+
+def interior(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Nudge a strategy into the interior of the simplex (for ``ln X``)."""
+    X = np.maximum(np.asarray(X, dtype=float), eps)
+    return X / X.sum(-1, keepdims=True)
+
+
+# ------------------------------------------------------------------ sampling
+def sample_strategies(dyn, n: int, rng=None, method: str = "lhs", eps: float = 1e-3) -> np.ndarray:
+    """``n`` joint strategies spread over the product of simplices, shape (n, N, Q, M).
+
+    ``method='lhs'``: a Latin hypercube in the unit cube of N*Q*(M-1) dimensions mapped
+    onto each simplex by stick breaking with the inverse Beta(1, M-1-k) distribution
+    functions, so every block is uniform on its simplex and each coordinate is
+    stratified. ``method='dirichlet'``: independent flat Dirichlet draws. Both work for
+    any number of actions. Samples are mixed with ``eps`` of the uniform strategy to
+    stay away from the boundary.
+    """
+    rng = np.random.default_rng(rng)
+    N, Q, M = dyn.shape
+    if method == "dirichlet":
+        X = rng.dirichlet(np.ones(M), size=(n, N, Q))
+    elif method == "lhs":
+        d = N * Q * (M - 1)
+        U = (rng.permuted(np.tile(np.arange(n), (d, 1)), axis=1).T + rng.random((n, d))) / n
+        U = U.reshape(n, N, Q, M - 1)
+        X = np.empty((n, N, Q, M))
+        remaining = np.ones((n, N, Q))
+        for k in range(M - 1):
+            v = 1.0 - (1.0 - U[..., k]) ** (1.0 / (M - 1 - k))  # inverse cdf of Beta(1, M-1-k)
+            X[..., k] = remaining * v
+            remaining = remaining * (1.0 - v)
+        X[..., M - 1] = remaining
+    else:
+        raise ParameterError(f"method must be 'lhs' or 'dirichlet', got {method!r}")
+    return (1 - eps) * X + eps / M
+
+
+# ------------------------------------------------------------------ trajectories
+# The analysis drives the compiled loop kernels of the generated module directly with
+# plain arrays (calling convention LOOP_API 2 of crldgen/codegen/template.py): the
+# whole loop runs compiled, batches in parallel, with per-row parameters.
+LOOP_API = 2
+
+
+def _check_loop_api(dyn):
+    api = getattr(dyn.module, "LOOP_API", None)
+    if api != LOOP_API:
+        from ..errors import GenerationError
+
+        raise GenerationError(
+            f"the generated module {getattr(dyn, 'path', None)} has loop kernels of calling convention "
+            f"{api!r}; crldgen.analysis needs {LOOP_API}: regenerate it (delete the file or its cache "
+            "directory and compile again)")
+
+
+def _param_rows(dyn, params, B):
+    if isinstance(params, dict):
+        rows = [dyn.params(**params)] * B
+    else:
+        rows = [dyn.params(**q) for q in params]
+        if len(rows) != B:
+            raise ParameterError(f"{len(rows)} parameter sets for {B} start points")
+    return tuple(np.ascontiguousarray(np.array([r[k] for r in rows], dtype=float).reshape(B, -1))
+                 for k in range(4))
+
+
+def run_batch(dyn, Y0: np.ndarray, tmax: int, tol: float, params, direction: float = 1.0):
+    """Iterate a batch of start points (rows of ``Y0``, log-ratio coordinates) in parallel.
+
+    ``params`` is one override dict for all rows or a list with one dict per row.
+    Convergence follows the chapter: stop when ``||X_next - X||_2 < tol`` (``tol = 0``:
+    never). Returns a :class:`Result` with ``X`` (last strategies, (B, N, Q, M)), ``y``
+    (their log-ratios), ``steps`` (number of recorded strategies, the chapter's
+    trajectory length), ``converged`` and ``status`` (1: non-finite numbers).
+    """
+    _check_loop_api(dyn)
+    Y0 = np.ascontiguousarray(np.atleast_2d(np.asarray(Y0, dtype=float)))
+    B = Y0.shape[0]
+    Alpha, Beta, Gamma, Theta = _param_rows(dyn, params, B)
+    NX = int(np.prod(dyn.shape))
+    X0 = np.empty((B, NX))
+    for b in range(B):
+        dyn.module.strategy_of_logit(Y0[b], X0[b])
+    X_out, y_out = np.empty((B, NX)), np.empty((B, dyn.n_free))
+    lengths, stored, status = (np.zeros(B, dtype=np.int64) for _ in range(3))
+    converged = np.zeros(B, dtype=np.bool_)
+    dyn.module.trajectories(X0, Y0, np.zeros(B, dtype=np.int64), Theta, Alpha, Beta, Gamma, int(tmax),
+                            float(tol), float(direction), 0, np.empty((B, 0, NX)), X_out, y_out, lengths,
+                            converged, status, stored)
+    return Result(X=X_out.reshape((B,) + dyn.shape), y=y_out, steps=lengths, converged=converged,
+                  status=status)
+
+
+def run_one(dyn, y0, tmax: int, tol: float, params: dict, every: int = 1, direction: float = 1.0):
+    """One trajectory from ``y0``; ``X`` stores every ``every``-th recorded strategy."""
+    _check_loop_api(dyn)
+    y0 = np.ascontiguousarray(y0, dtype=float).ravel()
+    a, b, g, th = dyn.params(**params)
+    NX = int(np.prod(dyn.shape))
+    X0 = np.empty(NX)
+    dyn.module.strategy_of_logit(y0, X0)
+    Xrec = np.empty((int(tmax) // max(int(every), 1) + 1, NX))
+    X_out, y_out = np.empty(NX), np.empty(dyn.n_free)
+    t, conv, status, stored = dyn.module.trajectory(X0, y0, 0, th, a, b, g, int(tmax), float(tol),
+                                                    float(direction), int(every), Xrec, X_out, y_out)
+    return Result(X=Xrec[:stored].reshape((stored,) + dyn.shape), steps=int(t), converged=bool(conv),
+                  status=int(status), final=X_out.reshape(dyn.shape), y_final=y_out)

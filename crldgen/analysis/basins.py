@@ -1,0 +1,443 @@
+"""Basins of attraction, tipping points and separatrices.
+
+* :func:`basins` classifies a grid of initial strategies on a 2-D slice (the chapter's
+  flow-plot axes: ``x = (agent, state, action)``, ``y = (agent, state, action)``, the
+  other coordinates taken from a base strategy) by the attractor their trajectory reaches.
+* :func:`basin_fractions` estimates the size of every basin from random initial strategies.
+* :func:`tipping_point` locates the separatrix on a line of initial strategies by
+  bisection (the chapter's critical point) and counts the trajectories it needed.
+* :func:`critical_slowing_down` measures the time to convergence against the distance
+  to the separatrix.
+* :func:`stable_manifold` traces a branch of a saddle's stable manifold by iterating
+  the exact inverse of the learning map backwards from the saddle.
+
+Attractors are identified by their end strategies: each end point is polished by
+Newton's method; ends that polish to the same stable fixed point share a label, ends
+that do not (an attractor on the boundary of the simplex, a cycle, a run that did not
+converge) are clustered by distance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+from ._core import Result, System, coordinate, params_key, run_batch, run_one, sample_strategies, set_probability
+from .fixedpoints import newton
+from .stability import FixedPoint, report
+
+
+# ------------------------------------------------------------------ attractors
+class _Attractors:
+    """Registry of attractors met so far; labels end points by matching or clustering."""
+
+    def __init__(self, system: System, match_tol: float, known=None):
+        self.system = system
+        self.match_tol = match_tol
+        self.items: list[Result] = []
+        for pt in known or ():
+            self._add(np.asarray(pt.X if isinstance(pt, Result) else pt, dtype=float),
+                      pt if isinstance(pt, FixedPoint) else None)
+
+    def _add(self, X, fp):
+        self.items.append(Result(X=X, fixed_point=fp, count=0))
+        return len(self.items) - 1
+
+    def nearest(self, X):
+        if not self.items:
+            return -1, np.inf
+        d = [float(np.max(np.abs(it.X - X))) for it in self.items]
+        k = int(np.argmin(d))
+        return k, d[k]
+
+    def label(self, X, y, converged: bool) -> int:
+        k, d = self.nearest(X)
+        if d <= self.match_tol:
+            self.items[k].count += 1
+            return k
+        if not converged:
+            return -1
+        y_fp, res, _ = newton(self.system, y)
+        fp = None
+        if y_fp is not None:
+            fp = report(self.system, y_fp)
+            k, d = self.nearest(fp.X)
+            if d <= self.match_tol:
+                self.items[k].count += 1
+                return k
+        k = self._add(fp.X if fp is not None else np.asarray(X, dtype=float), fp)
+        self.items[k].count += 1
+        return k
+
+
+def _known(attractors):
+    if attractors is None:
+        return None
+    if isinstance(attractors, Result) and "points" in attractors:
+        return [pt for pt in attractors.points if pt.stable]
+    return list(attractors)
+
+
+def _grid_axis(g, lo, hi):
+    if np.ndim(g) == 0:
+        return np.linspace(lo, hi, int(g))
+    return np.asarray(g, dtype=float)
+
+
+class BasinResult(Result):
+    """Basins on a 2-D slice (:func:`basins`) or from random samples (:func:`basin_fractions`).
+
+    Fields
+    ------
+    labels : attractor index of every initial strategy (-1: did not converge, -2: not a
+        strategy); grid shape (len(y_values), len(x_values)) for :func:`basins`
+    attractors : list of Result(X, fixed_point (FixedPoint or None), count)
+    fractions : (K,) share of the converged initial strategies in each basin
+    steps, converged : per initial strategy
+    x_values, y_values, x, y : the slice (for :func:`basins`)
+    """
+
+    def summary(self) -> str:
+        lines = [f"{len(self.attractors)} attractor(s); {int(np.sum(self.labels == -1))} runs did not converge"]
+        for k, a in enumerate(self.attractors):
+            kind = a.fixed_point.type if a.fixed_point is not None else "not a fixed point"
+            err = f" +- {self.stderr[k]:.3f}" if "stderr" in self else ""
+            lines.append(f"{k:>3} fraction {self.fractions[k]:.4f}{err}  {kind:<15} X[..., :-1] = "
+                         + np.array2string(a.X[..., :-1].ravel(), precision=4, max_line_width=10**6))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return "BasinResult:\n" + self.summary()
+
+
+def _classify(dyn, Y0, params, tmax, tol, match_tol, attractors):
+    system = System(dyn, params)
+    reg = _Attractors(system, match_tol, _known(attractors))
+    runs = run_batch(dyn, Y0, tmax, tol, params)
+    labels = np.array([reg.label(X, y, bool(c) and not s)
+                       for X, y, c, s in zip(runs.X, runs.y, runs.converged, runs.status)], dtype=int)
+    counts = np.array([np.sum(labels == k) for k in range(len(reg.items))], dtype=float)
+    total = max(counts.sum(), 1.0)
+    return runs, labels, reg.items, counts / total
+
+
+def basins(dyn, x, y, grid=21, *, base=None, x_range=(0.01, 0.99), y_range=(0.01, 0.99), attractors=None,
+           tmax: int = 10000, tol: float = 1e-8, match_tol: float = 1e-2, **p) -> BasinResult:
+    """Classify a grid of initial strategies on a 2-D slice by the attractor they reach.
+
+    Parameters
+    ----------
+    dyn : Dynamics
+    x, y : (agent, state, action)
+        The probabilities on the horizontal and vertical axes (indices or labels, e.g.
+        ``(0, 'p', 'c')``), as in the chapter's flow plots.
+    grid : int, or pair of int / arrays
+        Grid points per axis, or the axis values themselves.
+    base : array (N, Q, M), optional
+        Strategy supplying all other coordinates (default uniform). The other actions of
+        an axis' (agent, state) keep their relative weights in ``base``.
+    x_range, y_range : (lo, hi)
+        Axis ranges when ``grid`` gives counts.
+    attractors : FixedPointResult or list of strategies, optional
+        Known attractors to match end points against (more are added when met).
+    tmax, tol : int, float
+        Iteration limit and convergence tolerance (``||X_next - X|| < tol``).
+    match_tol : float
+        Largest max-abs distance of an end strategy to an attractor it is matched to.
+    **p
+        Parameter overrides.
+
+    Returns
+    -------
+    BasinResult
+        ``labels[j, k]`` is the attractor of the strategy ``(x_values[k], y_values[j])``.
+    """
+    cx, cy = coordinate(dyn, x, "x"), coordinate(dyn, y, "y")
+    if cx == cy:
+        raise ParameterError("x and y must be different coordinates")
+    gx, gy = (grid, grid) if np.ndim(grid) == 0 or (np.ndim(grid) == 1 and len(grid) != 2) else grid
+    xs, ys = _grid_axis(gx, *x_range), _grid_axis(gy, *y_range)
+    base = dyn.uniform_strategy() if base is None else dyn.check_strategy(base, "base")
+    starts, where = [], []
+    for j, vy in enumerate(ys):
+        for k, vx in enumerate(xs):
+            try:
+                X = set_probability(base, [cx, cy], [vx, vy])
+            except Exception:  # noqa: BLE001 - both axes in one (agent, state) beyond the simplex
+                continue
+            if np.all(X > 0):
+                starts.append(dyn.to_logit(X).ravel())
+                where.append((j, k))
+    runs, lab, items, fractions = _classify(dyn, np.array(starts), p, tmax, tol, match_tol, attractors)
+    labels = np.full((len(ys), len(xs)), -2, dtype=int)
+    steps = np.zeros((len(ys), len(xs)), dtype=int)
+    converged = np.zeros((len(ys), len(xs)), dtype=bool)
+    for (j, k), lb, st, cv in zip(where, lab, runs.steps, runs.converged):
+        labels[j, k], steps[j, k], converged[j, k] = lb, st, cv
+    return BasinResult(labels=labels, attractors=items, fractions=fractions, steps=steps, converged=converged,
+                       x_values=xs, y_values=ys, x=cx, y=cy, params=params_key(p))
+
+
+def basin_fractions(dyn, n_samples: int = 1000, rng=None, *, sampling: str = "dirichlet", attractors=None,
+                    tmax: int = 10000, tol: float = 1e-8, match_tol: float = 1e-2, **p) -> BasinResult:
+    """Basin sizes from ``n_samples`` random initial strategies (uniform on the product of simplices).
+
+    Returns a :class:`BasinResult` with ``fractions`` and their binomial standard
+    errors ``stderr``; ``labels`` has one entry per sample, ``X0`` holds the samples.
+    """
+    X0 = sample_strategies(dyn, n_samples, rng, sampling, eps=1e-9)
+    Y0 = np.array([dyn.to_logit(X).ravel() for X in X0])
+    runs, labels, items, fractions = _classify(dyn, Y0, p, tmax, tol, match_tol, attractors)
+    n = max(int(np.sum(labels >= 0)), 1)
+    return BasinResult(labels=labels, attractors=items, fractions=fractions,
+                       stderr=np.sqrt(fractions * (1 - fractions) / n), steps=runs.steps,
+                       converged=runs.converged, X0=X0, params=params_key(p))
+
+
+# ---------------------------------------------------------------- tipping point
+class TippingPoint(Result):
+    """The separatrix on a line of initial strategies (:func:`tipping_point`).
+
+    Fields
+    ------
+    t, bracket : position on the line ``X(t) = (1-t) X_start + t X_end`` and the final
+        bracket ``(t_lo, t_hi)`` (``t_hi - t_lo <= tol``)
+    value, value_bracket : the same in the units of ``coordinate`` (when given)
+    X : the strategy at ``t``;  X_lo, X_hi : the bracket's strategies
+    attractors : (attractor reached from below, from above), FixedPoint or end strategy
+    n_trajectories : trajectories run (two for the ends, one per bisection step)
+    steps_lo, steps_hi : trajectory lengths at the bracket ends (critical slowing down)
+    """
+
+    def __repr__(self) -> str:
+        where = (f"{self.value:.10g} in [{self.value_bracket[0]:.10g}, {self.value_bracket[1]:.10g}]"
+                 if self.value is not None else f"t={self.t:.10g}")
+        return f"TippingPoint({where}, {self.n_trajectories} trajectories)"
+
+
+def _line(dyn, X_start, X_end, coordinate_, interval, base):
+    if coordinate_ is not None:
+        c = coordinate(dyn, coordinate_, "coordinate")
+        base = dyn.uniform_strategy() if base is None else dyn.check_strategy(base, "base")
+        lo, hi = interval
+        return set_probability(base, [c], [lo]), set_probability(base, [c], [hi]), (float(lo), float(hi))
+    if X_start is None or X_end is None:
+        raise ParameterError("give either X_start and X_end, or coordinate= and interval= (with base=)")
+    return dyn.check_strategy(X_start, "X_start"), dyn.check_strategy(X_end, "X_end"), None
+
+
+def tipping_point(dyn, X_start=None, X_end=None, *, coordinate=None, interval=(0.01, 0.99), base=None,
+                  tol: float = 1e-6, tmax: int = 20000, run_tol: float = 1e-9, max_runs: int = 200,
+                  **p) -> TippingPoint:
+    """Locate the separatrix on a line of initial strategies by bisection.
+
+    The line is ``X(t) = (1-t) X_start + t X_end``, or, with ``coordinate=(agent, state,
+    action)``, the strategies ``base`` with that probability running over ``interval``
+    (the chapter: ``coordinate=(0, 'p', 'c')``, ``interval=(0.01, 0.99)``, ``base`` with
+    ``X[1,p,c] = 0.95`` and 0.5 in the degraded state). The two ends must reach different
+    attractors; bisection keeps the bracket whose ends do, until it is shorter than
+    ``tol`` (in ``t``, or in the coordinate's units). One trajectory per step: about
+    ``log2(length / tol)`` trajectories plus two for the ends.
+
+    Parameters
+    ----------
+    tol : float
+        Bracket width to reach.
+    tmax, run_tol : int, float
+        Limit and convergence tolerance of each trajectory; a run that ends near neither
+        attractor is continued (up to ``tmax`` more steps at a time, ``max_runs`` runs).
+    **p
+        Parameter overrides.
+    """
+    Xa, Xb, span = _line(dyn, X_start, X_end, coordinate, interval, base)
+    scale = (span[1] - span[0]) if span is not None else 1.0
+    t_tol = tol / abs(scale)
+    system = System(dyn, p)
+    count = 0
+
+    def run(t):
+        nonlocal count
+        X0 = (1 - t) * Xa + t * Xb
+        count += 1
+        return run_one(dyn, dyn.to_logit(X0).ravel(), tmax, run_tol, p, every=0)
+
+    ends = []
+    for t in (0.0, 1.0):
+        r = run(t)
+        y_fp, _, _ = newton(system, r.y_final)
+        ends.append((report(system, y_fp) if y_fp is not None else None, r))
+    A = [e[0].X if e[0] is not None else e[1].final for e in ends]
+    if np.max(np.abs(A[0] - A[1])) < 1e-6:
+        raise ParameterError("both ends of the line reach the same attractor: no tipping point between them")
+
+    def side(r, t):
+        """0 or 1: the attractor the run from t ends nearer to (continuing ambiguous runs)."""
+        total = r.steps
+        while True:
+            d0, d1 = (float(np.max(np.abs(r.final - a))) for a in A)
+            if min(d0, d1) < 0.25 * max(d0, d1):
+                return (0 if d0 < d1 else 1), total
+            if total > max_runs * tmax:
+                raise ParameterError(f"the run from t={t} ends near neither attractor after {total} steps")
+            r = run_one(dyn, r.y_final, tmax, 0.0, p, every=0)
+            total += r.steps
+
+    lo, hi = 0.0, 1.0
+    steps_lo, steps_hi = ends[0][1].steps, ends[1][1].steps
+    while hi - lo > t_tol:
+        mid = 0.5 * (lo + hi)
+        s, n = side(run(mid), mid)
+        if s == 0:
+            lo, steps_lo = mid, n
+        else:
+            hi, steps_hi = mid, n
+    t = 0.5 * (lo + hi)
+    value = value_bracket = None
+    if span is not None:
+        value = span[0] + t * scale
+        value_bracket = (span[0] + lo * scale, span[0] + hi * scale)
+    return TippingPoint(t=t, bracket=(lo, hi), value=value, value_bracket=value_bracket,
+                        X=(1 - t) * Xa + t * Xb, X_lo=(1 - lo) * Xa + lo * Xb, X_hi=(1 - hi) * Xa + hi * Xb,
+                        X_start=Xa, X_end=Xb, span=span,
+                        attractors=tuple(e[0] if e[0] is not None else e[1].final for e in ends),
+                        n_trajectories=count, steps_lo=int(steps_lo), steps_hi=int(steps_hi), params=params_key(p))
+
+
+def critical_slowing_down(dyn, tip: TippingPoint, distances=None, *, tmax: int = 100000, tol: float = 1e-5,
+                          saddle: FixedPoint | None = None, **p) -> Result:
+    """Time to convergence against the distance to the separatrix on the tipping point's line.
+
+    Runs trajectories (in parallel) from ``t* - d`` and ``t* + d`` for every distance
+    ``d`` (in ``t``, or in the coordinate's units when the line was given by one) with
+    the chapter's convergence rule ``||X_next - X|| < tol``. Near a saddle the time grows
+    like ``-ln(d) / ln(lambda_u)`` (``lambda_u`` the saddle's unstable eigenvalue): when
+    ``saddle`` is given, ``predicted_slope = 1 / ln(lambda_u)`` is reported next to the
+    fitted ``slope`` of steps against ``-ln d``.
+
+    Returns
+    -------
+    Result
+        ``distance``, ``steps_below``, ``steps_above``, ``converged``, ``slope``,
+        ``predicted_slope`` (None without a saddle).
+    """
+    p = {**tip.params, **p}
+    scale = (tip.span[1] - tip.span[0]) if tip.span is not None else 1.0
+    d = np.logspace(-8, -1, 15) if distances is None else np.asarray(distances, dtype=float)
+    ts = np.concatenate([tip.t - d / scale, tip.t + d / scale])
+    if np.any(ts < 0) or np.any(ts > 1):
+        raise ParameterError("distances reach beyond the ends of the line")
+    Y0 = np.array([dyn.to_logit((1 - t) * tip.X_start + t * tip.X_end).ravel() for t in ts])
+    runs = run_batch(dyn, Y0, tmax, tol, p)
+    n = len(d)
+    below, above = runs.steps[:n], runs.steps[n:]
+    x = -np.log(np.concatenate([d, d]))
+    yv = np.concatenate([below, above]).astype(float)
+    slope = float(np.polyfit(x, yv, 1)[0]) if len(d) > 1 else None
+    predicted = None
+    if saddle is not None:
+        lam = float(np.max(np.abs(saddle.eigenvalues)))
+        predicted = 1.0 / np.log(lam)
+    return Result(distance=d, steps_below=below, steps_above=above, converged=runs.converged.reshape(2, n),
+                  slope=slope, predicted_slope=predicted)
+
+
+# ------------------------------------------------------------------ manifolds
+def inverse_step(system: System, z, y_guess=None, tol: float = 1e-13, max_iter: int = 50):
+    """The exact preimage ``y`` with ``step(y) = z``, by Newton's method on the generated Jacobian.
+
+    Starts from the reverse step ``z - (step(z) - z)`` (exact to first order in alpha).
+    Returns None when Newton does not converge.
+    """
+    z = np.asarray(z, dtype=float).ravel()
+    y = z - (system.step(z) - z) if y_guess is None else np.asarray(y_guess, dtype=float).ravel().copy()
+    for _ in range(max_iter):
+        r = system.step(y) - z
+        if np.max(np.abs(r)) < tol * (1 + np.max(np.abs(z))):
+            return y
+        try:
+            y = y - np.linalg.solve(system.J(y), r)
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(y)):
+            return None
+    r = system.step(y) - z
+    return y if np.max(np.abs(r)) < 1e-10 * (1 + np.max(np.abs(z))) else None
+
+
+def stable_manifold(dyn, saddle, *, eigen_index: int | None = None, eps: float = 1e-6, n_per_domain: int = 16,
+                    max_iter: int = 5000, y_limit: float = 30.0, **p) -> Result:
+    """Trace the two branches of a one-dimensional stable manifold of a saddle backwards in time.
+
+    Starting points ``saddle ± r v`` with ``r`` spread geometrically over one fundamental
+    domain ``[eps, eps / lambda)`` (``v`` the eigenvector of the stable eigenvalue
+    ``lambda``) are mapped backwards with the exact inverse of the learning map
+    (:func:`inverse_step`, not the first-order reverse step), so the curve lies on the
+    stable manifold of the map itself. Points are ordered along the curve.
+
+    Parameters
+    ----------
+    saddle : FixedPoint or strategy
+    eigen_index : int, optional
+        Which eigenvalue (index into the saddle's ``eigenvalues``, sorted by decreasing
+        modulus) spans the direction; default: the real stable eigenvalue of smallest
+        modulus (the most strongly attracting direction).
+    eps : float
+        Distance from the saddle (in log-ratios) where the linear approximation is used.
+    max_iter : int
+        Backward steps per starting point; branches also stop when ``|y| > y_limit``.
+
+    Returns
+    -------
+    Result
+        ``branches``: two Results with ``y`` (L, n_free) and ``X`` (L, N, Q, M), and
+        ``eigenvalue``, ``eigenvector``.
+    """
+    system = System(dyn, p)
+    fp = saddle if isinstance(saddle, FixedPoint) else report(system, system.y(saddle))
+    fp = report(system, fp.y.ravel()) if fp.params != params_key(p) else fp
+    ev, vecs = np.asarray(fp.eigenvalues, dtype=complex), fp.eigenvectors
+    if eigen_index is None:
+        cand = [k for k in range(len(ev)) if abs(ev[k].imag) < 1e-12 and 0 < abs(ev[k]) < 1]
+        if not cand:
+            raise ParameterError("the saddle has no real stable eigenvalue")
+        eigen_index = min(cand, key=lambda k: abs(ev[k]))
+    lam = ev[eigen_index]
+    if abs(lam.imag) > 1e-12 or not 0 < abs(lam.real) < 1:
+        raise ParameterError(f"eigenvalue {lam} is not real and stable")
+    lam = float(lam.real)
+    v = np.real(vecs[:, eigen_index])
+    v /= np.linalg.norm(v)
+    y0 = fp.y.ravel()
+    m = int(n_per_domain)
+    radii = eps * abs(lam) ** (-np.arange(m) / m)
+    branches = []
+    for sign in (1.0, -1.0):
+        layers = [[y0 + sign * r * v for r in radii]]
+        for _ in range(max_iter):
+            nxt = []
+            for z in layers[-1]:
+                y = inverse_step(system, z)
+                if y is None or np.max(np.abs(y)) > y_limit:
+                    break
+                nxt.append(y)
+            if len(nxt) < len(layers[-1]):
+                layers.append(nxt)
+                break
+            layers.append(nxt)
+        pts = np.array([y0] + [y for layer in layers for y in layer])
+        branches.append(Result(y=pts, X=np.array([system.X(y) for y in pts])))
+    return Result(branches=branches, eigenvalue=lam, eigenvector=v, saddle=fp)
+
+
+def crossing(curve_X, coordinate_: tuple, value: float) -> list[np.ndarray]:
+    """Strategies where a curve of strategies (L, N, Q, M) crosses ``X[coordinate] = value``.
+
+    Linear interpolation between consecutive points; ``coordinate`` as indices.
+    """
+    c = tuple(coordinate_)
+    s = np.array([X[c] for X in curve_X]) - value
+    out = []
+    for k in np.flatnonzero(np.sign(s[:-1]) * np.sign(s[1:]) < 0):
+        w = s[k] / (s[k] - s[k + 1])
+        out.append((1 - w) * curve_X[k] + w * curve_X[k + 1])
+    return out

@@ -1,0 +1,174 @@
+"""Linear stability of a joint strategy (crld-math.md section 5).
+
+Stability is judged in the N*Q*(M-1) free log-ratio coordinates, where the generated
+Jacobian ``J = dy'/dy`` lives; the spurious normalization eigenvalues of the full
+N*Q*M-dimensional map never appear.
+
+* Discrete map: eigenvalues of ``J``; stable if the spectral radius is < 1.
+* Continuous-time flow ``dy/dt = alpha (delta[a] - delta[M-1])`` in units of learning
+  steps scaled by ``alpha``: eigenvalues of ``(J - I) / alpha`` (per agent row);
+  stable if all real parts are < 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import Result, System, params_key
+
+#: |lambda| within this distance of 1 (map) or |Re| below it (flow) counts as non-hyperbolic
+HYPERBOLIC_TOL = 1e-9
+#: eigenvalues with |imag| below this (relative) count as real
+IMAG_TOL = 1e-7
+
+MAP_TYPES = ("stable node", "stable focus", "saddle", "unstable node", "unstable focus", "non-hyperbolic")
+
+
+def _is_complex(ev) -> np.ndarray:
+    ev = np.asarray(ev)
+    return np.abs(ev.imag) > IMAG_TOL * np.maximum(1.0, np.abs(ev))
+
+
+def classify_map(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
+    """Classify a fixed point of a map from the eigenvalues of its Jacobian.
+
+    ``'stable node'``/``'stable focus'`` (all ``|lambda| < 1``), ``'unstable node'``/
+    ``'unstable focus'`` (all ``|lambda| > 1``), ``'saddle'`` (both), or
+    ``'non-hyperbolic'`` (some ``|lambda| = 1`` within ``tol``). Node or focus follows
+    the leading eigenvalue (largest modulus for stable points, smallest for unstable
+    ones: the direction trajectories approach along or leave by first): a complex
+    leading eigenvalue means spiralling, i.e. a focus.
+    """
+    ev = np.asarray(eigenvalues, dtype=complex)
+    if ev.size == 0:
+        return "stable node"
+    mod = np.abs(ev)
+    n_out, n_in = int(np.sum(mod > 1 + tol)), int(np.sum(mod < 1 - tol))
+    if n_out + n_in < ev.size:
+        return "non-hyperbolic"
+    if n_out and n_in:
+        return "saddle"
+    lead = ev[np.argmax(mod)] if n_in else ev[np.argmin(mod)]
+    kind = "focus" if _is_complex(lead) else "node"
+    return ("stable " if n_in else "unstable ") + kind
+
+
+def classify_flow(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
+    """Classify an equilibrium of a flow from the eigenvalues of its Jacobian.
+
+    Stable if all real parts < 0, unstable if all > 0, saddle if both, non-hyperbolic
+    if some real part vanishes within ``tol``. Node or focus follows the leading
+    eigenvalue (largest real part for stable points, smallest for unstable ones).
+    """
+    ev = np.asarray(eigenvalues, dtype=complex)
+    if ev.size == 0:
+        return "stable node"
+    re = ev.real
+    scale = max(1.0, float(np.max(np.abs(ev))))
+    n_pos, n_neg = int(np.sum(re > tol * scale)), int(np.sum(re < -tol * scale))
+    if n_pos + n_neg < ev.size:
+        return "non-hyperbolic"
+    if n_pos and n_neg:
+        return "saddle"
+    lead = ev[np.argmax(re)] if n_neg else ev[np.argmin(re)]
+    kind = "focus" if _is_complex(lead) else "node"
+    return ("stable " if n_neg else "unstable ") + kind
+
+
+def _sorted(ev, vecs=None):
+    order = np.lexsort((-ev.imag, -np.abs(ev)))
+    return (ev[order], vecs[:, order]) if vecs is not None else ev[order]
+
+
+class FixedPoint(Result):
+    """Stability report of one joint strategy (usually a fixed point).
+
+    Fields
+    ------
+    X : (N, Q, M) joint strategy;  y : (N, Q, M-1) its log-ratios
+    residual : max |y' - y| (the map's fixed point condition); flow_residual : max |delta[a] - delta[M-1]|
+    jacobian : dy'/dy, (n_free, n_free)
+    eigenvalues, eigenvectors : of the map Jacobian, sorted by decreasing modulus
+    spectral_radius, stable, type : map stability and classification (:func:`classify_map`)
+    flow_eigenvalues, flow_stable, flow_type : the same for the flow ``(J - I)/alpha``
+    n_unstable : number of map eigenvalues with |lambda| > 1
+    relaxation_time : ``-1 / ln(spectral_radius)`` in steps (e-folding time of the slowest
+        mode; negative for unstable points: minus the e-folding time of the fastest growth)
+    params : the parameter overrides the report was computed with
+    """
+
+    def summary_row(self) -> str:
+        X = self.X
+        return (f"{self.type:<15} {self.spectral_radius:10.6f} {self.flow_type:<15} "
+                f"{self.relaxation_time:12.4g} {self.residual:9.2e}  "
+                + np.array2string(X[..., :-1].ravel(), precision=4, separator=" ", max_line_width=10**6))
+
+    def __repr__(self) -> str:
+        head = ("FixedPoint(type={!r}, stable={}, spectral_radius={:.6g}, flow_type={!r}, "
+                "relaxation_time={:.4g}, residual={:.2e})").format(
+            self.type, self.stable, self.spectral_radius, self.flow_type, self.relaxation_time, self.residual)
+        X = np.array2string(self.X, precision=6, prefix="  X=")
+        ev = np.array2string(self.eigenvalues, precision=6, prefix="  eigenvalues=")
+        return f"{head}\n  X={X}\n  eigenvalues={ev}"
+
+
+def report(system: System, y, **extra) -> FixedPoint:
+    """Stability report at log-ratio coordinates ``y`` (see :class:`FixedPoint`)."""
+    y = np.asarray(y, dtype=float).ravel()
+    N, Q, M = system.shape
+    J = system.J(y)
+    F = system.step(y) - y
+    ev, vecs = np.linalg.eig(J)
+    ev, vecs = _sorted(ev, vecs)
+    flow_ev = _sorted(np.linalg.eigvals((J - np.eye(system.n)) / system.alpha_rows[:, None]))
+    rho = float(np.max(np.abs(ev))) if ev.size else 0.0
+    with np.errstate(divide="ignore"):
+        relax = -1.0 / np.log(rho) if rho != 1.0 else np.inf
+    map_type = classify_map(ev)
+    flow_type = classify_flow(flow_ev)
+    return FixedPoint(
+        X=system.X(y), y=y.reshape(N, Q, M - 1),
+        residual=float(np.max(np.abs(F))) if F.size else 0.0,
+        flow_residual=float(np.max(np.abs(F / system.alpha_rows))) if F.size else 0.0,
+        stable=map_type.startswith("stable"), type=map_type, spectral_radius=rho,
+        n_unstable=int(np.sum(np.abs(ev) > 1 + HYPERBOLIC_TOL)),
+        eigenvalues=_real_if_close(ev), eigenvectors=vecs,
+        flow_stable=flow_type.startswith("stable"), flow_type=flow_type,
+        flow_eigenvalues=_real_if_close(flow_ev),
+        relaxation_time=float(relax), jacobian=J, params=params_key(system.params), **extra)
+
+
+def _real_if_close(ev):
+    ev = np.asarray(ev, dtype=complex)
+    return ev.real.copy() if not np.any(_is_complex(ev)) else ev
+
+
+def stability(dyn, X, **p) -> FixedPoint:
+    """Linear stability report of the joint strategy ``X`` (a fixed point, usually).
+
+    Parameters
+    ----------
+    dyn : Dynamics
+    X : array (N, Q, M)
+        Joint strategy in the interior of the simplex (or log-ratios ``y`` of shape
+        (N, Q, M-1) / (n_free,)).
+    **p
+        Parameter overrides (learner and game parameters), as for every Dynamics call.
+
+    Returns
+    -------
+    FixedPoint
+        Residual, eigenvalues of the map and of the flow in the N*Q*(M-1) free
+        coordinates, spectral radius, classification, relaxation time. ``X`` need not
+        be a fixed point: check ``residual``.
+    """
+    system = System(dyn, p)
+    return report(system, _as_y(system, X))
+
+
+def _as_y(system: System, X) -> np.ndarray:
+    arr = np.asarray(X, dtype=float)
+    N, Q, M = system.shape
+    if arr.shape in ((N, Q, M - 1), (system.n,)) and arr.shape != (N, Q, M):
+        return arr.ravel()
+    return system.y(arr)

@@ -1,0 +1,479 @@
+"""The ``crldgen`` command: derive, generate, simulate, analyse and plot games from the shell.
+
+Subcommands (``crldgen <command> --help`` for details)::
+
+    crldgen games                                   built-in games and their parameters
+    crldgen derive GAME                             the update equations as LaTeX
+    crldgen generate GAME [-o DIR]                  write the generated numba module
+    crldgen simulate GAME [--out traj.npz|.csv]     one learning trajectory
+    crldgen fixed-points GAME                       fixed points and their stability
+    crldgen flow GAME [-o flow.png]                 flow plot (one panel per state)
+    crldgen continue GAME --over gamma --range 0.6 0.9 [-o bif.png] [--csv bif.csv]
+
+``GAME`` is a built-in name (``crldgen games``) or ``--game-file game.toml`` (format:
+:mod:`crldgen.tomlgame`). Common options: ``--agents N`` (games with a number of
+agents), ``--learner sarsa|actor_critic``, ``--no-prefactor``, ``--alpha/--beta/--gamma``
+(one value, or one per agent separated by commas) and ``--param name=value`` (game
+parameters, repeatable).
+
+Exit status: 0 on success, 2 for bad input (unknown game or parameter, bad syntax, an
+invalid game file), 1 when something else fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CrldgenError, GameError, ParameterError, StrategyError
+
+#: chapter defaults (the trajectory section of the learning-dynamics chapter)
+DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA = 0.05, 50.0, 0.75
+
+
+class UsageError(CrldgenError, ValueError):
+    """Bad command-line input (exit status 2)."""
+
+
+# ------------------------------------------------------------------ parsing
+def _parse_param(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep or not name or not value:
+        raise UsageError(f"bad --param {text!r}: expected name=value, e.g. --param qc=0.3")
+    if not name.isidentifier():
+        raise UsageError(f"bad --param {text!r}: {name!r} is not a parameter name")
+    try:
+        v = float(value)
+    except ValueError:
+        raise UsageError(f"bad --param {text!r}: {value!r} is not a number") from None
+    if not math.isfinite(v):
+        raise UsageError(f"bad --param {text!r}: the value must be finite")
+    return name, v
+
+
+def _parse_floats(text: str, what: str) -> float | list[float]:
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"bad {what} {text!r}: expected a number or comma-separated numbers (one per agent)") \
+            from None
+    if not all(math.isfinite(v) for v in vals):
+        raise UsageError(f"bad {what} {text!r}: values must be finite")
+    return vals[0] if len(vals) == 1 else vals
+
+
+def _parse_coordinate_spec(text: str) -> tuple:
+    """``'0,g:p,c'`` -> ``([0], ['g', 'p'], ['c'])`` (integers where the entry is a number)."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(parts):
+        raise UsageError(f"bad projection {text!r}: expected AGENT,STATE,ACTION such as 0,g:p,c "
+                         "(':' separates entries of one panel each)")
+
+    def entry(v):
+        v = v.strip()
+        return int(v) if v.isdigit() else v
+
+    return tuple([entry(v) for v in part.split(":")] for part in parts)
+
+
+def _game(args):
+    """The game named by ``args.game`` or ``args.game_file`` (with ``--agents``)."""
+    from .games import BUILTIN
+
+    if args.game_file is not None:
+        if args.game is not None:
+            raise UsageError("give either a built-in GAME or --game-file, not both")
+        if args.agents is not None:
+            raise UsageError("--agents applies to built-in games; a game file fixes its agents")
+        from .tomlgame import load_game
+
+        return load_game(args.game_file)
+    if args.game is None:
+        raise UsageError(f"no game: give a built-in name ({', '.join(BUILTIN)}) or --game-file FILE")
+    if args.game not in BUILTIN:
+        raise UsageError(f"unknown game {args.game!r}; built-in games are {', '.join(BUILTIN)} "
+                         "(or use --game-file FILE)")
+    factory = BUILTIN[args.game]
+    kwargs = {}
+    if args.agents is not None:
+        if "n_agents" not in inspect.signature(factory).parameters:
+            raise UsageError(f"game {args.game!r} has a fixed number of agents; drop --agents")
+        if args.agents < 1:
+            raise UsageError(f"--agents must be at least 1, got {args.agents}")
+        kwargs["n_agents"] = args.agents
+    return factory(**kwargs)
+
+
+def _game_params(args, game) -> dict:
+    params = dict(_parse_param(t) for t in args.param or [])
+    unknown = sorted(set(params) - set(game.params))
+    if unknown:
+        raise UsageError(f"unknown parameter {unknown[0]!r} for game {game.name!r}; its parameters are "
+                         f"{', '.join(game.params) or 'none'} (learner parameters: --alpha, --beta, --gamma)")
+    return params
+
+
+def _learner_params(args) -> dict:
+    out = {}
+    for name in ("alpha", "beta", "gamma"):
+        text = getattr(args, name)
+        out[name] = _parse_floats(text, "--" + name) if text is not None else \
+            {"alpha": DEFAULT_ALPHA, "beta": DEFAULT_BETA, "gamma": DEFAULT_GAMMA}[name]
+    return out
+
+
+def _model(args):
+    from .symbolic.model import derive
+
+    game = _game(args)
+    return game, derive(game, args.learner, prefactor=not args.no_prefactor)
+
+
+def _dynamics(args):
+    from .compiler import compile_model
+
+    game, model = _model(args)
+    kw = dict(_learner_params(args), **_game_params(args, game))
+    if args.cache_dir is not None:
+        kw["cache_dir"] = args.cache_dir
+    return compile_model(model, **kw)
+
+
+def _initial(dyn, text: str | None, seed: int) -> np.ndarray:
+    """``uniform``, ``random`` (default), comma-separated probabilities or a .npy file."""
+    if text is None or text == "random":
+        return dyn.random_strategy(seed)
+    if text == "uniform":
+        return dyn.uniform_strategy()
+    if text.endswith(".npy"):
+        try:
+            return dyn.check_strategy(np.load(text, allow_pickle=False), "--x0")
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read --x0 file {text!r}: {exc}") from exc
+    vals = np.array(_parse_floats(text, "--x0"), dtype=float).ravel()
+    N, Q, M = dyn.shape
+    if vals.size == N * Q * (M - 1):
+        part = vals.reshape(N, Q, M - 1)
+        X = np.concatenate([part, 1 - part.sum(-1, keepdims=True)], axis=-1)
+    elif vals.size == N * Q * M:
+        X = vals.reshape(N, Q, M)
+    else:
+        raise UsageError(f"--x0 has {vals.size} numbers; give N*Z*(M-1) = {N * Q * (M - 1)} (the last action "
+                         f"takes the rest) or N*Z*M = {N * Q * M}, in the order agent, state, action")
+    return dyn.check_strategy(X, "--x0")
+
+
+def _strategy_table(dyn, X) -> str:
+    obs = dyn.observations
+    head = "agent  " + ("state" if dyn.fully_observed else "obs").ljust(8) + "".join(
+        f"{a:>10}" for a in dyn.actions)
+    lines = [head]
+    for i in range(dyn.n_agents):
+        for s in range(dyn.n_obs):
+            lines.append(f"{dyn.agents[i]:<7}{obs[s]:<8}" + "".join(f"{v:10.6f}" for v in X[i, s]))
+    return "\n".join(lines)
+
+
+def _coordinate_names(dyn) -> list[str]:
+    return [f"X[{dyn.agents[i]},{dyn.observations[s]},{dyn.actions[a]}]"
+            for i in range(dyn.n_agents) for s in range(dyn.n_obs) for a in range(dyn.n_actions)]
+
+
+def _pyplot():
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+# ----------------------------------------------------------------- commands
+def cmd_games(args, out) -> int:
+    from .games import BUILTIN
+
+    for name, factory in BUILTIN.items():
+        doc = (inspect.getdoc(factory) or "").split("\n")[0]
+        game = factory()
+        sig = inspect.signature(factory).parameters
+        agents = f"--agents N (default {sig['n_agents'].default})" if "n_agents" in sig else \
+            f"{game.n_agents} agent(s)"
+        print(f"{name}", file=out)
+        print(f"    {doc}", file=out)
+        print(f"    {agents}; states {list(game.states)}; actions {list(game.actions)}", file=out)
+        params = ", ".join(f"{k}={v:g}" for k, v in game.params.items()) or "none"
+        print(f"    parameters (--param name=value): {params}", file=out)
+    print("\nGame files: --game-file game.toml (format: python -c 'import crldgen.tomlgame as t; "
+          "help(t)'; examples in examples/games/)", file=out)
+    return 0
+
+
+def cmd_derive(args, out) -> int:
+    game, model = _model(args)
+    _game_params(args, game)  # validate names
+    text = model.latex(general=not args.no_general, specific=not args.no_specific, max_entries=args.max_entries)
+    print(text, file=out)
+    return 0
+
+
+def cmd_generate(args, out) -> int:
+    from .compiler import generate
+
+    game, model = _model(args)
+    _game_params(args, game)
+    path = generate(model, args.output)
+    print(path, file=out)
+    return 0
+
+
+def cmd_simulate(args, out) -> int:
+    dyn = _dynamics(args)
+    X0 = _initial(dyn, args.x0, args.seed)
+    traj = dyn.trajectory(X0, args.tmax, args.tol)
+    print(f"game {dyn.module.GAME}, learner {dyn.learner}; {traj.steps} strategies, converged: {traj.converged} "
+          f"(tol {args.tol:g}, tmax {args.tmax})", file=out)
+    print("final strategy:", file=out)
+    print(_strategy_table(dyn, traj.final), file=out)
+    if args.out is not None:
+        path = Path(args.out)
+        X = traj.X.reshape(len(traj.X), -1)
+        if path.suffix == ".npz":
+            np.savez_compressed(path, X=traj.X, converged=traj.converged, steps=traj.steps,
+                                agents=np.array(dyn.agents), states=np.array(dyn.observations),
+                                actions=np.array(dyn.actions))
+        elif path.suffix == ".csv":
+            header = "t," + ",".join(_coordinate_names(dyn))
+            np.savetxt(path, np.column_stack([np.arange(len(X)), X]), delimiter=",", header=header, comments="",
+                       fmt=["%d"] + ["%.12g"] * X.shape[1])
+        else:
+            raise UsageError(f"--out {args.out!r}: use a .npz or .csv file name")
+        print(f"wrote {path}", file=out)
+    return 0
+
+
+def _fixed_points(dyn, args):
+    from .analysis.fixedpoints import fixed_points
+
+    return fixed_points(dyn, n_starts=args.starts, rng=args.seed)
+
+
+def cmd_fixed_points(args, out) -> int:
+    dyn = _dynamics(args)
+    res = _fixed_points(dyn, args)
+    print(res.summary(), file=out)
+    for k, pt in enumerate(res.points):
+        print(f"\nfixed point {k}: {pt.type}, eigenvalues of the map "
+              + np.array2string(np.asarray(pt.eigenvalues), precision=6), file=out)
+        print(_strategy_table(dyn, pt.X), file=out)
+    return 0
+
+
+def _default_projection(dyn):
+    N, Q, M = dyn.shape
+    states = list(range(Q))
+    if N >= 2:
+        return ([0], states, [0]), ([1], states, [0])
+    if Q >= 2:
+        return ([0], [0], [0]), ([0], [1], [0])
+    if M >= 3:
+        return ([0], [0], [0]), ([0], [0], [1])
+    raise UsageError("this game has one agent, one state and two actions: there is no 2-d projection")
+
+
+def cmd_flow(args, out) -> int:
+    from . import plot
+
+    dyn = _dynamics(args)
+    x, y = _default_projection(dyn)
+    if args.x is not None:
+        x = _parse_coordinate_spec(args.x)
+    if args.y is not None:
+        y = _parse_coordinate_spec(args.y)
+    _pyplot()
+    fps = _fixed_points(dyn, args) if args.fixed_points else None
+    if args.simplex is not None:
+        if dyn.n_actions != 3:
+            raise UsageError(f"--simplex needs a game with 3 actions; this one has {dyn.n_actions}")
+        agent, state = (_parse_coordinate_spec(args.simplex + ",0")[k][0] for k in (0, 1))
+        ax = plot.simplex(dyn, agent, state, points=args.points or 12, symmetric=args.symmetric,
+                          arrows=args.arrows, fixed_points=fps)
+        plot.save(ax, args.output, dpi=args.dpi)
+    else:
+        axes = plot.flow(dyn, x, y, args.points, kind=args.kind, arrows=args.arrows, fixed_points=fps)
+        plot.save(axes, args.output, dpi=args.dpi)
+    print(f"wrote {args.output}", file=out)
+    return 0
+
+
+def cmd_continue(args, out) -> int:
+    from . import plot
+    from .analysis import continuation as cont
+
+    dyn = _dynamics(args)
+    lo, hi = args.range
+    if not lo < hi:
+        raise UsageError(f"--range {lo} {hi}: the first value must be smaller than the second")
+    observable = None
+    if args.observable is not None:
+        spec = _parse_coordinate_spec(args.observable)
+        observable = tuple(v[0] for v in spec)
+    branch = None
+    if args.method == "sweep":
+        values = np.linspace(lo, hi, args.steps)
+        X0 = _initial(dyn, args.x0, args.seed)
+        res = cont.hysteresis_sweep(dyn, args.over, values, X0, tmax=args.tmax, tol=args.tol,
+                                    observable=observable, threshold=0.25)
+    else:
+        X0 = _initial(dyn, args.x0 or "uniform", args.seed)
+        res = cont.hysteresis(dyn, args.over, lo, hi, X0, observable=observable)
+        # the whole branch from the lower end, through folds (unstable parts dashed)
+        start = res.up["X"][0] if len(res.up["X"]) else X0
+        branch = cont.continuation(dyn, args.over, start, start=lo, bounds=(lo, hi), observable=observable)
+    for j in res.jumps:
+        print(f"{j.direction:>4}: {j.kind} at {args.over} = {j.value:.6g} "
+              f"({j.observable_before:.4g} -> {j.observable_after:.4g})", file=out)
+    if not res.jumps:
+        print(f"no jumps between {args.over} = {lo:g} and {hi:g}", file=out)
+    if args.csv is not None:
+        rows = [(d, float(v), float(o)) for d in ("up", "down")
+                for v, o in zip(res[d].param, res[d].observable)]
+        with open(args.csv, "w") as fh:
+            fh.write(f"sweep,{args.over},observable\n")
+            for d, v, o in rows:
+                fh.write(f"{d},{v:.12g},{o:.12g}\n")
+        print(f"wrote {args.csv}", file=out)
+    if args.output is not None:
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(6.0, 4.0), constrained_layout=True)
+        if observable is not None:
+            label = plot.coordinate_label(dyn, observable)
+        else:
+            label = f"P({dyn.actions[0]}), mean over agents and states"
+        if branch is not None:
+            plot.bifurcation(branch, ax=ax, param=args.over, ylabel=label, jumps=res)
+        else:
+            plot.hysteresis(res, ax=ax, xlabel=args.over, ylabel=label)
+        plot.save(fig, args.output, dpi=args.dpi)
+        print(f"wrote {args.output}", file=out)
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+def _add_game_options(p: argparse.ArgumentParser, learner_params: bool = True) -> None:
+    g = p.add_argument_group("game and learner")
+    g.add_argument("game", nargs="?", help="built-in game name (see `crldgen games`)")
+    g.add_argument("--game-file", metavar="FILE", help="read the game from a TOML file instead")
+    g.add_argument("--agents", type=int, metavar="N", help="number of agents (games that take n_agents)")
+    g.add_argument("--learner", default="sarsa", choices=["sarsa", "actor_critic", "actor-critic"],
+                   help="learner (default sarsa)")
+    g.add_argument("--no-prefactor", action="store_true", help="do not scale rewards by (1 - gamma)")
+    g.add_argument("--param", action="append", metavar="NAME=VALUE", help="game parameter (repeatable)")
+    if learner_params:
+        g.add_argument("--alpha", metavar="A", help=f"learning rate(s) (default {DEFAULT_ALPHA})")
+        g.add_argument("--beta", metavar="B", help=f"choice intensity(ies) (default {DEFAULT_BETA:g})")
+        g.add_argument("--gamma", metavar="G", help=f"discount factor(s) (default {DEFAULT_GAMMA})")
+        g.add_argument("--cache-dir", metavar="DIR", help="where generated modules are cached")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ._version import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="crldgen", description="Collective reinforcement learning dynamics: derive, generate, simulate, "
+        "analyse and plot.", epilog="`crldgen COMMAND --help` describes each command.")
+    parser.add_argument("--version", action="version", version=f"crldgen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub.add_parser("games", help="list the built-in games and their parameters")
+
+    p = sub.add_parser("derive", help="print the update equations as LaTeX")
+    _add_game_options(p, learner_params=False)
+    p.add_argument("--no-general", action="store_true", help="omit the general CRLD equations")
+    p.add_argument("--no-specific", action="store_true", help="omit the game-specific expressions")
+    p.add_argument("--max-entries", type=int, metavar="K", help="at most K game-specific lines")
+
+    p = sub.add_parser("generate", help="write the generated numba module of a game")
+    _add_game_options(p, learner_params=False)
+    p.add_argument("-o", "--output", default=".", metavar="DIR", help="output directory (default: current)")
+
+    p = sub.add_parser("simulate", help="iterate one learning trajectory")
+    _add_game_options(p)
+    p.add_argument("--x0", metavar="X", help="initial strategy: random (default), uniform, comma-separated "
+                   "probabilities (agent, state, action order; the last action may be left out) or a .npy file")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random initial strategy (default 0)")
+    p.add_argument("--tmax", type=int, default=5000, help="maximum trajectory length (default 5000)")
+    p.add_argument("--tol", type=float, default=1e-5, help="convergence tolerance (default 1e-5)")
+    p.add_argument("--out", metavar="FILE", help="save the trajectory (.npz or .csv)")
+
+    p = sub.add_parser("fixed-points", help="find fixed points and their stability")
+    _add_game_options(p)
+    p.add_argument("--starts", type=int, default=64, help="number of sampled starts (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("flow", help="write a flow plot (PNG)")
+    _add_game_options(p)
+    p.add_argument("-o", "--output", default="flow.png", metavar="PNG", help="output file (default flow.png)")
+    p.add_argument("--x", metavar="SPEC", help="x axis AGENT,STATE,ACTION; ':' lists panels, e.g. 0,g:p,c")
+    p.add_argument("--y", metavar="SPEC", help="y axis, e.g. 1,g:p,c")
+    p.add_argument("--points", type=int, help="grid points per axis (default 9; 25 for streamlines)")
+    p.add_argument("--kind", default="quiver", choices=["quiver", "samples", "stream"])
+    p.add_argument("--arrows", default="tderror", choices=["tderror", "step"],
+                   help="normalized TD error (default) or strategy change per step")
+    p.add_argument("--fixed-points", action="store_true", help="find and mark fixed points")
+    p.add_argument("--starts", type=int, default=32, help="starts of the fixed-point search (default 32)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--simplex", metavar="AGENT,STATE", help="ternary plot of one agent's strategy (3 actions)")
+    p.add_argument("--symmetric", action="store_true", help="with --simplex: all agents play the plotted strategy")
+    p.add_argument("--dpi", type=int, default=200)
+
+    p = sub.add_parser("continue", help="follow fixed points (or sweep) in a parameter; PNG/CSV")
+    _add_game_options(p)
+    p.add_argument("--over", required=True, metavar="NAME", help="parameter to vary (gamma, beta, qc, ...)")
+    p.add_argument("--range", required=True, nargs=2, type=float, metavar=("LO", "HI"))
+    p.add_argument("--method", default="continuation", choices=["continuation", "sweep"],
+                   help="pseudo-arclength continuation of stable branches up and down (default) or the "
+                   "chapter's brute-force up/down sweep")
+    p.add_argument("--steps", type=int, default=61, help="grid values of --method sweep (default 61)")
+    p.add_argument("--observable", metavar="SPEC", help="plotted quantity AGENT,STATE,ACTION (default: mean "
+                   "probability of the first action)")
+    p.add_argument("--x0", metavar="X", help="initial strategy (as for simulate)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tmax", type=int, default=2500, help="steps per value of --method sweep")
+    p.add_argument("--tol", type=float, default=1e-11, help="tolerance per value of --method sweep")
+    p.add_argument("-o", "--output", metavar="PNG", help="write the diagram")
+    p.add_argument("--csv", metavar="FILE", help="write the up and down sweeps as CSV")
+    p.add_argument("--dpi", type=int, default=200)
+    return parser
+
+
+COMMANDS = {"games": cmd_games, "derive": cmd_derive, "generate": cmd_generate, "simulate": cmd_simulate,
+            "fixed-points": cmd_fixed_points, "flow": cmd_flow, "continue": cmd_continue}
+
+
+def main(argv: list[str] | None = None, out=None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    out = sys.stdout if out is None else out
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    try:
+        return COMMANDS[args.command](args, out)
+    except (UsageError, GameError, ParameterError, StrategyError) as exc:
+        print(f"crldgen {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except CrldgenError as exc:
+        print(f"crldgen {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""History embedding: agents that remember recent states and joint actions (crld-math.md section 8)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import sympy
+
+from ..errors import GameError
+from ..game import Game
+
+
+def _possibly_nonzero(expr: sympy.Expr, value: float) -> bool:
+    """A transition is impossible only if it is zero for every parameter value."""
+    if value != 0.0:
+        return True
+    if expr == 0:
+        return False
+    return sympy.simplify(sympy.expand(expr)) != 0
+
+
+def with_memory(game: Game, h: Sequence[int]) -> Game:
+    """Embed ``game`` into the space of recent histories.
+
+    Parameters
+    ----------
+    game : Game
+        The base game (its parameters stay parameters of the result).
+    h : sequence of ``N + 1`` non-negative ints, ``(h_s, h_0, ..., h_{N-1})``
+        ``h_s``: how many of the most recent states, the current one included, make a
+        history (``h_s = 0`` is the same as ``h_s = 1``: the current state is always
+        part of the state, or the process would not be Markov);
+        ``h_i``: how many of the most recent joint actions agent ``i`` remembers.
+
+    Returns
+    -------
+    Game
+        States are the histories ``(s_{t-L+1}, ..., s_t; a_{t-H}, ..., a_{t-1})`` with
+        ``L = max(h_s, 1)`` and ``H = max_i h_i`` (the world keeps the longest memory).
+        Labels read ``'g,p|cd,dd'``: states oldest first, ``|``, then joint actions oldest
+        first (one action label per agent, joined without separator when all action
+        labels are single characters, with ``-`` otherwise); ``'p'`` alone when ``H = 0``.
+        From a history, the joint action ``a`` and next base state ``s'`` lead to the
+        shifted history with probability ``T[s_t, a, s']`` and reward
+        ``R[i, s_t, a, s']``; rows of ``T`` sum to 1.
+
+        Histories that cannot occur are dropped: a base transition is impossible when
+        it is zero at the default parameters *and* symbolically zero (a transition that
+        only vanishes at the defaults stays possible, so the game is valid for every
+        parameter value).
+
+    Observations
+    ------------
+    When all ``h_i`` are equal and ``game`` is fully observed the result is fully
+    observed (``O`` is None). Otherwise it carries an ``O``: agent ``i`` observes its
+    own view of the history -- the remembered states (through the base ``O`` for a
+    partially observed base game) and only its last ``h_i`` joint actions; labels read
+    like the state labels with ``h_i`` joint actions. A ``Game`` has one observation set
+    for all agents, so the observations are the union over agents (agents with equal
+    memory share them); the columns of ``O[i]`` for other agents' views are zero. Those
+    observations are never made by agent ``i``: its beliefs there are 0 and its
+    strategy entries ``X[i, o, :]`` do not affect the dynamics (inert coordinates; for
+    actor-critic they add eigenvalues 1 to the Jacobian, for SARSA ``1 - alpha_i``).
+
+    A partially observed base game supports ``h_s <= 1`` only: remembering past noisy
+    observations would make consecutive observations correlated, which a memoryless
+    observation tensor cannot express.
+    """
+    N, Z, M = game.n_agents, game.n_states, game.n_actions
+    h = tuple(h)
+    if len(h) != N + 1 or any(int(x) != x or x < 0 for x in h):
+        raise GameError(
+            f"history specification h={h!r} must be N+1 = {N + 1} non-negative integers (h_s, h_0, ..., h_{N - 1})"
+        )
+    h = tuple(int(x) for x in h)
+    h_s, h_a = h[0], h[1:]
+    L, H = max(h_s, 1), max(h_a)
+    if game.O is not None and L > 1:
+        raise GameError(
+            f"with_memory(h={h}) of the partially observed game {game.name!r}: remembering h_s={h_s} > 1 past "
+            "observations is not supported (consecutive observations would be correlated); use h_s <= 1"
+        )
+    if L == 1 and H == 0:  # nothing to remember: the game itself
+        return Game(game.T, game.R, game.O, params=_params(game), agents=game.agents, states=game.states,
+                    actions=game.actions, observations=None if game.O is None else game.observations,
+                    name=game.name)
+
+    joints = list(game.joint_actions())
+    numT = game.numeric()["T"]
+    succ = {}
+    for s, ja in itertools.product(range(Z), joints):
+        succ[s, ja] = [sp for sp in range(Z)
+                       if _possibly_nonzero(game.T[(s,) + ja + (sp,)], float(numT[(s,) + ja + (sp,)]))]
+
+    def shift(states, acts, ja, sp):
+        return (states + (sp,))[-L:], ((acts + (ja,))[-H:] if H else ())
+
+    # windows of possible trajectories (any start state), extended step by step
+    windows = {((s,), ()) for s in range(Z)}
+    for _ in range(max(L - 1, H)):
+        windows = {shift(st, ac, ja, sp) for st, ac in windows for ja in joints for sp in succ[st[-1], ja]}
+    windows = sorted(windows)
+    index = {w: k for k, w in enumerate(windows)}
+    Zh = len(windows)
+
+    zero = sympy.Integer(0)
+    T = np.full((Zh,) + (M,) * N + (Zh,), zero, dtype=object)
+    R = np.full((N, Zh) + (M,) * N + (Zh,), zero, dtype=object)
+    for k, (states, acts) in enumerate(windows):
+        s = states[-1]
+        for ja in joints:
+            for sp in succ[s, ja]:
+                k2 = index[shift(states, acts, ja, sp)]
+                T[(k,) + ja + (k2,)] = game.T[(s,) + ja + (sp,)]
+                for i in range(N):
+                    R[(i, k) + ja + (k2,)] = game.R[(i, s) + ja + (sp,)]
+
+    sep = "" if all(len(a) == 1 for a in game.actions) else "-"
+
+    def label(state_labels, acts):
+        text = ",".join(state_labels)
+        if acts:
+            text += "|" + ",".join(sep.join(game.actions[a] for a in ja) for ja in acts)
+        return text
+
+    state_labels = [label([game.states[s] for s in st], ac) for st, ac in windows]
+
+    O = None  # noqa: E741
+    obs_labels = None
+    if game.O is not None or len(set(h_a)) > 1:
+        entries = []  # (i, k, sort key, label, probability)
+        for i in range(N):
+            for k, (states, acts) in enumerate(windows):
+                seen = acts[len(acts) - h_a[i]:] if h_a[i] else ()
+                if game.O is None:
+                    views = [(states, [game.states[s] for s in states], sympy.Integer(1))]
+                else:
+                    views = [((o,), [game.observations[o]], game.O[i, states[-1], o])
+                             for o in range(game.n_observations) if game.O[i, states[-1], o] != 0]
+                for view, text, prob in views:
+                    entries.append((i, k, (-len(seen), view, seen), label(text, seen), prob))
+        order = sorted({(key, text) for _, _, key, text, _ in entries})
+        column = {text: c for c, (_, text) in enumerate(order)}
+        O = np.full((N, Zh, len(order)), zero, dtype=object)  # noqa: E741
+        for i, k, _, text, prob in entries:
+            O[i, k, column[text]] += prob
+        obs_labels = [text for _, text in order]
+
+    return Game(T, R, O, params=_params(game), agents=game.agents, states=state_labels, actions=game.actions,
+                observations=obs_labels, name=f"{game.name}_h{'-'.join(map(str, h))}")
+
+
+def _params(game: Game) -> dict:
+    return {game.symbol(n): v for n, v in game.params.items()}

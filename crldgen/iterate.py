@@ -1,0 +1,707 @@
+"""Trajectories, batches and parameter sweeps of the learning dynamics (compiled loops).
+
+Every loop runs inside the generated module's numba kernels (``trajectory``,
+``trajectories``, ``sequential_sweep``); Python only validates input, allocates
+output and reads the result. Nothing here imports sympy.
+
+Conventions (as in :mod:`crldgen.runtime.dynamics`): a joint strategy is an array
+``X[i, o, a]`` of shape ``(N, Q, M)``; log-ratio coordinates are
+``y[i, o, a] = ln(X[i, o, a] / X[i, o, M-1])``, ``a < M-1``.
+
+Stopping rule (the chapter's, and pyCRLD's ``trajectory``): record ``X``, compute the
+next ``X'``; stop when ``||X' - X||_2 < tol`` (``X'`` is *not* recorded; the run is
+*converged*) or once ``tmax`` strategies are recorded. ``steps`` is the number of
+recorded strategies, i.e. the chapter's ``len(xtraj)``; ``steps - 1`` updates lead from
+the initial to the final strategy.
+
+Numerics: the loops iterate the log-ratios ``y`` (the update is additive there) and
+record ``X = softmax(y)`` (crld-math section 4). Actor-critic learners drive ``y``
+towards +-infinity linearly in time; ``y`` stays finite and exact, while a recorded
+probability whose log-ratio lies below about -745 underflows to exactly ``0.0`` (rows
+still sum to 1, nothing is NaN). The exact state is kept in ``final_logit``; continue a
+run from it by passing the result object as the initial strategy. Should the update
+still produce a non-finite number (extreme ``beta`` or rewards, ``gamma`` so close to 1
+that the value solve is singular), the kernel stops before it and a
+:class:`~crldgen.errors.DivergenceError` is raised (or, with
+``on_divergence='flag'``, the finite part is returned with ``diverged`` set).
+
+Batch parameters: in :func:`trajectories` and :func:`sweep`, a parameter given as an
+array has a leading *batch* axis: ``gamma=np.linspace(0.6, 0.9, 61)`` is one value per
+batch member (the same for every agent); shape ``(B, N)`` gives per-agent values per
+member (``(1, N)``: per-agent values shared by all members). Batch axes of initial
+strategies and parameters broadcast like numpy (each is ``B`` or 1).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+import numpy as np
+
+from .errors import DivergenceError, GenerationError, ParameterError, StrategyError
+
+__all__ = ["ProgressBar", "Sweep", "Trajectories", "Trajectory", "sweep", "trajectories", "trajectory"]
+
+#: the loop-kernel calling convention this module drives (``LOOP_API`` in generated modules)
+LOOP_API = 2
+STATUS_OK, STATUS_NONFINITE, STATUS_FULL, STATUS_NOT_RUN = 0, 1, 2, 3
+
+#: batches at least this large are run in chunks with a progress bar (drawn once the
+#: run is predicted to take longer than ``PROGRESS_DELAY`` seconds) when ``progress=None``
+AUTO_PROGRESS_MIN = 2048
+PROGRESS_DELAY = 1.0
+#: initial record buffer per kernel call, in bytes (grown by doubling when a run is longer)
+_RECORD_BUDGET = 8 * 2**20
+
+_LEARNER = ("alpha", "beta", "gamma")
+_SIMPLEX_ATOL = 1e-8
+
+
+# ----------------------------------------------------------------- results
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """One learning trajectory (returned by :func:`trajectory`).
+
+    Attributes
+    ----------
+    X : ndarray, shape (n_stored, N, Q, M), or None
+        Recorded strategies: every one (``every=1``), every k-th (``every=k``: the
+        strategies number 0, k, 2k, ...; see :attr:`times`), or None (``every=None``,
+        final strategy only).
+    final : ndarray, shape (N, Q, M)
+        The last recorded strategy (always finite).
+    final_logit : ndarray, shape (N, Q, M-1)
+        Its exact log-ratio coordinates (the state the loop iterates).
+    steps : int
+        Number of strategies in the full trajectory (the chapter's ``len(xtraj)``).
+    converged : bool
+        Stopped because two consecutive strategies came closer than ``tol``.
+    diverged : bool
+        Stopped because the next update was not finite (only with ``on_divergence='flag'``).
+    every : int or None
+    reverse : bool
+        Iterated the reverse-time map (``-delta``).
+    params : dict
+        The parameters used: ``alpha``, ``beta``, ``gamma`` (one per agent) and the game parameters.
+    """
+
+    X: np.ndarray | None
+    final: np.ndarray
+    final_logit: np.ndarray
+    steps: int
+    converged: bool
+    diverged: bool
+    every: int | None
+    reverse: bool
+    params: dict
+
+    @property
+    def times(self) -> np.ndarray | None:
+        """Index in the full trajectory of every row of :attr:`X`."""
+        if self.X is None:
+            return None
+        return np.arange(len(self.X)) * self.every
+
+    def __repr__(self) -> str:
+        kept = "final only" if self.X is None else f"X {self.X.shape}"
+        return (f"Trajectory(steps={self.steps}, converged={self.converged}, diverged={self.diverged}, "
+                f"reverse={self.reverse}, {kept})")
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectories:
+    """A batch of trajectories (returned by :func:`trajectories`); ``result[b]`` is a :class:`Trajectory`.
+
+    Attributes
+    ----------
+    final : ndarray, shape (B, N, Q, M)
+    final_logit : ndarray, shape (B, N, Q, M-1)
+    steps : ndarray of int, shape (B,)
+        Trajectory lengths (number of recorded strategies).
+    converged, diverged : ndarray of bool, shape (B,)
+    X : ndarray, shape (B, n_rows, N, Q, M), or None
+        With ``every`` given: the recorded strategies, padded with NaN after
+        ``n_stored[b]`` rows; None otherwise.
+    n_stored : ndarray of int, shape (B,)
+        Valid rows of ``X`` per member (``ceil(steps / every)``; 0 without ``X``).
+    every : int or None
+    reverse : bool
+    params : dict
+        ``alpha``, ``beta``, ``gamma`` of shape (B, N) and each game parameter of shape (B,).
+    """
+
+    final: np.ndarray
+    final_logit: np.ndarray
+    steps: np.ndarray
+    converged: np.ndarray
+    diverged: np.ndarray
+    X: np.ndarray | None
+    n_stored: np.ndarray
+    every: int | None
+    reverse: bool
+    params: dict
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, b: int) -> Trajectory:
+        b = range(len(self))[b]
+        X = None if self.X is None else self.X[b, : self.n_stored[b]]
+        return Trajectory(X=X, final=self.final[b], final_logit=self.final_logit[b], steps=int(self.steps[b]),
+                          converged=bool(self.converged[b]), diverged=bool(self.diverged[b]), every=self.every,
+                          reverse=self.reverse, params={k: v[b] for k, v in self.params.items()})
+
+    def __iter__(self):
+        return (self[b] for b in range(len(self)))
+
+    def __repr__(self) -> str:
+        kept = "final only" if self.X is None else f"X {self.X.shape}"
+        return (f"{type(self).__name__}(B={len(self)}, converged={int(self.converged.sum())}/{len(self)}, "
+                f"diverged={int(self.diverged.sum())}, steps {self.steps.min()}..{self.steps.max()}, {kept})")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Sweep(Trajectories):
+    """A parameter sweep (returned by :func:`sweep`): one run per value, in order.
+
+    Besides the :class:`Trajectories` attributes: ``name`` (the swept parameter),
+    ``values`` (its values), ``carry`` (whether each run started from the previous
+    final strategy) and ``ran`` (False for values not run after a divergence).
+    """
+
+    name: str = ""
+    values: np.ndarray | None = None
+    carry: bool = True
+    ran: np.ndarray | None = None
+
+
+# ------------------------------------------------------------ progress bar
+class ProgressBar:
+    """A minimal text progress bar on stderr (no dependencies).
+
+    ``[##########--------------------]  33%  67/201 trajectories  0.4 s``
+
+    Parameters
+    ----------
+    total : int
+    label : str
+    stream : file, optional
+        Default ``sys.stderr``.
+    delay : float
+        Draw nothing until this many seconds have passed and the run is predicted to
+        take longer than that (quick runs stay silent).
+    enabled : bool
+    """
+
+    def __init__(self, total: int, label: str = "trajectories", stream: TextIO | None = None, width: int = 30,
+                 delay: float = 0.0, enabled: bool = True, min_interval: float = 0.1) -> None:
+        self.total = max(int(total), 0)
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+        self.delay = delay
+        self.enabled = enabled
+        self.min_interval = min_interval
+        self.done = 0
+        self.start = time.perf_counter()
+        self._last = -math.inf
+        self.drawn = False
+
+    def line(self) -> str:
+        frac = self.done / self.total if self.total else 1.0
+        fill = int(round(frac * self.width))
+        elapsed = time.perf_counter() - self.start
+        return (f"[{'#' * fill}{'-' * (self.width - fill)}] {frac:4.0%}  "
+                f"{self.done}/{self.total} {self.label}  {elapsed:.1f} s")
+
+    def update(self, n: int = 1) -> None:
+        self.done = min(self.done + n, self.total)
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        elapsed = now - self.start
+        if not self.drawn and self.delay > 0 and elapsed * self.total / max(self.done, 1) < self.delay:
+            return
+        if now - self._last >= self.min_interval or self.done == self.total:
+            self._draw()
+            self._last = now
+
+    def _draw(self) -> None:
+        self.stream.write("\r" + self.line())
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.enabled and self.drawn:
+            self._draw()
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# -------------------------------------------------------------- validation
+def _module(dyn):
+    """The generated module of ``dyn``, checked for the loop kernels this file drives."""
+    module = dyn.module
+    api = getattr(module, "LOOP_API", 1)
+    if api != LOOP_API:
+        raise GenerationError(
+            f"generated module {dyn.path or module.__name__} has loop kernels of API {api}, but this crldgen "
+            f"drives API {LOOP_API}: the file was generated from an older template. Delete it (it is "
+            "regenerated on the next crldgen.compile) or clear the cache directory.")
+    return module
+
+
+def _tmax(tmax) -> int:
+    try:
+        value = int(tmax)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ParameterError(f"tmax = {tmax!r} is not an integer (the maximum number of recorded strategies)") from exc
+    if value != tmax or value < 1:
+        raise ParameterError(f"tmax = {tmax!r}: the maximum number of recorded strategies must be an integer >= 1")
+    return value
+
+
+def _tol(tol) -> float:
+    if tol is None:
+        return 0.0
+    try:
+        value = float(tol)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"tol = {tol!r} is not a number (or None: run tmax steps)") from exc
+    if not (value >= 0.0 and math.isfinite(value)):
+        raise ParameterError(f"tol = {tol!r}: the convergence tolerance must be finite and >= 0 (or None)")
+    return value
+
+
+def _every(every) -> int:
+    """Kernel value of ``every``: 0 keeps no strategies (None), k >= 1 every k-th."""
+    if every is None:
+        return 0
+    if isinstance(every, (bool, np.bool_)) or int(every) != every or int(every) < 1:
+        raise ParameterError(f"every = {every!r}: keep every k-th strategy with an integer k >= 1, or None "
+                             "(final strategy only)")
+    return int(every)
+
+
+def _check_divergence(on_divergence: str) -> None:
+    if on_divergence not in ("raise", "flag"):
+        raise ParameterError(f"on_divergence must be 'raise' or 'flag', got {on_divergence!r}")
+
+
+def _strategies(dyn, X0, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validated interior strategies of shape (B, NX) and their log-ratios (B, N_FREE).
+
+    ``X0`` is one joint strategy (N, Q, M), a batch (B, N, Q, M), or a result object
+    (:class:`Trajectory` / :class:`Trajectories`) whose final state is continued exactly.
+    """
+    if isinstance(X0, Trajectory):
+        return X0.final.reshape(1, -1).copy(), X0.final_logit.reshape(1, -1).copy()
+    if isinstance(X0, Trajectories):
+        B = len(X0)
+        return X0.final.reshape(B, -1).copy(), X0.final_logit.reshape(B, -1).copy()
+    try:
+        arr = np.array(X0, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise StrategyError(f"{name} is not a numeric array: {exc}") from exc
+    shape = dyn.shape
+    single = arr.shape == shape
+    if single:
+        arr = arr[None]
+    elif not (arr.ndim == 4 and arr.shape[1:] == shape):
+        raise StrategyError(
+            f"{name} has shape {arr.shape}; expected one joint strategy (N, Q, M) = {shape} "
+            f"or a batch (B, N, Q, M) = (B,) + {shape}")
+
+    def label(idx, tail=""):
+        idx = [int(i) for i in (idx[1:] if single else idx)]
+        return f"{name}{idx}"[:-1] + tail + "]"
+
+    bad = np.argwhere(~np.isfinite(arr))
+    if len(bad):
+        raise StrategyError(f"{label(bad[0])} = {arr[tuple(bad[0])]} is not finite")
+    bad = np.argwhere(arr <= 0)
+    if len(bad):
+        raise StrategyError(
+            f"{label(bad[0])} = {arr[tuple(bad[0])]:.6g}: the learning dynamics need strictly positive "
+            "strategies (log-ratios); use a strategy in the interior of the simplex")
+    sums = arr.sum(-1)
+    bad = np.argwhere(np.abs(sums - 1) > _SIMPLEX_ATOL)
+    if len(bad):
+        raise StrategyError(
+            f"{label(bad[0], ', :')} sums to {sums[tuple(bad[0])]:.12g}; each agent's strategy in each "
+            "state/observation must sum to 1")
+    y = np.log(arr[..., :-1]) - np.log(arr[..., -1:])
+    B = arr.shape[0]
+    return np.ascontiguousarray(arr.reshape(B, -1)), np.ascontiguousarray(y.reshape(B, -1))
+
+
+def _batch_size(sizes: dict[str, int]) -> int:
+    big = {n for n in sizes.values() if n != 1}
+    if len(big) > 1:
+        raise ParameterError(
+            "batch axes do not broadcast: " + ", ".join(f"{k} has {v}" for k, v in sizes.items())
+            + " members (each must have the same length B, or 1)")
+    return big.pop() if big else 1
+
+
+def _batch_params(dyn, p: dict, n_x: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(B, alpha, beta, gamma, theta)`` with shapes (B, N), (B, N), (B, N), (B, P).
+
+    Scalars in ``p`` apply to every member; arrays carry a leading batch axis.
+    """
+    fixed = {k: v for k, v in p.items() if np.ndim(v) == 0}
+    batched = {k: np.asarray(v, dtype=float) for k, v in p.items() if np.ndim(v) > 0}
+    alpha, beta, gamma, theta = dyn.params(**fixed)
+    N = dyn.n_agents
+    names = list(dyn.param_names)
+    sizes = {"initial strategies": n_x} if n_x != 1 else {}
+    for name, arr in batched.items():
+        if arr.shape[0] == 0:
+            raise ParameterError(f"{name} is an empty array; give at least one value")
+        sizes[name] = arr.shape[0]
+    B = _batch_size(sizes)
+    learner = {"alpha": np.tile(alpha, (B, 1)), "beta": np.tile(beta, (B, 1)), "gamma": np.tile(gamma, (B, 1))}
+    Theta = np.tile(theta, (B, 1))
+    for name, arr in batched.items():
+        head, _, tail = name.rpartition("_")
+        if name in learner:
+            if arr.ndim == 1:
+                learner[name][:] = arr[:, None]
+            elif arr.ndim == 2 and arr.shape[1] == N:
+                learner[name][:] = arr
+            else:
+                raise ParameterError(
+                    f"{name} has shape {arr.shape}; in a batch give one value per member (B,) or one per "
+                    f"member and agent (B, {N}) (use (1, {N}) for per-agent values shared by all members)")
+            continue
+        if arr.ndim != 1:
+            raise ParameterError(f"{name} has shape {arr.shape}; in a batch give one value per member, shape (B,)")
+        if head in learner and tail.isdigit() and name not in names:
+            dyn.params(**{name: float(arr[0])})  # canonical error for an agent index out of range
+            learner[head][:, int(tail)] = arr
+        elif name in names:
+            Theta[:, names.index(name)] = arr
+        else:
+            dyn.params(**{name: float(arr[0])})  # raises the canonical unknown-parameter error
+            raise ParameterError(f"unknown parameter {name!r}")  # pragma: no cover - params() raised
+    A, Bt, G = learner["alpha"], learner["beta"], learner["gamma"]
+    for name, arr in (("alpha", A), ("beta", Bt), ("gamma", G), ("game parameters", Theta)):
+        bad = np.argwhere(~np.isfinite(arr))
+        if len(bad):
+            raise ParameterError(f"{name} of batch member {bad[0][0]} = {arr[bad[0][0]]} is not finite")
+    for name, arr, ok, rule in (
+            ("alpha", A, (A > 0) & (A <= 1), "learning rates must lie in (0, 1]"),
+            ("beta", Bt, Bt > 0, "choice intensities must be > 0"),
+            ("gamma", G, (G >= 0) & (G < 1), "discount factors must lie in [0, 1)")):
+        bad = np.argwhere(~ok)
+        if len(bad):
+            b = bad[0][0]
+            raise ParameterError(f"{name} = {arr[b]} (batch member {b}): {rule}")
+    return B, A, Bt, G, Theta
+
+
+def _params_dict(dyn, alpha, beta, gamma, theta) -> dict:
+    out = {"alpha": alpha, "beta": beta, "gamma": gamma}
+    for k, name in enumerate(dyn.param_names):
+        out[name] = theta[..., k]
+    return out
+
+
+# ------------------------------------------------------------------ driver
+def _rows_needed(tmax: int, every: int) -> int:
+    return 0 if every == 0 else -(-tmax // every)
+
+
+def _run_members(module, parallel, X0, Y0, Th, A, Bt, G, tmax, tol, direction, every, nx, nf):
+    """Run members ``X0.shape[0]`` to the end, growing record buffers by doubling.
+
+    Returns ``(X_out, y_out, lengths, converged, status, stored, segments)``; ``segments``
+    is a list of ``(members, row_offset, buffer)`` holding the recorded rows.
+    """
+    B = X0.shape[0]
+    X_out = np.empty((B, nx))
+    y_out = np.empty((B, nf))
+    lengths = np.zeros(B, np.int64)
+    conv = np.zeros(B, np.bool_)
+    status = np.zeros(B, np.int64)
+    stored = np.zeros(B, np.int64)
+    segments = []
+    need = _rows_needed(tmax, every)
+    cap = min(need, max(64, _RECORD_BUDGET // (8 * nx * max(B, 1))))
+    members = np.arange(B)
+    T0 = np.zeros(B, np.int64)
+    offset = 0
+    first = True
+    while True:
+        n = len(members)
+        if first:
+            x0, y0, th, a, bt, g = X0, Y0, Th, A, Bt, G
+        else:
+            x0, y0 = X_out[members], y_out[members]
+            th, a, bt, g = Th[members], A[members], Bt[members], G[members]
+        seg = np.empty((n, cap, nx))
+        xo, yo = np.empty((n, nx)), np.empty((n, nf))
+        ln, cv = np.empty(n, np.int64), np.empty(n, np.bool_)
+        st, k = np.empty(n, np.int64), np.empty(n, np.int64)
+        if parallel:
+            module.trajectories(x0, y0, T0, th, a, bt, g, tmax, tol, direction, every, seg, xo, yo, ln, cv, st, k)
+        else:
+            for j in range(n):
+                ln[j], cv[j], st[j], k[j] = module.trajectory(
+                    x0[j], y0[j], T0[j], th[j], a[j], bt[j], g[j], tmax, tol, direction, every, seg[j], xo[j], yo[j])
+        X_out[members], y_out[members] = xo, yo
+        lengths[members], conv[members], status[members] = ln, cv, st
+        stored[members] += k
+        if cap:
+            segments.append((members, offset, seg))
+        full = st == STATUS_FULL
+        if not full.any():
+            break
+        members = members[full]
+        T0 = ln[full]
+        offset += cap
+        cap = min(need - offset, offset)
+        first = False
+    return X_out, y_out, lengths, conv, status, stored, segments
+
+
+def _assemble(B, stored, segments, nx) -> np.ndarray:
+    """NaN-padded (B, max(stored), nx) array of the recorded rows."""
+    n_rows = int(stored.max()) if B else 0
+    if len(segments) == 1 and segments[0][2].shape[1] == n_rows:
+        out = segments[0][2]
+    else:
+        out = np.empty((B, n_rows, nx))
+        for members, offset, seg in segments:
+            rows = min(seg.shape[1], n_rows - offset)
+            if rows > 0:
+                out[members, offset:offset + rows] = seg[:, :rows]
+    pad = np.arange(n_rows)[None, :] >= stored[:, None]
+    if pad.any():
+        out[pad] = np.nan
+    return out
+
+
+def _divergence_message(what: str, steps: int, params: dict) -> str:
+    shown = ", ".join(f"{k}={np.array2string(np.asarray(v), precision=6)}" for k, v in params.items())
+    return (f"{what} diverged after {steps} recorded strategies: the next update gave non-finite log-ratios "
+            f"({shown}). Typical causes: extreme beta or rewards (beta * Q overflows) or a discount factor so "
+            "close to 1 that the value solve is singular. The finite part is attached as err.result; pass "
+            "on_divergence='flag' to get it returned instead.")
+
+
+# ---------------------------------------------------------------- public API
+def trajectory(dyn, X0, tmax: int, tol: float | None = None, *, every: int | None = 1, reverse: bool = False,
+               on_divergence: str = "raise", **p) -> Trajectory:
+    """Iterate the learning dynamics from ``X0`` (the whole loop runs compiled).
+
+    Parameters
+    ----------
+    dyn : Dynamics
+    X0 : array_like, shape (N, Q, M), or Trajectory
+        Interior initial joint strategy; a :class:`Trajectory` continues exactly from its
+        final state (log-ratios), also when ``final`` has underflowed entries.
+    tmax : int
+        Maximum number of recorded strategies (the chapter's ``Tmax``).
+    tol : float, optional
+        Stop when two consecutive strategies are closer than ``tol`` (Euclidean norm
+        over all entries); None (or 0) runs ``tmax`` steps.
+    every : int or None
+        Keep every strategy (1), every k-th (k), or only the final one (None).
+    reverse : bool
+        Iterate the reverse-time map (``-delta``, crld-math section 4).
+    on_divergence : {'raise', 'flag'}
+        Non-finite numbers raise :class:`DivergenceError` (default) or set ``diverged``.
+    **p
+        Parameter overrides for this call (as :meth:`Dynamics.params`).
+
+    Returns
+    -------
+    Trajectory
+    """
+    module = _module(dyn)
+    tmax, tol, k_every = _tmax(tmax), _tol(tol), _every(every)
+    _check_divergence(on_divergence)
+    X0f, Y0 = _strategies(dyn, X0, "X0")
+    if X0f.shape[0] != 1:
+        raise StrategyError(f"trajectory() takes one initial strategy, got a batch of {X0f.shape[0]}; "
+                            "use trajectories()")
+    alpha, beta, gamma, theta = dyn.params(**p)
+    nx, nf = X0f.shape[1], Y0.shape[1]
+    direction = -1.0 if reverse else 1.0
+    X_out, y_out, lengths, conv, status, stored, segments = _run_members(
+        module, False, X0f, Y0, theta[None], alpha[None], beta[None], gamma[None], tmax, tol, direction,
+        k_every, nx, nf)
+    X = None
+    if k_every:
+        if len(segments) == 1:
+            rows = segments[0][2][0, : stored[0]]
+            X = rows.copy() if 2 * len(rows) < segments[0][2].shape[1] else rows
+        else:
+            X = _assemble(1, stored, segments, nx)[0]
+        X = X.reshape((-1,) + dyn.shape)
+    result = Trajectory(
+        X=X, final=X_out[0].reshape(dyn.shape), final_logit=y_out[0].reshape(dyn.shape[:2] + (-1,)),
+        steps=int(lengths[0]), converged=bool(conv[0]), diverged=bool(status[0] == STATUS_NONFINITE),
+        every=None if k_every == 0 else k_every, reverse=bool(reverse),
+        params=_params_dict(dyn, alpha, beta, gamma, theta))
+    if result.diverged and on_divergence == "raise":
+        err = DivergenceError(_divergence_message("the trajectory", result.steps, result.params))
+        err.result = result
+        raise err
+    return result
+
+
+def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | None = None,
+                 reverse: bool = False, progress: bool | None = None, on_divergence: str = "raise",
+                 **p) -> Trajectories:
+    """Many trajectories in one call, in parallel over the cores (numba ``prange``).
+
+    Parameters
+    ----------
+    dyn : Dynamics
+    X0s : array_like, shape (B, N, Q, M) or (N, Q, M), or Trajectories
+        Initial joint strategies (one is shared by all members).
+    tmax, tol, reverse, on_divergence
+        As in :func:`trajectory`; every member has its own convergence.
+    every : int or None
+        None (default) keeps only final strategies; k keeps every k-th strategy of each
+        member in a NaN-padded array ``X`` of shape (B, n_rows, N, Q, M).
+    progress : bool or None
+        Text progress bar on stderr. None: for batches of at least ``AUTO_PROGRESS_MIN``
+        members, drawn once the run is predicted to take more than ``PROGRESS_DELAY`` s.
+    **p
+        Parameter overrides; arrays have a leading batch axis (``gamma=np.linspace(...)``
+        is one value per member; shape (B, N) per member and agent).
+
+    Returns
+    -------
+    Trajectories
+    """
+    module = _module(dyn)
+    tmax, tol, k_every = _tmax(tmax), _tol(tol), _every(every)
+    _check_divergence(on_divergence)
+    X0f, Y0 = _strategies(dyn, X0s, "X0s")
+    B, A, Bt, G, Th = _batch_params(dyn, p, X0f.shape[0])
+    if X0f.shape[0] != B:
+        X0f, Y0 = np.repeat(X0f, B, axis=0), np.repeat(Y0, B, axis=0)
+    nx, nf = X0f.shape[1], Y0.shape[1]
+    direction = -1.0 if reverse else 1.0
+    chunked = bool(progress) or (progress is None and B >= AUTO_PROGRESS_MIN)
+    if chunked:
+        import numba
+
+        size = max(4 * numba.get_num_threads(), -(-B // 100))
+        bounds = list(range(0, B, size)) + [B]
+    else:
+        bounds = [0, B]
+    X_out, y_out = np.empty((B, nx)), np.empty((B, nf))
+    lengths, conv = np.empty(B, np.int64), np.empty(B, np.bool_)
+    status, stored = np.empty(B, np.int64), np.empty(B, np.int64)
+    segments = []
+    bar = ProgressBar(B, "trajectories", delay=0.0 if progress else PROGRESS_DELAY, enabled=chunked)
+    with bar:
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            sl = slice(lo, hi)
+            xo, yo, ln, cv, st, k, segs = _run_members(
+                module, True, X0f[sl], Y0[sl], Th[sl], A[sl], Bt[sl], G[sl], tmax, tol, direction, k_every, nx, nf)
+            X_out[sl], y_out[sl], lengths[sl], conv[sl], status[sl], stored[sl] = xo, yo, ln, cv, st, k
+            segments += [(members + lo, offset, seg) for members, offset, seg in segs]
+            bar.update(hi - lo)
+    X = None
+    if k_every:
+        X = _assemble(B, stored, segments, nx).reshape((B, -1) + dyn.shape)
+    else:
+        stored[:] = 0
+    diverged = status == STATUS_NONFINITE
+    result = Trajectories(
+        final=X_out.reshape((B,) + dyn.shape), final_logit=y_out.reshape((B,) + dyn.shape[:2] + (-1,)),
+        steps=lengths, converged=conv, diverged=diverged, X=X, n_stored=stored,
+        every=None if k_every == 0 else k_every, reverse=bool(reverse), params=_params_dict(dyn, A, Bt, G, Th))
+    if diverged.any() and on_divergence == "raise":
+        bad = np.flatnonzero(diverged)
+        b = int(bad[0])
+        err = DivergenceError(
+            f"{len(bad)} of {B} trajectories diverged (members {bad[:10].tolist()}{' ...' if len(bad) > 10 else ''}); "
+            + _divergence_message(f"member {b}", int(lengths[b]), result[b].params))
+        err.result = result
+        raise err
+    return result
+
+
+def sweep(dyn, X0, param_name: str, values, tmax: int, tol: float | None = None, *, carry: bool = True,
+          reverse: bool = False, on_divergence: str = "raise", **p) -> Sweep:
+    """One run per value of a parameter, in order; with ``carry`` each starts where the last ended.
+
+    ``carry=True`` is the chapter's hysteresis experiment: the whole sequence runs in
+    one compiled call (no Python per value), restarting every run from the previous
+    run's final strategy (exactly, in log-ratio coordinates). ``carry=False`` runs every
+    value from ``X0``, in parallel (as :func:`trajectories`).
+
+    Parameters
+    ----------
+    dyn : Dynamics
+    X0 : array_like, shape (N, Q, M), or Trajectory
+    param_name : str
+        Any parameter name ``dyn.params`` accepts (``'gamma'``, ``'beta_1'``, ``'f'``, ...).
+    values : array_like, shape (V,) or (V, N) for learner parameters
+    tmax, tol, reverse, on_divergence
+        As in :func:`trajectory`. A divergence stops a carried sweep (later values
+        are marked ``ran=False``).
+    **p
+        Other parameter overrides (scalars, or arrays with a leading axis of length V).
+
+    Returns
+    -------
+    Sweep
+    """
+    if param_name in p:
+        raise ParameterError(f"{param_name!r} is both swept and given as a fixed override")
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 0:
+        values = values[None]
+    if not carry:
+        res = trajectories(dyn, X0, tmax, tol, reverse=reverse, progress=False, on_divergence=on_divergence,
+                           **{param_name: values}, **p)
+        return Sweep(**{f: getattr(res, f) for f in res.__dataclass_fields__}, name=param_name, values=values,
+                     carry=False, ran=np.ones(len(res), np.bool_))
+    module = _module(dyn)
+    tmax, tol = _tmax(tmax), _tol(tol)
+    _check_divergence(on_divergence)
+    X0f, Y0 = _strategies(dyn, X0, "X0")
+    if X0f.shape[0] != 1:
+        raise StrategyError(f"a carried sweep starts from one strategy, got a batch of {X0f.shape[0]}")
+    V, A, Bt, G, Th = _batch_params(dyn, {param_name: values, **p}, 1)
+    nx, nf = X0f.shape[1], Y0.shape[1]
+    X_out, y_out = np.empty((V, nx)), np.empty((V, nf))
+    lengths, conv = np.zeros(V, np.int64), np.zeros(V, np.bool_)
+    status = np.zeros(V, np.int64)
+    module.sequential_sweep(X0f[0], Y0[0], Th, A, Bt, G, tmax, tol, -1.0 if reverse else 1.0, bool(carry),
+                            X_out, y_out, lengths, conv, status)
+    ran = status != STATUS_NOT_RUN
+    X_out[~ran] = np.nan
+    y_out[~ran] = np.nan
+    diverged = status == STATUS_NONFINITE
+    result = Sweep(
+        final=X_out.reshape((V,) + dyn.shape), final_logit=y_out.reshape((V,) + dyn.shape[:2] + (-1,)),
+        steps=lengths, converged=conv, diverged=diverged, X=None, n_stored=np.zeros(V, np.int64), every=None,
+        reverse=bool(reverse), params=_params_dict(dyn, A, Bt, G, Th), name=param_name, values=values,
+        carry=True, ran=ran)
+    if diverged.any() and on_divergence == "raise":
+        v = int(np.flatnonzero(diverged)[0])
+        err = DivergenceError(
+            f"the sweep over {param_name} stopped at value {v} ({param_name}={values[v]}): "
+            + _divergence_message(f"run {v}", int(lengths[v]), result[v].params))
+        err.result = result
+        raise err
+    return result

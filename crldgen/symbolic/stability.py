@@ -1,0 +1,425 @@
+"""Symbolic linear stability of small games (sympy only).
+
+The map in log-ratio coordinates is ``y' = y + alpha (delta[a] - delta[M-1])``
+(:attr:`Model.update_logit`); with the closed-form values substituted
+(:meth:`Model.values_closed_form`) it depends on ``y`` directly (SARSA's ``-y`` term)
+and through ``X = softmax(y)`` (:meth:`Model.strategy_of_logit`). Its Jacobian is built
+by the chain rule with the softmax derivative written in ``X`` itself,
+
+    dX[i,s,a] / dy[i,s,c] = X[i,s,a] (1[a=c] - X[i,s,c]),
+
+so every entry is a rational function of the strategy and the parameters: it can be
+evaluated at a symbolic point (``X[i] = (x, 1-x)``), at a numeric fixed point, or kept
+general. Eigenvalues come from sympy where it can find them, and the stability
+condition ``|lambda| < 1`` can be solved for one parameter.
+
+Keep it to tiny games (a few free coordinates, ``Z <= 2``): expressions grow fast.
+
+Learner symbols are per agent (``alpha_0, alpha_1, ...``); by default they are
+replaced by common symbols ``alpha, beta, gamma`` (pass ``common=False`` to keep them).
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+
+import numpy as np
+import sympy
+
+from ..errors import ParameterError
+
+LEARNER = ("alpha", "beta", "gamma")
+COMMON = {"alpha": sympy.Symbol("alpha", positive=True), "beta": sympy.Symbol("beta", positive=True),
+          "gamma": sympy.Symbol("gamma", nonnegative=True)}
+#: the ranges of the learner parameters (for solving stability conditions)
+DOMAINS = {"alpha": sympy.Interval.Lopen(0, 1), "beta": sympy.Interval.open(0, sympy.oo),
+           "gamma": sympy.Interval.Ropen(0, 1)}
+
+
+# ------------------------------------------------------------------ substitutions
+def parameter_substitutions(model, params: dict | None = None, common: bool = True,
+                            game_defaults: bool = False) -> dict:
+    """``{symbol: value}`` for learner and game parameters.
+
+    ``params`` maps names (``alpha``, ``beta``, ``gamma`` for all agents, ``alpha_0``
+    ..., game parameter names) to numbers or sympy expressions. With ``common``, the
+    per-agent learner symbols without a value become the common symbols
+    ``alpha, beta, gamma``. With ``game_defaults``, game parameters without a value get
+    the game's default values.
+    """
+    params = dict(params or {})
+    subs = {}
+    game_syms = {s.name: s for s in model.theta}
+    per_agent = {"alpha": model.alpha, "beta": model.beta, "gamma": model.gamma}
+    for name, value in params.items():
+        value = sympy.sympify(value)
+        if name in per_agent:
+            for sym in per_agent[name]:
+                subs[sym] = value
+        elif name.rpartition("_")[0] in per_agent and name.rpartition("_")[2].isdigit():
+            head, _, i = name.rpartition("_")
+            if int(i) >= model.n_agents:
+                raise ParameterError(f"{name}: agent index out of range (N={model.n_agents})")
+            subs[per_agent[head][int(i)]] = value
+        elif name in game_syms:
+            subs[game_syms[name]] = value
+        else:
+            raise ParameterError(f"unknown parameter {name!r}; learner parameters are alpha, beta, gamma "
+                                 f"(or alpha_0, ...), game parameters are {sorted(game_syms)}")
+    if game_defaults:
+        for name, value in model.game.params.items():
+            subs.setdefault(model.game.symbol(name), sympy.Float(value))
+    if common:
+        for name, syms in per_agent.items():
+            for sym in syms:
+                subs.setdefault(sym, COMMON[name])
+    return subs
+
+
+def point_substitutions(model, point) -> dict:
+    """``{X symbol: value}`` from a strategy array (N, Q, M) of numbers or expressions, or a dict."""
+    if point is None:
+        return {}
+    if isinstance(point, dict):
+        out = {}
+        for k, v in point.items():
+            key = model._X[tuple(k)] if isinstance(k, tuple) else k
+            out[key] = sympy.sympify(v)
+        return out
+    arr = np.asarray(point, dtype=object)
+    shape = model._X.shape
+    if arr.shape != shape:
+        raise ParameterError(f"point has shape {arr.shape}; expected (N, Q, M) = {shape}")
+    return {model._X[idx]: sympy.sympify(arr[idx]) for idx in np.ndindex(*shape)}
+
+
+# ------------------------------------------------------------------ the map
+@lru_cache(maxsize=16)
+def _map_parts(model):
+    """(f, G) with V substituted: f = y' (in y and X), G = delta[a] - delta[M-1] (in X only)."""
+    values = model.values_closed_form()
+    y = model._y
+    f = sympy.Matrix([model._update_logit[idx].xreplace(values) for idx in np.ndindex(*y.shape)])
+    # flow residual G = (y' - y) / alpha, with y = ln(X[a] / X[M-1]) written in X
+    logs = {y[i, s, a]: sympy.log(model._X[i, s, a]) - sympy.log(model._X[i, s, -1])
+            for i, s, a in np.ndindex(*y.shape)}
+    G = []
+    for k, (i, s, a) in enumerate(np.ndindex(*y.shape)):
+        G.append(sympy.expand((f[k] - y[i, s, a]) / model.alpha[i]).xreplace(logs))
+    return f, sympy.Matrix(G)
+
+
+def flow_residual(model, point=None, params=None, common: bool = True) -> sympy.Matrix:
+    """``delta[a] - delta[M-1]`` (the fixed point condition) in the strategy, at ``point``, with ``params``."""
+    _, G = _map_parts(model)
+    subs = parameter_substitutions(model, params, common)
+    subs.update(point_substitutions(model, point))
+    return G.xreplace(subs)
+
+
+@lru_cache(maxsize=16)
+def _jacobian_general(model) -> sympy.Matrix:
+    f, _ = _map_parts(model)
+    y, X = model._y, model._X
+    N, Q, M = X.shape
+    n = model.n_free
+    J = sympy.zeros(n, n)
+    free = list(np.ndindex(*y.shape))
+    dfdX = {}
+    for r in range(n):
+        for i, s, a in itertools.product(range(N), range(Q), range(M)):
+            d = sympy.diff(f[r], X[i, s, a])
+            if d != 0:
+                dfdX[r, i, s, a] = d
+    for r, k in itertools.product(range(n), range(n)):
+        i, s, c = free[k]
+        entry = sympy.diff(f[r], y[i, s, c])
+        for a in range(M):
+            d = dfdX.get((r, i, s, a))
+            if d is not None:
+                entry += d * X[i, s, a] * ((1 if a == c else 0) - X[i, s, c])
+        J[r, k] = entry
+    return J
+
+
+def jacobian(model, point=None, params=None, common: bool = True, simplify: bool = True) -> sympy.Matrix:
+    """The Jacobian ``dy'/dy`` (n_free x n_free) of the update map, symbolically.
+
+    Parameters
+    ----------
+    model : Model
+        Of a tiny game (closed-form values: ``Z <= 3``).
+    point : array (N, Q, M) or dict, optional
+        The strategy to evaluate at: numbers or sympy expressions (e.g. ``[[[x, 1-x]],
+        [[x, 1-x]]]`` with a symbol ``x``). Default: general ``X`` symbols.
+    params : dict, optional
+        Parameter values (numbers or expressions) by name; the rest stay symbols.
+    common : bool
+        Use common learner symbols ``alpha, beta, gamma`` for all agents.
+    simplify : bool
+        ``sympy.simplify`` every entry (small games only).
+    """
+    J = _jacobian_general(model)
+    subs = parameter_substitutions(model, params, common)
+    subs.update(point_substitutions(model, point))
+    J = J.xreplace(subs)
+    if simplify:
+        J = J.applyfunc(lambda e: sympy.factor(sympy.simplify(e)))
+    return J
+
+
+def latex(model, expr) -> str:
+    """LaTeX of a matrix or expression with the game's labels (``x^{0}_{pc}``, ``\\alpha``, ...)."""
+    from .latex import symbol_names
+
+    names = symbol_names(model)
+    names.update({COMMON["alpha"]: r"\alpha", COMMON["beta"]: r"\beta", COMMON["gamma"]: r"\gamma"})
+    return sympy.latex(expr, symbol_names=names)
+
+
+# ------------------------------------------------------------------ stability
+class SymbolicStability:
+    """Symbolic stability of one point (see :func:`symbolic_stability`).
+
+    Attributes
+    ----------
+    jacobian : sympy Matrix of the map in log-ratio coordinates
+    eigenvalues : list of expressions (with multiplicity), or None if sympy found none
+    flow_eigenvalues : ``(lambda - 1)/alpha`` for each (common ``alpha`` only)
+    condition : sympy Boolean, ``|lambda| < 1`` for every eigenvalue (real eigenvalues
+        as ``-1 < lambda < 1``)
+    residual : the fixed point condition at the point (zero vector at a fixed point)
+    """
+
+    def __init__(self, model, J, eigenvalues, residual, params_subs):
+        self.model = model
+        self.jacobian = J
+        self.eigenvalues = eigenvalues
+        self.residual = residual
+        self._subs = params_subs
+        alpha = COMMON["alpha"]
+        self.flow_eigenvalues = None if eigenvalues is None else [
+            sympy.simplify((lam - 1) / alpha) for lam in eigenvalues]
+        self.condition = None if eigenvalues is None else sympy.And(*[_inside_unit_circle(lam)
+                                                                        for lam in eigenvalues])
+
+    def latex(self) -> str:
+        """LaTeX of the Jacobian and the eigenvalues."""
+        out = [r"J = " + latex(self.model, self.jacobian)]
+        if self.eigenvalues is not None:
+            out.append(r"\lambda \in \left\{" + ", ".join(latex(self.model, e) for e in self.eigenvalues)
+                       + r"\right\}")
+        return ",\\quad ".join(out)
+
+    def _repr_latex_(self) -> str:
+        return "$" + self.latex() + "$"
+
+    def is_fixed_point(self) -> bool | None:
+        """True if the residual simplifies to zero, False if it is numerically nonzero, else None."""
+        vals = [sympy.simplify(e) for e in self.residual]
+        if all(v == 0 for v in vals):
+            return True
+        if all(v.is_number for v in vals):
+            return bool(all(abs(complex(v)) < 1e-12 for v in vals))
+        return None
+
+    def critical_values(self, param: str, kind: str = "any", **values) -> list:
+        """Parameter values where an eigenvalue reaches the unit circle, solved in closed form.
+
+        ``kind``: ``'fold'`` (lambda = +1), ``'flip'`` (lambda = -1), ``'any'`` (both).
+        Other symbols are substituted from ``values`` (by name) first; only real roots
+        in the parameter's range are returned, sorted.
+        """
+        if self.eigenvalues is None:
+            raise ParameterError("sympy found no closed-form eigenvalues; use crldgen.symbolic.stability."
+                                 "critical_value (numeric, from a guess)")
+        sym = _name_symbol(self, param)
+        subs = _value_subs(self, values)
+        targets = {"fold": [1], "flip": [-1], "any": [1, -1]}[kind]
+        sols = set()
+        for lam in self.eigenvalues:
+            lam = lam.xreplace(subs)
+            for tgt in targets:
+                for sol in sympy.solve(sympy.Eq(lam, tgt), sym):
+                    if sol.is_real is not False and _in_domain(param, sol):
+                        sols.add(sympy.simplify(sol))
+        return sorted(sols, key=lambda e: float(e) if e.is_number else 0.0)
+
+    def stable_set(self, param: str, **values):
+        """The set of values of ``param`` where the point is stable (all ``|lambda| < 1``).
+
+        Every other symbol must get a number in ``values``.
+        """
+        if self.eigenvalues is None:
+            raise ParameterError("sympy found no closed-form eigenvalues")
+        sym = _name_symbol(self, param)
+        subs = _value_subs(self, values)
+        dom = DOMAINS.get(param, sympy.S.Reals)
+        out = dom
+        for lam in self.eigenvalues:
+            lam = sympy.simplify(lam.xreplace(subs))
+            extra = lam.free_symbols - {sym}
+            if extra:
+                raise ParameterError(f"give values for {sorted(map(str, extra))}")
+            if lam.is_real or lam.is_real is None and sympy.im(lam) == 0:
+                out = out.intersect(sympy.solveset(lam - 1 < 0, sym, dom)).intersect(
+                    sympy.solveset(lam + 1 > 0, sym, dom))
+            else:
+                out = out.intersect(sympy.solveset(sympy.Abs(lam) ** 2 - 1 < 0, sym, dom))
+        return out
+
+    def __repr__(self) -> str:
+        return (f"SymbolicStability(J={self.jacobian}, eigenvalues={self.eigenvalues})")
+
+
+def _tidy(expr):
+    """The shortest of a few equivalent forms (collected in alpha with factored coefficients, ...)."""
+    alpha = COMMON["alpha"]
+    forms = [expr, sympy.simplify(expr), sympy.factor(expr)]
+    try:
+        forms.append(sympy.collect(sympy.expand(expr), alpha, sympy.factor))
+    except Exception:  # noqa: BLE001 - readability only
+        pass
+    return min(forms, key=sympy.count_ops)
+
+
+def _inside_unit_circle(lam):
+    if lam.is_real:
+        return sympy.And(lam > -1, lam < 1)
+    return sympy.Abs(lam) < 1
+
+
+def _name_symbol(st: SymbolicStability, param: str):
+    if param in COMMON:
+        return COMMON[param]
+    syms = {s.name: s for s in st.jacobian.free_symbols}
+    if param not in syms:
+        raise ParameterError(f"{param!r} is not a symbol of the Jacobian ({sorted(syms)})")
+    return syms[param]
+
+
+def _value_subs(st: SymbolicStability, values: dict) -> dict:
+    syms = {s.name: s for s in st.jacobian.free_symbols}
+    syms.update({k: v for k, v in COMMON.items()})
+    out = {}
+    for k, v in values.items():
+        if k not in syms:
+            raise ParameterError(f"{k!r} is not a symbol of the Jacobian ({sorted(syms)})")
+        out[syms[k]] = sympy.sympify(v)
+    return out
+
+
+def _in_domain(param, value) -> bool:
+    if not value.is_number:
+        return True
+    dom = DOMAINS.get(param)
+    return dom is None or bool(dom.contains(value))
+
+
+def symbolic_stability(model, point=None, params=None, common: bool = True, eigenvalues: bool = True,
+                       simplify: bool = True) -> SymbolicStability:
+    """Jacobian, closed-form eigenvalues and stability condition at ``point``.
+
+    Parameters as for :func:`jacobian`. ``eigenvalues``: ask sympy for the eigenvalues
+    (``None`` in the result when it cannot find them in closed form).
+
+    Example (2x2 social dilemma at the symmetric point)::
+
+        x = sympy.Symbol('x', positive=True)
+        st = symbolic_stability(derive(social_dilemma()), [[[x, 1 - x]], [[x, 1 - x]]])
+        st.jacobian, st.eigenvalues, st.condition
+    """
+    J = jacobian(model, point, params, common, simplify)
+    ev = None
+    if eigenvalues:
+        try:
+            found = J.eigenvals(simplify=True)
+            ev = [_tidy(lam) for lam, mult in found.items() for _ in range(mult)]
+            if sum(found.values()) != J.shape[0]:
+                ev = None
+        except (NotImplementedError, sympy.MatrixError):
+            ev = None
+    residual = flow_residual(model, point, params, common)
+    return SymbolicStability(model, J, ev, residual, parameter_substitutions(model, params, common))
+
+
+# ------------------------------------------------------------- critical values
+def critical_value(model, param: str, point, guess: dict, kind: str = "fold", params=None, common: bool = True,
+                   game_defaults: bool = True, tol: float = 1e-20, prec: int = 30) -> dict:
+    """Solve for the parameter value where the fixed point ``point`` loses stability (sympy ``nsolve``).
+
+    The unknowns are ``param`` and the free symbols of ``point`` (e.g. a symmetric point
+    ``X[i, s] = (x_s, 1 - x_s)`` in unknowns ``x_s``, or plain numbers where a coordinate
+    is known). The equations are the distinct non-zero components of the fixed point
+    condition and the test function ``det(J - I) = 0`` (``kind='fold'``, an eigenvalue
+    +1) or ``det(J + I) = 0`` (``kind='flip'``, an eigenvalue -1).
+
+    Parameters
+    ----------
+    guess : dict
+        Starting values by name for ``param`` and every unknown of ``point``.
+    params : dict
+        Values of the other parameters (game parameters default to the game's values
+        unless ``game_defaults=False``).
+
+    Returns
+    -------
+    dict
+        ``{name: value}`` for ``param`` and the unknowns (sympy Floats).
+    """
+    if kind not in ("fold", "flip"):
+        raise ParameterError(f"kind must be 'fold' or 'flip', got {kind!r}")
+    params = dict(params or {})
+    if param in params:
+        raise ParameterError(f"{param!r} is the unknown: do not give it in params")
+    mu = sympy.Symbol(f"_{param}_critical", real=True)
+    params[param] = mu
+    subs = parameter_substitutions(model, params, common, game_defaults)
+    psubs = point_substitutions(model, point)
+    unknowns = sorted(set().union(*[v.free_symbols for v in psubs.values()]) - set(subs.values()),
+                      key=lambda s: s.name)
+    _, G = _map_parts(model)
+    G = G.xreplace(subs).xreplace(psubs)
+    J = _jacobian_general(model).xreplace(subs).xreplace(psubs)
+    n = J.shape[0]
+    test = (J - sympy.eye(n) if kind == "fold" else J + sympy.eye(n)).det(method="berkowitz")
+    start = []
+    for s in unknowns:
+        if s.name not in guess:
+            raise ParameterError(f"guess needs a value for the unknown {s.name!r}")
+        start.append(guess[s.name])
+    if param not in guess:
+        raise ParameterError(f"guess needs a value for {param!r}")
+    variables = list(unknowns) + [mu]
+    start.append(guess[param])
+    eqs = _distinct_nonzero(list(G), variables, start) + [test]
+    if len(eqs) != len(variables):
+        raise ParameterError(
+            f"{len(eqs)} independent equations for {len(variables)} unknowns {[str(v) for v in variables]}: "
+            "give the point with as many unknowns as it has distinct fixed point conditions")
+    sol = sympy.nsolve(eqs, variables, start, tol=tol, prec=prec, verify=True)
+    out = {param: sympy.Float(sol[len(unknowns)], 15)}
+    for k, s in enumerate(unknowns):
+        out[s.name] = sympy.Float(sol[k], 15)
+    return out
+
+
+def _distinct_nonzero(exprs, variables, at) -> list:
+    """Drop components that vanish identically or repeat another one (checked at random points)."""
+    rng = np.random.default_rng(0)
+    probes = [dict(zip(variables, np.asarray(at, dtype=float) * (1 + 0.01 * rng.standard_normal(len(at)))))
+              for _ in range(3)]
+    keep, sigs = [], []
+    for e in exprs:
+        e = sympy.sympify(e)
+        if e == 0:
+            continue
+        sig = np.array([complex(e.evalf(subs=pr)) for pr in probes])
+        if np.all(np.abs(sig) < 1e-12):
+            continue
+        if any(np.allclose(sig, s, rtol=1e-10, atol=1e-14) for s in sigs):
+            continue
+        keep.append(e)
+        sigs.append(sig)
+    return keep

@@ -1,0 +1,542 @@
+"""Games from TOML files: tensors with parameter expressions, parsed without ``eval``.
+
+The format (version 1)
+----------------------
+A game file names the labels, the parameters with their default values, and the
+tensors ``T``, ``R`` and optionally ``O`` (index conventions of :class:`crldgen.Game`)::
+
+    name = "rps"                                  # optional (default: the file name)
+    description = "rock-paper-scissors"           # optional, free text
+    agents = ["row", "column"]                    # labels, or a count: agents = 2
+    states = ["s"]                                # labels, or a count
+    actions = ["rock", "paper", "scissors"]       # the same actions for every agent
+    # observations = ["o1", "o2"]                 # only together with O
+
+    [parameters]                                  # name = default value
+    win = 1.0
+    loss = -1.0
+
+    # A tensor is either a dense nested array in index order, e.g. for one state and
+    # two agents with two actions:  T = [[[[1], [1]], [[1], [1]]]]
+    # or an array of rule tables. Each rule selects entries by label or index ("*" or
+    # an omitted field selects all) and sets them to `value`; later rules override
+    # earlier ones; entries that no rule sets are 0.
+
+    [[T]]                      # T[state, a_0, ..., a_{N-1}, next]
+    state = "*"
+    actions = ["*", "*"]       # one entry per agent, or "*" for every joint action
+    next = "s"
+    value = 1
+
+    [[R]]                      # R[agent, state, a_0, ..., a_{N-1}, next]
+    agent = "row"
+    actions = ["rock", "scissors"]
+    value = "win"              # numbers, or expressions in strings
+
+    # [[O]]                    # O[agent, state, observation]
+    # agent = "*"
+    # state = "s"
+    # observation = "o1"
+    # value = "1 - noise"
+
+Values are numbers or expression strings. Expressions contain numbers (``2``,
+``0.25``, ``1e-3``), parameter names, ``+ - * / **``, parentheses and unary minus,
+nothing else: they are read by a small recursive-descent parser that builds sympy
+expressions from the parse tree (never ``eval``, ``exec`` or ``sympify`` of the
+text). Expressions are limited in length, nesting depth and exponent size so a
+hostile file cannot exhaust memory or time. Decimal numbers are exact rationals
+(``0.1 + 0.2 + 0.7`` is exactly 1).
+
+Errors are :class:`GameFileError` (a :class:`~crldgen.GameError`) naming the file, the
+key (``R[3].value``; rules count from 1) and, for expressions, the column.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from fractions import Fraction
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import sympy
+
+from .errors import GameError
+from .game import Game
+
+FORMAT = 1
+#: limits on expression strings (characters, nesting depth, numeric literal length, |exponent|)
+MAX_EXPRESSION_LENGTH = 1000
+MAX_DEPTH = 40
+MAX_LITERAL_LENGTH = 40
+MAX_EXPONENT = 64
+#: limit on the number of tensor entries a file may describe
+MAX_ENTRIES = 2_000_000
+
+_TOP_KEYS = {"name", "description", "format", "agents", "states", "actions", "observations", "parameters",
+             "T", "R", "O"}
+_RULE_KEYS = {
+    "T": ("state", "actions", "next"),
+    "R": ("agent", "state", "actions", "next"),
+    "O": ("agent", "state", "observation"),
+}
+
+
+class GameFileError(GameError):
+    """A game file is not valid (syntax, keys, labels, expressions)."""
+
+
+# ------------------------------------------------------------------ expressions
+class ExpressionError(GameFileError):
+    """An expression string is not valid; ``column`` is 1-based."""
+
+    def __init__(self, message: str, column: int):
+        super().__init__(message)
+        self.message = message
+        self.column = column
+
+
+_OPS = ("**", "+", "-", "*", "/", "(", ")")
+
+
+_DIGITS = frozenset("0123456789")
+_NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_NAME_CHARS = _NAME_START | _DIGITS
+
+
+def _tokenize(text: str) -> list[tuple[str, str, int]]:
+    """Tokens ``(kind, text, column)``; kinds: 'num', 'name', 'op', 'end', and 'bad'.
+
+    A character outside the grammar gives a final 'bad' token, so the parser reports
+    the first problem from the left (an unknown name before a stray quote).
+    """
+    tokens = []
+    k, n = 0, len(text)
+    while k < n:
+        ch = text[k]
+        if ch in " \t":
+            k += 1
+            continue
+        col = k + 1
+        if ch in _DIGITS or (ch == "." and k + 1 < n and text[k + 1] in _DIGITS):
+            j = k
+            while j < n and text[j] in _DIGITS:
+                j += 1
+            if j < n and text[j] == ".":
+                j += 1
+                while j < n and text[j] in _DIGITS:
+                    j += 1
+            if j < n and text[j] in "eE":
+                m = j + 1
+                if m < n and text[m] in "+-":
+                    m += 1
+                if m < n and text[m] in _DIGITS:
+                    while m < n and text[m] in _DIGITS:
+                        m += 1
+                    j = m
+            lit = text[k:j]
+            if len(lit) > MAX_LITERAL_LENGTH:
+                raise ExpressionError(f"number {lit[:20]}... is longer than {MAX_LITERAL_LENGTH} characters", col)
+            if j < n and text[j] in _NAME_CHARS:
+                raise ExpressionError(f"unexpected {text[j]!r} after the number {lit!r}", j + 1)
+            tokens.append(("num", lit, col))
+            k = j
+        elif ch in _NAME_START:
+            j = k
+            while j < n and text[j] in _NAME_CHARS:
+                j += 1
+            tokens.append(("name", text[k:j], col))
+            k = j
+        else:
+            op = text[k:k + 2] if text[k:k + 2] == "**" else ch
+            if op not in _OPS:
+                tokens.append(("bad", ch, col))
+                return tokens
+            tokens.append(("op", op, col))
+            k += len(op)
+    tokens.append(("end", "", n + 1))
+    return tokens
+
+
+def _number(lit: str, col: int) -> sympy.Expr:
+    mant, _, exp = lit.lower().partition("e")
+    if exp and abs(int(exp)) > 300:
+        raise ExpressionError(f"number {lit!r} is out of the floating-point range", col)
+    frac = Fraction(lit)  # numeric literal only (the tokenizer guarantees the form)
+    return sympy.Integer(frac.numerator) if frac.denominator == 1 else sympy.Rational(frac.numerator,
+                                                                                      frac.denominator)
+
+
+class _Parser:
+    """Recursive descent for ``expr := term (('+'|'-') term)*`` and so on (see :func:`parse_expression`)."""
+
+    def __init__(self, text: str, names: Mapping[str, sympy.Symbol]):
+        self.text = text
+        self.names = names
+        self.tokens = _tokenize(text)
+        self.pos = 0
+        self.depth = 0
+
+    def peek(self):
+        tok = self.tokens[self.pos]
+        if tok[0] == "bad":
+            ch, col = tok[1], tok[2]
+            hint = " (use ** for powers)" if ch == "^" else ""
+            raise ExpressionError(f"unexpected character {ch!r}{hint}; expressions use numbers, parameter "
+                                  "names, + - * / ** and parentheses", col)
+        return tok
+
+    def take(self):
+        tok = self.peek()
+        self.pos += 1
+        return tok
+
+    def enter(self, col):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(f"expression is nested more than {MAX_DEPTH} levels deep", col)
+
+    def parse(self) -> sympy.Expr:
+        if self.peek()[0] == "end":
+            raise ExpressionError("empty expression", 1)
+        e = self.expr()
+        kind, tok, col = self.peek()
+        if kind != "end":
+            raise ExpressionError(f"unexpected {tok!r}", col)
+        return e
+
+    def expr(self):
+        self.enter(self.peek()[2])
+        e = self.term()
+        while self.peek()[:2] in (("op", "+"), ("op", "-")):
+            _, op, col = self.take()
+            rhs = self.term()
+            e = self.check(e + rhs if op == "+" else e - rhs, col)
+        self.depth -= 1
+        return e
+
+    def term(self):
+        e = self.unary()
+        while self.peek()[:2] in (("op", "*"), ("op", "/")):
+            _, op, col = self.take()
+            rhs = self.unary()
+            if op == "/" and rhs.is_zero:
+                raise ExpressionError("division by zero", col)
+            e = self.check(e * rhs if op == "*" else e / rhs, col)
+        return e
+
+    def unary(self):
+        kind, tok, col = self.peek()
+        if kind == "op" and tok in "+-":
+            self.take()
+            self.enter(col)
+            e = self.unary()
+            self.depth -= 1
+            return -e if tok == "-" else e
+        return self.power()
+
+    def power(self):
+        base = self.atom()
+        kind, tok, col = self.peek()
+        if (kind, tok) != ("op", "**"):
+            return base
+        self.take()
+        self.enter(col)
+        exponent = self.unary()  # right-associative; -2**2 == -(2**2) as in Python
+        self.depth -= 1
+        return self.check(_power(base, exponent, col), col)
+
+    def atom(self):
+        kind, tok, col = self.take()
+        if kind == "num":
+            return _number(tok, col)
+        if kind == "name":
+            if tok.startswith("_"):
+                raise ExpressionError(f"name {tok!r} is not allowed (names may not start with '_')", col)
+            if self.peek()[:2] == ("op", "("):
+                raise ExpressionError(f"function calls are not allowed ({tok}(...)); use numbers, parameters, "
+                                      "+ - * / ** and parentheses", col)
+            if tok not in self.names:
+                known = ", ".join(sorted(self.names)) or "none"
+                raise ExpressionError(f"unknown name {tok!r}; the parameters are: {known}", col)
+            return self.names[tok]
+        if (kind, tok) == ("op", "("):
+            e = self.expr()
+            k2, t2, c2 = self.take()
+            if (k2, t2) != ("op", ")"):
+                found = repr(t2) if t2 else "the end"
+                raise ExpressionError(f"expected ')' to close the '(' at column {col}, found {found}", c2)
+            return e
+        if kind == "end":
+            raise ExpressionError("unexpected end of the expression", col)
+        raise ExpressionError(f"unexpected {tok!r}", col)
+
+    @staticmethod
+    def check(e, col):
+        if e.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
+            raise ExpressionError("the expression is not finite (division by zero?)", col)
+        if e.is_Rational and (abs(e.p).bit_length() - e.q.bit_length() > 1000 or
+                              e.q.bit_length() - abs(e.p).bit_length() > 1000):
+            raise ExpressionError("a number in the expression is out of the floating-point range", col)
+        return e
+
+
+def _power(base: sympy.Expr, exponent: sympy.Expr, col: int) -> sympy.Expr:
+    """``base ** exponent`` with limits that keep sympy from huge or slow results."""
+    if exponent.is_Number:
+        if abs(exponent) > MAX_EXPONENT:
+            raise ExpressionError(f"exponent {exponent} is too large (|exponent| <= {MAX_EXPONENT})", col)
+        if base.is_Number:
+            if base.is_zero and exponent.is_negative:
+                raise ExpressionError("division by zero (0 to a negative power)", col)
+            if base.is_negative and not exponent.is_Integer:
+                raise ExpressionError("a negative number to a fractional power is not real", col)
+            if not base.is_zero:
+                mag = abs(float(exponent)) * abs(math.log(abs(int(base.p))) - math.log(int(base.q)))
+                if mag > 700:
+                    raise ExpressionError(f"{base}**{exponent} is out of the floating-point range", col)
+    result = base ** exponent
+    for sub in sympy.preorder_traversal(result):
+        if isinstance(sub, sympy.Pow) and sub.exp.is_Number and abs(sub.exp) > MAX_EXPONENT:
+            raise ExpressionError(f"the power {sub} has an exponent above {MAX_EXPONENT}", col)
+    return result
+
+
+def parse_expression(text: str, names: Mapping[str, sympy.Symbol]) -> sympy.Expr:
+    """Parse an arithmetic expression into sympy, allowing only the given names.
+
+    Grammar (whitelist; anything else is an :class:`ExpressionError` with its column)::
+
+        expr  := term (('+' | '-') term)*
+        term  := unary (('*' | '/') unary)*
+        unary := ('+' | '-') unary | power
+        power := atom ('**' unary)?
+        atom  := NUMBER | NAME | '(' expr ')'
+    """
+    if not isinstance(text, str):
+        raise ExpressionError(f"expression must be a string, got {type(text).__name__}", 1)
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(f"expression is longer than {MAX_EXPRESSION_LENGTH} characters", 1)
+    return _Parser(text, names).parse()
+
+
+# ------------------------------------------------------------------------ files
+def load_game(path: str | os.PathLike) -> Game:
+    """Read a game from a TOML file (format in the module docstring)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise GameFileError(f"{path}: cannot read the game file: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GameFileError(f"{path}: not UTF-8 text (position {exc.start})") from exc
+    return loads_game(text, source=str(path), default_name=path.stem)
+
+
+def loads_game(text: str, source: str = "<string>", default_name: str = "game") -> Game:
+    """Read a game from TOML text; ``source`` names it in error messages."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise GameFileError(f"{source}: TOML syntax error: {exc}") from exc
+    return _GameReader(doc, source, default_name).game()
+
+
+class _GameReader:
+    def __init__(self, doc: dict, source: str, default_name: str):
+        self.doc = doc
+        self.source = source
+        self.default_name = default_name
+
+    def fail(self, key: str, message: str, cause: Exception | None = None):
+        err = GameFileError(f"{self.source}: {key}: {message}")
+        if cause is not None:
+            raise err from cause
+        raise err
+
+    # -- labels and parameters
+    def labels(self, key: str, required: bool = True) -> tuple[str, ...] | None:
+        value = self.doc.get(key)
+        if value is None:
+            if required:
+                self.fail(key, f"missing; give the {key} as a list of labels or a count")
+            return None
+        if isinstance(value, bool):
+            self.fail(key, "must be a list of labels or a count")
+        if isinstance(value, int):
+            if not 1 <= value <= 10_000:
+                self.fail(key, f"count {value} must be between 1 and 10000")
+            return tuple(str(k) for k in range(value))
+        if not isinstance(value, list) or not value:
+            self.fail(key, "must be a non-empty list of labels or a count")
+        out = []
+        for k, v in enumerate(value):
+            if not isinstance(v, str) or not v or v == "*":
+                self.fail(f"{key}[{k}]", f"label {v!r} must be a non-empty string other than '*'")
+            out.append(v)
+        if len(set(out)) != len(out):
+            self.fail(key, f"labels {out} are not unique")
+        return tuple(out)
+
+    def parameters(self) -> dict[str, tuple[sympy.Symbol, float]]:
+        table = self.doc.get("parameters", {})
+        if not isinstance(table, dict):
+            self.fail("parameters", "must be a table of name = default value")
+        out = {}
+        for name, value in table.items():
+            if not name.isidentifier() or not name.isascii() or name.startswith("_"):
+                self.fail(f"parameters.{name}", "parameter names are ASCII identifiers not starting with '_'")
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                hint = ""
+                if name in _TOP_KEYS:
+                    hint = (f" ({name!r} is a top-level key: in TOML, keys after the [parameters] header belong "
+                            "to that table; move it above [parameters])")
+                self.fail(f"parameters.{name}", f"default value must be a number, got {value!r}{hint}")
+            if not math.isfinite(value):
+                self.fail(f"parameters.{name}", f"default value {value} is not finite")
+            out[name] = (sympy.Symbol(name, real=True), float(value))
+        return out
+
+    # -- values
+    def value(self, key: str, v) -> sympy.Expr:
+        if isinstance(v, bool):
+            self.fail(key, f"{v!r} is a boolean; expected a number or an expression string")
+        if isinstance(v, int):
+            return sympy.Integer(v)
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                self.fail(key, f"{v} is not finite")
+            frac = Fraction(repr(v))
+            return sympy.Rational(frac.numerator, frac.denominator)
+        if isinstance(v, str):
+            try:
+                return parse_expression(v, self.names)
+            except ExpressionError as exc:
+                self.fail(key, f"column {exc.column}: {exc.message}\n    {v}\n    {' ' * (exc.column - 1)}^", exc)
+        self.fail(key, f"expected a number or an expression string, got {type(v).__name__}")
+
+    # -- tensors
+    def dense(self, key: str, data, shape: tuple[int, ...]) -> np.ndarray:
+        out = np.empty(shape, dtype=object)
+
+        def fill(node, idx):
+            depth = len(idx)
+            where = key + "".join(f"[{k}]" for k in idx)
+            if depth == len(shape):
+                out[idx] = self.value(where, node)
+                return
+            if not isinstance(node, list):
+                self.fail(where, f"expected a list of {shape[depth]} entries (shape {shape})")
+            if len(node) != shape[depth]:
+                self.fail(where, f"has {len(node)} entries; expected {shape[depth]} (tensor shape {shape})")
+            for k, child in enumerate(node):
+                fill(child, idx + (k,))
+
+        fill(data, ())
+        return out
+
+    def select(self, key: str, value, labels: tuple[str, ...], what: str) -> list[int]:
+        if value is None or value == "*":
+            return list(range(len(labels)))
+        if isinstance(value, bool):
+            self.fail(key, f"{value!r} is not a {what} label or index")
+        if isinstance(value, int):
+            if not 0 <= value < len(labels):
+                self.fail(key, f"{what} index {value} is out of range 0..{len(labels) - 1}")
+            return [value]
+        if isinstance(value, str):
+            if value not in labels:
+                self.fail(key, f"unknown {what} {value!r}; the {what}s are {list(labels)}")
+            return [labels.index(value)]
+        self.fail(key, f"{value!r} must be a {what} label, an index or '*'")
+
+    def rules(self, name: str, rules: list, shape: tuple[int, ...], dims: dict) -> np.ndarray:
+        out = np.full(shape, sympy.Integer(0), dtype=object)
+        n_agents = len(dims["agent"])
+        for r, rule in enumerate(rules, start=1):
+            where = f"{name}[{r}]"
+            if not isinstance(rule, dict):
+                self.fail(where, "rules must be tables ([[T]], [[R]], [[O]])")
+            allowed = set(_RULE_KEYS[name]) | {"value"}
+            unknown = sorted(set(rule) - allowed)
+            if unknown:
+                self.fail(f"{where}.{unknown[0]}", f"unknown key; a {name} rule has keys {sorted(allowed)}")
+            if "value" not in rule:
+                self.fail(where, "missing 'value'")
+            value = self.value(f"{where}.value", rule["value"])
+            axes = []
+            for field in _RULE_KEYS[name]:
+                if field == "actions":
+                    acts = rule.get("actions", "*")
+                    if acts == "*":
+                        axes.extend([list(range(len(dims["action"])))] * n_agents)
+                        continue
+                    if not isinstance(acts, list) or len(acts) != n_agents:
+                        self.fail(f"{where}.actions", f"must be '*' or a list of one action per agent ({n_agents})")
+                    axes.extend(self.select(f"{where}.actions[{k}]", a, dims["action"], "action")
+                                for k, a in enumerate(acts))
+                else:
+                    dim = {"next": "state"}.get(field, field)
+                    axes.append(self.select(f"{where}.{field}", rule.get(field), dims[dim], dim))
+            n = math.prod(len(a) for a in axes)
+            if n > MAX_ENTRIES:
+                self.fail(where, f"selects {n} entries (limit {MAX_ENTRIES})")
+            out[np.ix_(*axes)] = value
+        return out
+
+    def tensor(self, name: str, shape: tuple[int, ...], dims: dict, required: bool = True):
+        data = self.doc.get(name)
+        if data is None:
+            if required:
+                self.fail(name, f"missing; give {name} as a nested array or as [[{name}]] rules")
+            return None
+        if math.prod(shape) > MAX_ENTRIES:
+            self.fail(name, f"has {math.prod(shape)} entries (limit {MAX_ENTRIES})")
+        if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
+            return self.rules(name, data, shape, dims)
+        return self.dense(name, data, shape)
+
+    def game(self) -> Game:
+        doc = self.doc
+        unknown = sorted(set(doc) - _TOP_KEYS)
+        if unknown:
+            self.fail(unknown[0], f"unknown key; a game file has keys {sorted(_TOP_KEYS)}")
+        fmt = doc.get("format", FORMAT)
+        if fmt != FORMAT:
+            self.fail("format", f"unsupported format {fmt!r}; this crldgen reads format {FORMAT}")
+        name = doc.get("name", self.default_name)
+        if not isinstance(name, str) or not name:
+            self.fail("name", "must be a non-empty string")
+        if not isinstance(doc.get("description", ""), str):
+            self.fail("description", "must be a string")
+        agents = self.labels("agents")
+        states = self.labels("states")
+        actions = self.labels("actions")
+        if len(actions) < 2:
+            self.fail("actions", "need at least two actions")
+        observations = self.labels("observations", required=False)
+        params = self.parameters()
+        self.names = {k: sym for k, (sym, _) in params.items()}
+        N, Z, M = len(agents), len(states), len(actions)
+        if M ** N * Z * Z * N > MAX_ENTRIES:
+            self.fail("agents", f"{N} agents with {M} actions and {Z} states give more than {MAX_ENTRIES} entries")
+        dims = {"agent": agents, "state": states, "action": actions}
+        T = self.tensor("T", (Z,) + (M,) * N + (Z,), dims)
+        R = self.tensor("R", (N, Z) + (M,) * N + (Z,), dims)
+        O = None  # noqa: E741
+        if "O" in doc:
+            obs = observations or states
+            dims["observation"] = obs
+            O = self.tensor("O", (N, Z, len(obs)), dims)  # noqa: E741
+        elif observations is not None:
+            self.fail("observations", "observation labels need an observation tensor O")
+        try:
+            return Game(T, R, O, params={sym: v for sym, v in params.values()}, agents=agents, states=states,
+                        actions=actions, observations=observations if O is not None else None, name=name)
+        except GameError as exc:
+            raise GameFileError(f"{self.source}: {exc}") from exc
+
