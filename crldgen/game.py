@@ -30,7 +30,7 @@ from .errors import GameError
 
 #: names that generated code and the learner use; game parameters may not take them
 RESERVED_NAMES = frozenset(
-    {"alpha", "beta", "gamma", "X", "y", "theta", "T", "R", "O", "V", "Q", "N", "Z", "M",
+    {"alpha", "beta", "gamma", "X", "y", "theta", "V", "Q",
      "out", "J", "y_out", "math", "np", "numba", "Tss", "Ris", "Tisas", "Risa", "Ps", "W", "Y"}
 )
 

@@ -221,11 +221,18 @@ def test_labels_are_stored():
 
 
 # -------------------------------------------------------------- parameters
-@pytest.mark.parametrize("name", ["alpha", "beta", "gamma", "X", "y", "theta", "T", "R", "O", "V", "Q", "N", "Z", "M",
-                                  "alpha_0", "beta_1", "gamma_2"])
+@pytest.mark.parametrize("name", ["alpha", "beta", "gamma", "X", "y", "theta", "V", "Q", "out", "np", "math",
+                                  "alpha_0", "beta_1", "gamma_2", "X_0_0_0", "t3", "cs1", "Tss_0_1", "a__b"])
 def test_reserved_parameter_names(name):
     T, R = _valid(2, 2, 2)
     _raises([repr(name), "reserved"], T, R, params={name: 1.0})
+
+
+@pytest.mark.parametrize("name", ["T", "R", "S", "P", "c_0", "qc", "R1", "noise_1", "f"])
+def test_ordinary_parameter_names_are_accepted(name):
+    T, R = _valid(2, 2, 2)
+    game = Game(T, R, params={name: 1.0})
+    assert game.param_names == (name,)
 
 
 @pytest.mark.parametrize("name", ["not valid", "2x", "a-b", "", "lambda", "for"])

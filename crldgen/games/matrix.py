@@ -13,11 +13,10 @@ def social_dilemma(R=1.0, T=1.5, S=-0.5, P=0.0) -> Game:
 
     Rewards to the row player: mutual cooperation ``R`` (reward), defecting on a
     cooperator ``T`` (temptation), cooperating with a defector ``S`` (sucker), mutual
-    defection ``P`` (punishment). The game's parameters are named ``reward, temptation,
-    sucker, punishment`` (``R, T`` are names reserved by crldgen).
+    defection ``P`` (punishment). The game's parameters are named ``R, T, S, P``.
     Prisoner's dilemma: T > R > P > S; stag hunt: R > T > P > S; chicken: T > R > S > P.
     """
-    names = ("reward", "temptation", "sucker", "punishment")
+    names = ("R", "T", "S", "P")
     syms = {k: sympy.Symbol(k, real=True) for k in names}
     r, t, s, p = (syms[k] for k in names)
     payoff = [[r, s], [t, p]]  # row player's reward for (own, other)
