@@ -8,6 +8,7 @@ imports sympy.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING
 
 from ._version import __version__
@@ -21,21 +22,40 @@ _LAZY = {
     "Model": (".symbolic.model", "Model"),
     "derive": (".symbolic.model", "derive"),
     "games": (".games", None),
+    "iterate": (".iterate", None),
+    "plot": (".plot", None),
     "compile": (".compiler", "compile"),
     "generate": (".compiler", "generate"),
     "Averages": (".runtime", "Averages"),
     "Dynamics": (".runtime", "Dynamics"),
+    # analysis (issue 5): fixed points, stability, basins, tipping points, continuation
+    "fixed_points": (".analysis", "fixed_points"),
+    "stability": (".analysis", "stability"),
+    "basins": (".analysis", "basins"),
+    "basin_fractions": (".analysis", "basin_fractions"),
+    "tipping_point": (".analysis", "tipping_point"),
+    "critical_slowing_down": (".analysis", "critical_slowing_down"),
+    "stable_manifold": (".analysis", "stable_manifold"),
+    "continuation": (".analysis", "continuation"),
+    "hysteresis": (".analysis", "hysteresis"),
+    "hysteresis_sweep": (".analysis", "hysteresis_sweep"),
+    "symbolic_stability": (".symbolic.stability", "symbolic_stability"),
 }
 
 __all__ = ["CacheError", "CrldgenError", "DivergenceError", "Game", "GameError", "GenerationError", "Learner",
            "Model", "Averages", "Dynamics", "compile", "generate", "ParameterError", "StrategyError", "derive",
-           "games", "__version__"]
+           "games", "iterate", "plot", "__version__"]
+__all__ += ["fixed_points", "stability", "basins", "basin_fractions", "tipping_point", "critical_slowing_down",
+            "stable_manifold", "continuation", "hysteresis", "hysteresis_sweep", "symbolic_stability"]
 
 
 def __getattr__(name: str):
     try:
         module_name, attr = _LAZY[name]
     except KeyError:
+        # a submodule (crldgen.codegen, crldgen.iterate, ...) not imported yet
+        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            return importlib.import_module(f"{__name__}.{name}")
         raise AttributeError(f"module 'crldgen' has no attribute {name!r}") from None
     module = importlib.import_module(module_name, __name__)
     value = module if attr is None else getattr(module, attr)
@@ -54,3 +74,6 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the eager imports
     from .learners import Learner
     from .runtime import Averages, Dynamics
     from .symbolic.model import Model, derive
+    from .analysis import (basin_fractions, basins, continuation, critical_slowing_down, fixed_points, hysteresis,
+                           hysteresis_sweep, stability, stable_manifold, tipping_point)
+    from .symbolic.stability import symbolic_stability

@@ -259,7 +259,7 @@ def cmd_simulate(args, out) -> int:
 
 
 def _fixed_points(dyn, args):
-    from .analysis.fixedpoints import fixed_points
+    from .analysis import fixed_points
 
     return fixed_points(dyn, n_starts=args.starts, rng=args.seed)
 
@@ -314,7 +314,7 @@ def cmd_flow(args, out) -> int:
 
 def cmd_continue(args, out) -> int:
     from . import plot
-    from .analysis import continuation as cont
+    from . import analysis as cont
 
     dyn = _dynamics(args)
     lo, hi = args.range

@@ -21,9 +21,9 @@ from .runtime.loader import default_cache_dir, header_problem, load_module, read
 from .symbolic.model import Model, derive
 
 
-def module_path(model: Model, cache_dir: str | os.PathLike | None = None) -> Path:
-    """Where the module of ``model`` lives (or will be written)."""
-    key = cache_key(model)
+def module_path(model: Model, cache_dir: str | os.PathLike | None = None, *, key: str | None = None) -> Path:
+    """Where the module of ``model`` lives (or will be written); ``key`` saves recomputing it."""
+    key = key or cache_key(model)
     fname = module_name(model, key) + ".py"
     if cache_dir is None:
         repo = repo_generated_dir() / fname
@@ -33,14 +33,16 @@ def module_path(model: Model, cache_dir: str | os.PathLike | None = None) -> Pat
     return base / fname
 
 
-def generate(model: Model, out_dir: str | os.PathLike | None = None) -> Path:
+def generate(model: Model, out_dir: str | os.PathLike | None = None, *, key: str | None = None) -> Path:
     """Write the generated module of ``model`` (atomically; unchanged bytes are not rewritten).
 
-    ``out_dir`` defaults to the cache location of :func:`module_path`. A stale or
-    foreign file at the target is replaced. Returns the file's path.
+    ``out_dir`` defaults to the cache location of :func:`module_path`. A stale, tampered
+    or foreign file at the target is replaced (with a warning), never imported. Returns
+    the file's path.
     """
-    key = cache_key(model)
-    path = (Path(out_dir) / (module_name(model, key) + ".py")) if out_dir is not None else module_path(model)
+    key = key or cache_key(model)
+    path = (Path(out_dir) / (module_name(model, key) + ".py")) if out_dir is not None \
+        else module_path(model, key=key)
     if path.exists() and header_problem(path, key) is None:
         return path
     if path.exists():
@@ -57,9 +59,9 @@ def compile_model(model: Model, *, cache_dir=None, alpha=0.05, beta=50.0, gamma=
     every parameter value).
     """
     key = cache_key(model)
-    path = module_path(model, cache_dir)
+    path = module_path(model, cache_dir, key=key)
     if not path.exists() or header_problem(path, key) is not None:
-        path = generate(model, path.parent)
+        path = generate(model, path.parent, key=key)
     module = load_module(path, key)
     defaults = dict(model.game.params)
     defaults.update(game_params)

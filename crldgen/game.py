@@ -34,6 +34,18 @@ RESERVED_NAMES = frozenset(
      "out", "J", "y_out", "math", "np", "numba", "Tss", "Ris", "Tisas", "Risa", "Ps", "W", "Y"}
 )
 
+#: keyword names of public functions that also take parameter overrides ``**p``; a game
+#: parameter with one of these names could not be overridden per call (kept in sync by a test)
+OPTION_NAMES = frozenset(
+    {"X0", "X0s", "X_end", "X_start", "attractors", "base", "bounds", "cache_dir", "carry", "coordinate",
+     "coords", "dedupe_tol", "direction", "distances", "ds", "ds_max", "ds_min", "dyn", "eigen_index", "eps",
+     "every", "game", "grid", "guesses", "hi", "interval", "iterate", "jump", "learner", "lo", "match_tol",
+     "max_angle", "max_iter", "max_pieces", "max_runs", "max_steps", "n_per_domain", "n_samples", "n_starts",
+     "normalize", "observable", "on_divergence", "param", "param_name", "param_scale", "prefactor", "progress",
+     "reverse", "rng", "run_tol", "saddle", "sampling", "self", "start", "stop_at", "threshold", "tip", "tmax",
+     "tol", "values", "x", "x_range", "y_limit", "y_range", "name"}
+)
+
 #: shapes of the names of internal symbols (statement temporaries, indexed quantities)
 _INTERNAL_NAME = re.compile(
     r"(t|cs|co|j|inv|vsol)\d.*"
@@ -155,7 +167,7 @@ class Game:
                 raise GameError(f"parameter key {key!r} must be a name (str) or a sympy Symbol")
             if not pname.isidentifier() or keyword.iskeyword(pname):
                 raise GameError(f"parameter name {pname!r} is not a Python identifier; use letters, digits and _")
-            if pname in RESERVED_NAMES or _INTERNAL_NAME.fullmatch(pname):
+            if pname in RESERVED_NAMES or pname in OPTION_NAMES or _INTERNAL_NAME.fullmatch(pname):
                 raise GameError(
                     f"parameter name {pname!r} is reserved by crldgen (it has the shape of an internal "
                     "symbol or of a name in generated code); choose another name")

@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
+import numba
 import numpy as np
 
 from .errors import DivergenceError, GenerationError, ParameterError, StrategyError
@@ -209,6 +210,7 @@ class ProgressBar:
         self.done = 0
         self.start = time.perf_counter()
         self._last = -math.inf
+        self._drawn_done = -1
         self.drawn = False
 
     def line(self) -> str:
@@ -234,10 +236,12 @@ class ProgressBar:
         self.stream.write("\r" + self.line())
         self.stream.flush()
         self.drawn = True
+        self._drawn_done = self.done
 
     def close(self) -> None:
         if self.enabled and self.drawn:
-            self._draw()
+            if self._drawn_done != self.done:
+                self._draw()
             self.stream.write("\n")
             self.stream.flush()
 
@@ -304,11 +308,16 @@ def _strategies(dyn, X0, name: str) -> tuple[np.ndarray, np.ndarray]:
     ``X0`` is one joint strategy (N, Q, M), a batch (B, N, Q, M), or a result object
     (:class:`Trajectory` / :class:`Trajectories`) whose final state is continued exactly.
     """
-    if isinstance(X0, Trajectory):
-        return X0.final.reshape(1, -1).copy(), X0.final_logit.reshape(1, -1).copy()
-    if isinstance(X0, Trajectories):
-        B = len(X0)
-        return X0.final.reshape(B, -1).copy(), X0.final_logit.reshape(B, -1).copy()
+    if isinstance(X0, (Trajectory, Trajectories)):
+        B = 1 if isinstance(X0, Trajectory) else len(X0)
+        X, y = X0.final.reshape(B, -1).copy(), X0.final_logit.reshape(B, -1).copy()
+        if X.shape[1] != dyn.n_agents * dyn.n_obs * dyn.n_actions or y.shape[1] != dyn.n_free:
+            raise StrategyError(f"{name}: the result object belongs to a game of another shape")
+        bad = ~np.isfinite(y).all(axis=1)
+        if bad.any():
+            raise StrategyError(f"{name}: cannot continue from member {int(np.flatnonzero(bad)[0])}, whose final "
+                                "state is not finite (a diverged or skipped run)")
+        return X, y
     try:
         arr = np.array(X0, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -326,20 +335,22 @@ def _strategies(dyn, X0, name: str) -> tuple[np.ndarray, np.ndarray]:
         idx = [int(i) for i in (idx[1:] if single else idx)]
         return f"{name}{idx}"[:-1] + tail + "]"
 
-    bad = np.argwhere(~np.isfinite(arr))
-    if len(bad):
-        raise StrategyError(f"{label(bad[0])} = {arr[tuple(bad[0])]} is not finite")
-    bad = np.argwhere(arr <= 0)
-    if len(bad):
-        raise StrategyError(
-            f"{label(bad[0])} = {arr[tuple(bad[0])]:.6g}: the learning dynamics need strictly positive "
-            "strategies (log-ratios); use a strategy in the interior of the simplex")
     sums = arr.sum(-1)
-    bad = np.argwhere(np.abs(sums - 1) > _SIMPLEX_ATOL)
-    if len(bad):
+    if not (np.all(arr > 0) and np.all(np.abs(sums - 1) <= _SIMPLEX_ATOL)):  # NaN fails both
+        bad = np.argwhere(~np.isfinite(arr))
+        if len(bad):
+            raise StrategyError(f"{label(bad[0])} = {arr[tuple(bad[0])]} is not finite")
+        bad = np.argwhere(arr <= 0)
+        if len(bad):
+            raise StrategyError(
+                f"{label(bad[0])} = {arr[tuple(bad[0])]:.6g}: the learning dynamics need strictly positive "
+                "strategies (log-ratios); use a strategy in the interior of the simplex")
+        bad = np.argwhere(np.abs(sums - 1) > _SIMPLEX_ATOL)
         raise StrategyError(
             f"{label(bad[0], ', :')} sums to {sums[tuple(bad[0])]:.12g}; each agent's strategy in each "
             "state/observation must sum to 1")
+    if arr.shape[0] == 0:
+        raise StrategyError(f"{name} is an empty batch; give at least one initial strategy")
     y = np.log(arr[..., :-1]) - np.log(arr[..., -1:])
     B = arr.shape[0]
     return np.ascontiguousarray(arr.reshape(B, -1)), np.ascontiguousarray(y.reshape(B, -1))
@@ -411,9 +422,9 @@ def _batch_params(dyn, p: dict, n_x: int) -> tuple[int, np.ndarray, np.ndarray, 
 
 
 def _params_dict(dyn, alpha, beta, gamma, theta) -> dict:
-    out = {"alpha": alpha, "beta": beta, "gamma": gamma}
+    out = {"alpha": alpha.copy(), "beta": beta.copy(), "gamma": gamma.copy()}
     for k, name in enumerate(dyn.param_names):
-        out[name] = theta[..., k]
+        out[name] = theta[..., k].copy()
     return out
 
 
@@ -454,7 +465,10 @@ def _run_members(module, parallel, X0, Y0, Th, A, Bt, G, tmax, tol, direction, e
         ln, cv = np.empty(n, np.int64), np.empty(n, np.bool_)
         st, k = np.empty(n, np.int64), np.empty(n, np.int64)
         if parallel:
-            module.trajectories(x0, y0, T0, th, a, bt, g, tmax, tol, direction, every, seg, xo, yo, ln, cv, st, k)
+            # dynamic scheduling, one member at a time: lengths differ a lot between members
+            with numba.parallel_chunksize(1):
+                module.trajectories(x0, y0, T0, th, a, bt, g, tmax, tol, direction, every, seg, xo, yo, ln, cv, st,
+                                    k)
         else:
             for j in range(n):
                 ln[j], cv[j], st[j], k[j] = module.trajectory(
@@ -599,8 +613,6 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
     direction = -1.0 if reverse else 1.0
     chunked = bool(progress) or (progress is None and B >= AUTO_PROGRESS_MIN)
     if chunked:
-        import numba
-
         size = max(4 * numba.get_num_threads(), -(-B // 100))
         bounds = list(range(0, B, size)) + [B]
     else:

@@ -27,8 +27,8 @@ chapter's default; it has a cognitive interpretation) or the strategy change of 
 learning step (``arrows='step'``).
 
 Fixed points are drawn filled when stable and open when unstable or saddles;
-trajectories are coloured by time with a start marker (open circle) and an end marker
-(filled square when a fixed point was reached, a cross otherwise).
+trajectories are coloured by time (or given colours) with a start marker (open
+square) and an end marker (a star when a fixed point was reached, a cross otherwise).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from .errors import ParameterError, StrategyError
 
 __all__ = [
     "FlowField", "basins", "bifurcation", "convergence_times", "fixed_points", "flow", "flow_field",
-    "hysteresis", "panels", "separatrix", "simplex", "time_series", "trajectories",
+    "hysteresis", "legend", "panels", "save", "separatrix", "simplex", "time_series", "trajectories",
 ]
 
 #: gid of the artists drawn by this module (tests and users can find them by gid)
@@ -53,6 +53,7 @@ GID_SEPARATRIX = "separatrix"
 STABLE_STYLE = dict(marker="o", ms=8, mfc="black", mec="black", mew=1.2, ls="none", zorder=7)
 UNSTABLE_STYLE = dict(marker="o", ms=8, mfc="white", mec="black", mew=1.5, ls="none", zorder=6)
 UNKNOWN_STYLE = dict(marker="D", ms=6, mfc="0.6", mec="black", mew=1.0, ls="none", zorder=6)
+TRAJECTORY_COLORS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown")
 #: drawing order: stable points last, on top of unstable ones at the same projected place
 _FP_KINDS = ((None, GID_UNKNOWN, UNKNOWN_STYLE, "fixed point"),
              (False, GID_UNSTABLE, UNSTABLE_STYLE, "unstable fixed point"),
@@ -175,9 +176,17 @@ def _panel_title(dyn, pans, k) -> str:
     return ", ".join(parts)
 
 
+def _projector(cx, cy):
+    """``X[..., N, Q, M] -> (X[..., cx], X[..., cy])`` for one panel."""
+    return lambda X: (X[(Ellipsis,) + cx], X[(Ellipsis,) + cy])
+
+
 def _as_trajectory(obj) -> tuple[np.ndarray, bool | None]:
     """``(X[t, i, s, a], converged or None)`` of a trajectory result or array."""
     if hasattr(obj, "X"):
+        if obj.X is None:
+            raise ParameterError("the trajectory kept only its final strategy (every=None); run it with every=1 "
+                                 "(or every=k) to plot it")
         X = np.asarray(obj.X, dtype=float)
         conv = getattr(obj, "converged", None)
         return X, (None if conv is None else bool(conv))
@@ -187,10 +196,19 @@ def _as_trajectory(obj) -> tuple[np.ndarray, bool | None]:
     return X, None
 
 
+def _times(obj, n: int) -> np.ndarray:
+    """Time steps of the rows of a trajectory (``every=k`` keeps every k-th strategy)."""
+    t = getattr(obj, "times", None)
+    return np.asarray(t) if t is not None and len(t) == n else np.arange(n)
+
+
 def _trajectory_list(trajs) -> list:
-    if hasattr(trajs, "X") or (isinstance(trajs, np.ndarray) and trajs.ndim == 4):
+    """A list of trajectories from one trajectory, a batch result or a sequence."""
+    if isinstance(trajs, np.ndarray) and trajs.ndim == 4:
         return [trajs]
-    return list(trajs)
+    if hasattr(trajs, "X") and (trajs.X is None or np.ndim(trajs.X) == 4):
+        return [trajs]
+    return list(trajs)  # a batch result iterates over its members
 
 
 # --------------------------------------------------------------------- flow data
@@ -342,7 +360,7 @@ def flow_field(dyn, x, y, points=9, *, arrows: str = "tderror", samples: int = 0
 # ---------------------------------------------------------------------- flow plot
 def flow(dyn, x, y, points=None, *, axes=None, kind: str = "quiver", arrows: str = "tderror", samples: int = 8,
          base=None, rng=0, cmap: str = "viridis", colorbar: bool = True, fixed_points=None, separatrix=None,
-         trajectories=None, titles: Sequence[str] | None = None, xlabel: str | None = None,
+         trajectories=None, trajectory_colors=None, titles: Sequence[str] | None = None, xlabel: str | None = None,
          ylabel: str | None = None, legend: bool = True, **p):
     """Flow plot of the learning dynamics, one panel per entry of the projection.
 
@@ -361,7 +379,9 @@ def flow(dyn, x, y, points=None, *, axes=None, kind: str = "quiver", arrows: str
     cmap : colour map of the arrow length; ``colorbar`` adds a colour bar for it.
     fixed_points : fixed-point result, or list of strategies / ``(X, stable)`` pairs / records
     separatrix : strategy curve(s) ``(n, N, Q, M)`` or separatrix result(s), drawn dashed
-    trajectories : trajectory result(s) or arrays, drawn coloured by time
+    trajectories : trajectory result(s) or arrays, with start and end markers
+    trajectory_colors : one colour per trajectory (default: a qualitative palette), or
+        ``'time'`` to colour them by time
     titles, xlabel, ylabel : override the automatic labels
     **p : parameter overrides for this plot (``gamma=0.8`` ...)
 
@@ -411,16 +431,18 @@ def flow(dyn, x, y, points=None, *, axes=None, kind: str = "quiver", arrows: str
         if title:
             ax.set_title(title)
     if fixed_points is not None:
-        _draw_fixed_points(axes, pans, fixed_points)
+        _draw_fixed_points(axes, [_projector(*pan) for pan in pans], fixed_points)
     if separatrix is not None:
         for ax, (cx, cy) in zip(axes, pans):
             _draw_separatrix(ax, separatrix, cx, cy)
     if trajectories is not None:
-        _draw_trajectories(axes, pans, _trajectory_list(trajectories))
+        trajs = _trajectory_list(trajectories)
+        tc = None if trajectory_colors == "time" else (trajectory_colors or TRAJECTORY_COLORS)
+        _draw_trajectories(axes, [_projector(*pan) for pan in pans], trajs, colors=tc)
     if colorbar and mappable is not None:
         cb = axes[0].figure.colorbar(mappable, ax=axes, shrink=0.9, pad=0.02)
         cb.set_label("|normalized TD error|" if arrows == "tderror" else "|strategy change per step|")
-    if legend and (fixed_points is not None or separatrix is not None):
+    if legend and (fixed_points is not None or separatrix is not None or trajectories is not None):
         _figure_legend(axes)
     return axes
 
@@ -441,13 +463,19 @@ def _style_unit_square(ax, lo=0.0, hi=1.0):
     ax.set_yticks(np.linspace(lo, hi, 5))
 
 
+_LEGEND_ORDER = ("stable fixed point", "unstable fixed point", "fixed point", "separatrix", "start",
+                 "fixed point reached", "end (not converged)")
+
+
 def _handles(axes) -> dict:
+    """``{label: handle}`` of all labelled artists, fixed points and trajectory markers in a fixed order."""
     seen = {}
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             if lab and not lab.startswith("_") and lab not in seen:
                 seen[lab] = h
-    return seen
+    rank = {lab: k for k, lab in enumerate(_LEGEND_ORDER)}
+    return dict(sorted(seen.items(), key=lambda kv: rank.get(kv[0], -1)))
 
 
 def _legend(ax, **kw):
@@ -456,6 +484,13 @@ def _legend(ax, **kw):
         kw.setdefault("fontsize", "small")
         kw.setdefault("framealpha", 0.9)
         ax.legend(list(seen.values()), list(seen), **kw)
+
+
+def legend(axes):
+    """One legend for the labelled artists of all ``axes`` (below them, or in the last panel)."""
+    axes = _as_axes_list(axes, len(np.ravel(np.asarray(axes, dtype=object))) if not hasattr(axes, "plot") else 1)
+    _figure_legend(axes)
+    return axes
 
 
 def _figure_legend(axes):
@@ -467,7 +502,8 @@ def _figure_legend(axes):
         return
     fig = axes[0].figure
     if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
-        leg = fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 4),
+        ncol = min(len(seen), 2 if len(axes) == 1 else 4)
+        leg = fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=ncol,
                          fontsize="small", frameon=False)
     else:
         leg = axes[-1].legend(list(seen.values()), list(seen), fontsize="small", framealpha=0.9)
@@ -494,18 +530,15 @@ def _fixed_point_records(points) -> list[tuple[np.ndarray, bool | None, str | No
     return out
 
 
-def _draw_fixed_points(axes, pans, points, label: bool = True):
+def _draw_fixed_points(axes, projections, points, label: bool = True):
+    """Mark ``points`` on every axes; ``projections[k]`` maps strategies to that axes' coordinates."""
     recs = _fixed_point_records(points)
-    groups = {True: [], False: [], None: []}
-    for X, st, _ in recs:
-        groups[st].append(X)
-    for ax, (cx, cy) in zip(axes, pans):
+    for ax, project in zip(axes, projections):
         for st, gid, style, lab in _FP_KINDS:
-            if not groups[st]:
-                continue
-            P = np.array(groups[st])
-            ln, = ax.plot(P[(slice(None),) + cx], P[(slice(None),) + cy], label=lab if label else None, **style)
-            ln.set_gid(gid)
+            P = [X for X, stv, _ in recs if stv is st]
+            if P:
+                ln, = ax.plot(*project(np.array(P)), label=lab if label else None, **style)
+                ln.set_gid(gid)
 
 
 def fixed_points(points, x, y, dyn=None, *, axes=None, legend: bool = True):
@@ -517,7 +550,7 @@ def fixed_points(points, x, y, dyn=None, *, axes=None, legend: bool = True):
     """
     pans = panels(dyn, x, y)
     axes = _as_axes_list(axes, len(pans))
-    _draw_fixed_points(axes, pans, points)
+    _draw_fixed_points(axes, [_projector(*pan) for pan in pans], points)
     if legend:
         _figure_legend(axes)
     return axes
@@ -525,9 +558,13 @@ def fixed_points(points, x, y, dyn=None, *, axes=None, legend: bool = True):
 
 # --------------------------------------------------------------------- separatrix
 def _curves(sep) -> list[np.ndarray]:
-    """Strategy curves ``(n, N, Q, M)`` or 2-d curves ``(n, 2)`` from results or arrays."""
-    if hasattr(sep, "curves"):
-        sep = sep.curves
+    """Strategy curves ``(n, N, Q, M)`` or 2-d curves ``(n, 2)`` from results or arrays.
+
+    Accepts a manifold result (``.branches``, each with ``.X``), an object with ``.X``,
+    an array, or a list of these.
+    """
+    if hasattr(sep, "branches"):
+        sep = sep.branches
     elif hasattr(sep, "X"):
         sep = [sep.X]
     if isinstance(sep, np.ndarray) and sep.ndim in (2, 4):
@@ -541,11 +578,11 @@ def _curves(sep) -> list[np.ndarray]:
 
 
 def _draw_separatrix(ax, sep, cx, cy, label: str = "separatrix", **kw):
-    style = dict(color="crimson", lw=2.0, ls="--", zorder=5)
+    style = dict(color="black", lw=1.8, ls="--", zorder=5)
     style.update(kw)
     for k, c in enumerate(_curves(sep)):
         if c.ndim == 4:
-            xs, ys = c[(slice(None),) + cx], c[(slice(None),) + cy]
+            xs, ys = _projector(cx, cy)(c)
         else:
             xs, ys = c[:, 0], c[:, 1]
         ln, = ax.plot(xs, ys, label=label if k == 0 else None, **style)
@@ -564,42 +601,56 @@ def separatrix(sep, x, y, dyn=None, *, axes=None, legend: bool = False, **kw):
 
 
 # ------------------------------------------------------------------ trajectories
-def _draw_trajectories(axes, pans, trajs, colors=None, cmap="plasma", lw=2.0, alpha=0.9, markers=True,
-                       norm=None):
+START_STYLE = dict(marker="s", ms=6, mfc="white", mew=1.5, ls="none", zorder=8)
+REACHED_STYLE = dict(marker="*", ms=12, mec="black", mew=0.6, ls="none", zorder=8)
+OPEN_END_STYLE = dict(marker="x", ms=7, mew=2, ls="none", zorder=8)
+
+
+def _end_markers(ax, xs, ys, converged, color, label: bool = True):
+    """Start (open square) and end markers: star = fixed point reached, cross = still moving."""
+    ln, = ax.plot(xs[:1], ys[:1], mec=color, label="start" if label else None, **START_STYLE)
+    ln.set_gid(GID_START)
+    if converged:
+        ln, = ax.plot(xs[-1:], ys[-1:], mfc=color, label="fixed point reached" if label else None, **REACHED_STYLE)
+        ln.set_gid(GID_END_CONVERGED)
+    else:
+        ln, = ax.plot(xs[-1:], ys[-1:], color=color, label="end (not converged)" if label else None,
+                      **OPEN_END_STYLE)
+        ln.set_gid(GID_END_OPEN)
+
+
+def _draw_trajectories(axes, projections, trajs, colors=None, cmap="plasma", lw=2.0, alpha=0.9, markers=True):
+    """Draw ``trajs`` on every axes (``projections[k]``: strategies -> that axes' coordinates).
+
+    Without ``colors`` each trajectory is coloured by time (log scale); returns the last
+    LineCollection (for a colour bar) or None.
+    """
     import matplotlib.colors as mcolors
     from matplotlib.collections import LineCollection
 
     data = [_as_trajectory(t) for t in trajs]
-    tmax = max((len(X) for X, _ in data), default=1)
-    norm = norm or mcolors.Normalize(0, max(tmax - 1, 1))
+    tmax = max((len(X) for X, _ in data), default=2)
+    # time on a log scale: learning is fast at first and slow near the end
+    norm = mcolors.LogNorm(1, max(tmax - 1, 2))
     lc_last = None
-    for ax, (cx, cy) in zip(axes, pans):
+    for ax, project in zip(axes, projections):
         for k, (X, conv) in enumerate(data):
-            xs, ys = X[(slice(None),) + cx], X[(slice(None),) + cy]
-            col = None if colors is None else colors[k % len(colors)]
-            if col is None:
+            xs, ys = project(X)
+            if colors is None:
                 pts = np.column_stack([xs, ys]).reshape(-1, 1, 2)
                 segs = np.concatenate([pts[:-1], pts[1:]], axis=1)
                 lc = LineCollection(segs, cmap=cmap, norm=norm, linewidths=lw, alpha=alpha, zorder=4)
-                lc.set_array(np.arange(len(segs), dtype=float))
+                lc.set_array(np.arange(1, len(segs) + 1, dtype=float))
                 lc.set_gid("trajectory")
                 ax.add_collection(lc)
                 lc_last = lc
                 mcol = "black"
             else:
-                ln, = ax.plot(xs, ys, color=col, lw=lw, alpha=alpha, zorder=4)
+                mcol = colors[k % len(colors)]
+                ln, = ax.plot(xs, ys, color=mcol, lw=lw, alpha=alpha, zorder=4)
                 ln.set_gid("trajectory")
-                mcol = col
-            if not markers:
-                continue
-            st, = ax.plot(xs[:1], ys[:1], marker="o", ms=6, mfc="white", mec=mcol, mew=1.5, ls="none", zorder=7)
-            st.set_gid(GID_START)
-            if conv:
-                en, = ax.plot(xs[-1:], ys[-1:], marker="s", ms=6, mfc=mcol, mec=mcol, ls="none", zorder=7)
-                en.set_gid(GID_END_CONVERGED)
-            else:
-                en, = ax.plot(xs[-1:], ys[-1:], marker="x", ms=7, mew=2, color=mcol, ls="none", zorder=7)
-                en.set_gid(GID_END_OPEN)
+            if markers:
+                _end_markers(ax, xs, ys, conv, mcol)
     return lc_last
 
 
@@ -613,12 +664,13 @@ def trajectories(trajs, x, y, dyn=None, *, axes=None, colors=None, cmap: str = "
     x, y : projection (indices, or labels when ``dyn`` is given)
     colors : list of colours (one per trajectory) instead of colouring by time
     cmap, colorbar : colour map of time and whether to add its colour bar
-    markers : start (open circle) and end markers (filled square: fixed point reached)
+    markers : start (open square) and end markers (star: fixed point reached, cross: not converged)
     """
     pans = panels(dyn, x, y)
     axes = _as_axes_list(axes, len(pans))
     trajs = _trajectory_list(trajs)
-    lc = _draw_trajectories(axes, pans, trajs, colors=colors, cmap=cmap, lw=lw, alpha=alpha, markers=markers)
+    lc = _draw_trajectories(axes, [_projector(*pan) for pan in pans], trajs, colors=colors, cmap=cmap, lw=lw,
+                            alpha=alpha, markers=markers)
     for ax, (cx, cy) in zip(axes, pans):
         if unit_square:
             _style_unit_square(ax)
@@ -626,7 +678,7 @@ def trajectories(trajs, x, y, dyn=None, *, axes=None, colors=None, cmap: str = "
             ax.set_xlabel(coordinate_label(dyn, cx))
             ax.set_ylabel(coordinate_label(dyn, cy))
     if colorbar and lc is not None:
-        axes[0].figure.colorbar(lc, ax=axes, shrink=0.9, pad=0.02).set_label("time step")
+        axes[0].figure.colorbar(lc, ax=axes, shrink=0.9, pad=0.02).set_label("time step (log scale)")
     return axes
 
 
@@ -646,7 +698,9 @@ def time_series(trajs, dyn=None, coords=None, *, ax=None, colors=None, linestyle
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 3.6), constrained_layout=True)
-    data = [_as_trajectory(t)[0] for t in _trajectory_list(trajs)]
+    items = _trajectory_list(trajs)
+    data = [_as_trajectory(t)[0] for t in items]
+    times = [_times(t, len(X)) for t, X in zip(items, data)]
     N, Q, M = data[0].shape[1:]
     if coords is None:
         coords = [(i, s, 0) for s in range(Q) for i in range(N)]
@@ -666,10 +720,10 @@ def time_series(trajs, dyn=None, coords=None, *, ax=None, colors=None, linestyle
                     f", {'state' if dyn.fully_observed else 'observation'} {dyn.observations[s]}" if Q > 1 else "")
             else:
                 lab = f"X[{i}, {s}, {a}]"
-            ax.plot(np.arange(len(X)), X[:, i, s, a], color=col, ls=ls, lw=lw if i == 0 else 0.75 * lw,
+            ax.plot(times[n], X[:, i, s, a], color=col, ls=ls, lw=lw if i == 0 else 0.75 * lw,
                     alpha=alpha, label=lab if n == 0 else None)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlim(xlim if xlim is not None else (0, max(len(X) for X in data) - 1))
+    ax.set_xlim(xlim if xlim is not None else (0, max(t[-1] for t in times)))
     ax.set_xlabel(xlabel)
     if ylabel is None:
         acts = {a for _, _, a in coords}
@@ -695,7 +749,7 @@ def _ternary(P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def simplex(dyn, agent=0, state=0, *, ax=None, points: int = 12, base=None, symmetric: bool = False,
             arrows: str = "tderror", cmap: str = "viridis", colorbar: bool = True, fixed_points=None,
-            trajectories=None, traj_colors=None, title: str | None = None, **p):
+            trajectories=None, traj_colors=None, title: str | None = None, legend: bool = True, **p):
     """Flow on the simplex of one agent's strategy in one state (games with 3 actions).
 
     The other strategies come from ``base`` (default uniform); with ``symmetric=True``
@@ -721,8 +775,7 @@ def simplex(dyn, agent=0, state=0, *, ax=None, points: int = 12, base=None, symm
     for j in who:
         Xs[:, j, s, :] = bary
     D = _evaluate(dyn, Xs, arrows, p)[:, i, s, :]
-    u, v = _ternary(D)  # linear map: displacement in the plane
-    u, v = u - 0.0, v  # (a0 corner at the origin, so the map is linear)
+    u, v = _ternary(D)  # the map is linear (corner a0 at the origin): displacements map to displacements
     px, py = _ternary(bary)
     speed = np.hypot(u, v)
     norm = mcolors.Normalize(0, speed.max() if speed.max() > 0 else 1)
@@ -747,34 +800,11 @@ def simplex(dyn, agent=0, state=0, *, ax=None, points: int = 12, base=None, symm
     ax.text(-off, -off, labels[0], ha="center", va="center", fontsize="large")
     ax.text(1 + off, -off, labels[1], ha="center", va="center", fontsize="large")
     ax.text(0.5, _SQ3 + off, labels[2], ha="center", va="center", fontsize="large")
+    project = lambda X: _ternary(X[..., i, s, :])  # noqa: E731
     if fixed_points is not None:
-        recs = _fixed_point_records(fixed_points)
-        for st, gid, style, lab in _FP_KINDS:
-            P = [X[i, s] for X, stv, _ in recs if stv is st]
-            if P:
-                fx, fy = _ternary(np.array(P))
-                ax.plot(fx, fy, label=lab, **style)[0].set_gid(gid)
+        _draw_fixed_points([ax], [project], fixed_points)
     if trajectories is not None:
-        from matplotlib.collections import LineCollection
-
-        for k, t in enumerate(_trajectory_list(trajectories)):
-            X, conv = _as_trajectory(t)
-            tx, ty = _ternary(X[:, i, s, :])
-            if traj_colors is None:
-                pts = np.column_stack([tx, ty]).reshape(-1, 1, 2)
-                lc = LineCollection(np.concatenate([pts[:-1], pts[1:]], axis=1), cmap="plasma", linewidths=2,
-                                    zorder=4)
-                lc.set_array(np.arange(len(tx) - 1, dtype=float))
-                lc.set_gid("trajectory")
-                ax.add_collection(lc)
-                mcol = "black"
-            else:
-                mcol = traj_colors[k % len(traj_colors)]
-                ax.plot(tx, ty, color=mcol, lw=2, zorder=4)[0].set_gid("trajectory")
-            ax.plot(tx[:1], ty[:1], "o", mfc="white", mec=mcol, ms=6, zorder=7)[0].set_gid(GID_START)
-            mk = dict(marker="s", mfc=mcol, mec=mcol) if conv else dict(marker="x", color=mcol, mew=2)
-            ax.plot(tx[-1:], ty[-1:], ls="none", ms=6, zorder=7, **mk)[0].set_gid(
-                GID_END_CONVERGED if conv else GID_END_OPEN)
+        _draw_trajectories([ax], [project], _trajectory_list(trajectories), colors=traj_colors)
     ax.set_xlim(-0.12, 1.12)
     ax.set_ylim(-0.12, _SQ3 + 0.12)
     ax.set_aspect("equal")
@@ -787,7 +817,7 @@ def simplex(dyn, agent=0, state=0, *, ax=None, points: int = 12, base=None, symm
     if colorbar:
         ax.figure.colorbar(q, ax=ax, shrink=0.8, pad=0.02).set_label(
             "|normalized TD error|" if arrows == "tderror" else "|strategy change per step|")
-    if fixed_points is not None:
+    if legend and (fixed_points is not None or trajectories is not None):
         _legend(ax, loc="upper right")
     return ax
 
@@ -958,74 +988,90 @@ def hysteresis(result, values=None, *, ax=None, cmap: str = "viridis", colorbar:
 
 
 # --------------------------------------------------------------------------- basins
-def basins(result, *, ax=None, labels: Sequence[str] | None = None, colors=None, xlabel: str | None = None,
-           ylabel: str | None = None, dyn=None, fixed_points=None, legend: bool = True, boundary: bool = True):
-    """Basin image on a 2-d slice: one colour per attractor, boundaries outlined.
+def basins(result, *, ax=None, dyn=None, names: Sequence[str] | None = None, colors=None,
+           xlabel: str | None = None, ylabel: str | None = None, fixed_points=None, separatrix=None,
+           legend: bool = True, boundary: bool = True):
+    """Basin image on a 2-d slice: one colour per attractor, basin boundaries outlined.
 
-    ``result`` has ``.xs``, ``.ys`` and ``.labels`` (attractor index per grid point,
-    ``-1`` = not converged), optionally ``.attractors`` and ``.coords``; or is a tuple
-    ``(xs, ys, labels)``.
+    Parameters
+    ----------
+    result : basin result (``.labels`` of shape ``(len(y_values), len(x_values))`` with
+        attractor indices, -1 = not converged, -2 = not a strategy; ``.x_values``,
+        ``.y_values``, ``.x``, ``.y``, ``.attractors``), or a tuple ``(xs, ys, labels)``
+    dyn : Dynamics, optional (axis labels)
+    names : legend names of the basins present, in attractor order (default: where the
+        attractors lie on the slice and their type)
+    colors : one colour per attractor index
+    fixed_points, separatrix : overlays, as in :func:`flow`
     """
     import matplotlib.colors as mcolors
     from matplotlib.patches import Patch
 
     plt = _pyplot()
     if ax is None:
-        _, ax = plt.subplots(figsize=(4.6, 4.0), constrained_layout=True)
-    if hasattr(result, "labels") and not isinstance(result, tuple):
-        xs, ys, lab = result.xs, result.ys, result.labels
-    else:
+        _, ax = plt.subplots(figsize=(5.4, 4.0), constrained_layout=True)
+    if isinstance(result, tuple):
         xs, ys, lab = result
-    xs, ys, lab = np.asarray(xs, float), np.asarray(ys, float), np.asarray(lab)
+        cx = cy = None
+        attractors = None
+    else:
+        xs, ys, lab = result["x_values"], result["y_values"], result["labels"]
+        cx, cy = result.get("x"), result.get("y")
+        attractors = result.get("attractors")
+    xs, ys, lab = np.asarray(xs, float), np.asarray(ys, float), np.asarray(lab).astype(int)
     if lab.shape != (len(ys), len(xs)):
         raise ParameterError(f"basin labels have shape {lab.shape}; expected (len(ys), len(xs)) = "
                              f"{(len(ys), len(xs))}")
-    lab = lab.astype(int)
-    ids = sorted(set(np.unique(lab).tolist()) - {-1})
+    ids = sorted(set(np.unique(lab).tolist()) - {-1, -2})
     palette = colors or ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
-    cols = ["0.85"] + [palette[k % len(palette)] for k in range(len(ids))]
-    cmap = mcolors.ListedColormap(cols)
-    idx = np.zeros_like(lab)
+    cols = ["white", "0.8"] + [palette[v % len(palette)] for v in ids]  # colour by attractor index
+    idx = np.where(lab == -2, 0, 1)
     for k, v in enumerate(ids):
-        idx[lab == v] = k + 1
-    dx = (xs[1] - xs[0]) / 2 if len(xs) > 1 else 0.5
-    dy = (ys[1] - ys[0]) / 2 if len(ys) > 1 else 0.5
+        idx[lab == v] = k + 2
+    dx = (xs[-1] - xs[0]) / (len(xs) - 1) / 2 if len(xs) > 1 else 0.5
+    dy = (ys[-1] - ys[0]) / (len(ys) - 1) / 2 if len(ys) > 1 else 0.5
     im = ax.imshow(idx, origin="lower", extent=(xs[0] - dx, xs[-1] + dx, ys[0] - dy, ys[-1] + dy),
-                   cmap=cmap, vmin=-0.5, vmax=len(ids) + 0.5, interpolation="nearest", alpha=0.85,
-                   aspect="equal")
+                   cmap=mcolors.ListedColormap(cols), vmin=-0.5, vmax=len(cols) - 0.5, interpolation="nearest",
+                   alpha=0.8, aspect="equal")
     im.set_gid("basins")
     if boundary and len(ids) > 1:
-        ax.contour(xs, ys, idx, levels=np.arange(0.5, len(ids) + 0.5), colors="black", linewidths=1.0)
-    names = list(labels) if labels is not None else _attractor_names(result, ids)
-    handles = [Patch(facecolor=cols[k + 1], edgecolor="black", label=names[k] if k < len(names) else f"attractor {v}")
-               for k, v in enumerate(ids)]
+        ax.contour(xs, ys, idx, levels=np.arange(2.5, len(ids) + 1.5), colors="black", linewidths=1.0)
+    if names is None:
+        names = [_attractor_name(attractors, v, cx, cy, dyn) for v in ids]
+    handles = [Patch(facecolor=cols[k + 2], edgecolor="black", alpha=0.8, label=names[k]) for k in range(len(ids))]
     if np.any(lab == -1):
-        handles.append(Patch(facecolor="0.85", edgecolor="black", label="not converged"))
-    coords = getattr(result, "coords", None)
-    if dyn is not None and coords is not None:
-        xlabel = xlabel or coordinate_label(dyn, coords[0])
-        ylabel = ylabel or coordinate_label(dyn, coords[1])
-        if fixed_points is not None:
-            _draw_fixed_points([ax], [tuple(_coordinate(dyn, c) for c in coords)], fixed_points, label=False)
+        handles.append(Patch(facecolor="0.8", edgecolor="black", label="not converged"))
+    pan = (tuple(cx), tuple(cy)) if cx is not None and cy is not None else None
+    if dyn is not None and pan is not None:
+        xlabel = xlabel or coordinate_label(dyn, pan[0])
+        ylabel = ylabel or coordinate_label(dyn, pan[1])
+    if fixed_points is not None and pan is not None:
+        _draw_fixed_points([ax], [_projector(*pan)], fixed_points)
+    if separatrix is not None and pan is not None:
+        _draw_separatrix(ax, separatrix, *pan)
+    ax.set_xlim(min(0, xs[0] - dx) - 0.02, max(1, xs[-1] + dx) + 0.02)
+    ax.set_ylim(min(0, ys[0] - dy) - 0.02, max(1, ys[-1] + dy) + 0.02)
     ax.set_xlabel(xlabel or "x")
     ax.set_ylabel(ylabel or "y")
-    if legend and handles:
-        ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    if legend:
+        extra = list(_handles([ax]).values())
+        ax.legend(handles=handles + extra, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                  borderaxespad=0, title="basin of", title_fontsize="small")
     return ax
 
 
-def _attractor_names(result, ids) -> list[str]:
-    att = getattr(result, "attractors", None)
-    names = []
-    for v in ids:
-        name = f"attractor {v}"
-        if att is not None and 0 <= v < len(att):
-            a = att[v]
-            X = np.asarray(a.X if hasattr(a, "X") else a, dtype=float)
-            if X.ndim == 3:
-                name = f"attractor {v}: P(a0) = " + ", ".join(f"{p:.2f}" for p in X[:, :, 0].ravel())
-        names.append(name)
-    return names
+def _attractor_name(attractors, v, cx, cy, dyn) -> str:
+    name = f"attractor {v}"
+    if attractors is None or not 0 <= v < len(attractors):
+        return name
+    a = attractors[v]
+    X = np.asarray(a["X"] if isinstance(a, dict) else getattr(a, "X", a), dtype=float)
+    if X.ndim == 3 and cx is not None and cy is not None:
+        name = f"({X[tuple(cx)]:.2f}, {X[tuple(cy)]:.2f})"
+    fp = a.get("fixed_point") if isinstance(a, dict) else None
+    if fp is not None and "type" in fp:
+        name += f", {fp['type']}"
+    return name
 
 
 # --------------------------------------------------------- critical slowing down

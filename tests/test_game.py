@@ -415,3 +415,27 @@ def test_builtin_registry():
         game = make()
         assert isinstance(game, Game), name
         assert game.canonical() == make().canonical()
+
+
+def test_option_names_of_public_functions_are_reserved():
+    """Every keyword of a public function that takes ``**p`` overrides is a reserved parameter name."""
+    import inspect
+
+    import crldgen.iterate as iterate
+    from crldgen.game import OPTION_NAMES, RESERVED_NAMES
+    from crldgen.runtime.dynamics import Dynamics
+
+    fns = [crldgen.compile, crldgen.fixed_points, crldgen.stability, crldgen.basins, crldgen.basin_fractions,
+           crldgen.tipping_point, crldgen.critical_slowing_down, crldgen.stable_manifold, crldgen.continuation,
+           crldgen.hysteresis, crldgen.hysteresis_sweep, iterate.sweep]
+    fns += [getattr(Dynamics, n) for n in dir(Dynamics) if not n.startswith("_") and callable(getattr(Dynamics, n))]
+    missing = set()
+    for f in fns:
+        params = inspect.signature(f).parameters.values()
+        if any(p.kind == p.VAR_KEYWORD for p in params):
+            missing |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    missing -= OPTION_NAMES | RESERVED_NAMES
+    assert not missing, f"reserve these keyword names in crldgen.game.OPTION_NAMES: {sorted(missing)}"
+    T, R = _valid(2, 2, 2)
+    with pytest.raises(crldgen.GameError, match="reserved"):
+        Game(T, R, params={"tol": 1.0})

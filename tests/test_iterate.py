@@ -63,7 +63,11 @@ def _random_case(N, Z, M, n_obs, learner, seed):
     return g, game
 
 
-@pytest.fixture(scope="module", params=RANDOM, ids=lambda c: f"N{c[0]}Z{c[1]}M{c[2]}{'Q%d' % c[3] if c[3] else ''}-{c[4]}")
+def _case_id(c):
+    return f"N{c[0]}Z{c[1]}M{c[2]}{'Q%d' % c[3] if c[3] else ''}-{c[4]}"
+
+
+@pytest.fixture(scope="module", params=RANDOM, ids=_case_id)
 def random_case(request, compiled):
     N, Z, M, n_obs, learner, seed = request.param
     g, game = _random_case(N, Z, M, n_obs, learner, seed)

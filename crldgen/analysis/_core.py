@@ -19,7 +19,6 @@ import numpy as np
 
 from ..errors import ParameterError, StrategyError
 
-
 _DICT_ATTRS = frozenset(dir(dict))
 
 
@@ -90,8 +89,6 @@ class System:
         self.shape = (N, Q, M)
         self.alpha_rows = np.repeat(self.alpha, Q * (M - 1))
         self._X = np.empty(N * Q * M)
-        self._out = np.empty(self.n)
-        self._J = np.empty(self.n * self.n)
 
     # -- coordinates
     def X(self, y) -> np.ndarray:
@@ -131,11 +128,6 @@ class System:
     def dG(self, y) -> np.ndarray:
         """Jacobian of the flow residual, ``(J - I) / alpha`` per agent row."""
         return (self.J(y) - np.eye(self.n)) / self.alpha_rows[:, None]
-
-    def with_params(self, **p) -> "System":
-        merged = dict(self.params)
-        merged.update(p)
-        return System(self.dyn, merged)
 
 
 def params_key(p: dict) -> dict:
@@ -201,12 +193,6 @@ def set_probability(X: np.ndarray, coords, values) -> np.ndarray:
     return X
 
 
-def interior(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """Nudge a strategy into the interior of the simplex (for ``ln X``)."""
-    X = np.maximum(np.asarray(X, dtype=float), eps)
-    return X / X.sum(-1, keepdims=True)
-
-
 # ------------------------------------------------------------------ sampling
 def sample_strategies(dyn, n: int, rng=None, method: str = "lhs", eps: float = 1e-3) -> np.ndarray:
     """``n`` joint strategies spread over the product of simplices, shape (n, N, Q, M).
@@ -239,72 +225,39 @@ def sample_strategies(dyn, n: int, rng=None, method: str = "lhs", eps: float = 1
 
 
 # ------------------------------------------------------------------ trajectories
-# The analysis drives the compiled loop kernels of the generated module directly with
-# plain arrays (calling convention LOOP_API 2 of crldgen/codegen/template.py): the
-# whole loop runs compiled, batches in parallel, with per-row parameters.
-LOOP_API = 2
+def start_strategies(dyn, Y) -> np.ndarray:
+    """Strategies (B, N, Q, M) of log-ratio rows ``Y`` (B, n_free), for :mod:`crldgen.iterate`."""
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    out = np.empty((Y.shape[0], int(np.prod(dyn.shape))))
+    for b in range(Y.shape[0]):
+        dyn.module.strategy_of_logit(np.ascontiguousarray(Y[b]), out[b])
+    return out.reshape((Y.shape[0],) + dyn.shape)
 
 
-def _check_loop_api(dyn):
-    api = getattr(dyn.module, "LOOP_API", None)
-    if api != LOOP_API:
-        from ..errors import GenerationError
+def batch_overrides(dyn, params: dict) -> dict:
+    """Parameter overrides for :mod:`crldgen.iterate`'s batch calls (one value set for all members).
 
-        raise GenerationError(
-            f"the generated module {getattr(dyn, 'path', None)} has loop kernels of calling convention "
-            f"{api!r}; crldgen.analysis needs {LOOP_API}: regenerate it (delete the file or its cache "
-            "directory and compile again)")
-
-
-def _param_rows(dyn, params, B):
-    if isinstance(params, dict):
-        rows = [dyn.params(**params)] * B
-    else:
-        rows = [dyn.params(**q) for q in params]
-        if len(rows) != B:
-            raise ParameterError(f"{len(rows)} parameter sets for {B} start points")
-    return tuple(np.ascontiguousarray(np.array([r[k] for r in rows], dtype=float).reshape(B, -1))
-                 for k in range(4))
-
-
-def run_batch(dyn, Y0: np.ndarray, tmax: int, tol: float, params, direction: float = 1.0):
-    """Iterate a batch of start points (rows of ``Y0``, log-ratio coordinates) in parallel.
-
-    ``params`` is one override dict for all rows or a list with one dict per row.
-    Convergence follows the chapter: stop when ``||X_next - X||_2 < tol`` (``tol = 0``:
-    never). Returns a :class:`Result` with ``X`` (last strategies, (B, N, Q, M)), ``y``
-    (their log-ratios), ``steps`` (number of recorded strategies, the chapter's
-    trajectory length), ``converged`` and ``status`` (1: non-finite numbers).
+    Batch calls read array values as one value per member; per-agent learner values
+    (shape (N,)) become shape (1, N): the same per-agent values for every member.
     """
-    _check_loop_api(dyn)
-    Y0 = np.ascontiguousarray(np.atleast_2d(np.asarray(Y0, dtype=float)))
-    B = Y0.shape[0]
-    Alpha, Beta, Gamma, Theta = _param_rows(dyn, params, B)
-    NX = int(np.prod(dyn.shape))
-    X0 = np.empty((B, NX))
-    for b in range(B):
-        dyn.module.strategy_of_logit(Y0[b], X0[b])
-    X_out, y_out = np.empty((B, NX)), np.empty((B, dyn.n_free))
-    lengths, stored, status = (np.zeros(B, dtype=np.int64) for _ in range(3))
-    converged = np.zeros(B, dtype=np.bool_)
-    dyn.module.trajectories(X0, Y0, np.zeros(B, dtype=np.int64), Theta, Alpha, Beta, Gamma, int(tmax),
-                            float(tol), float(direction), 0, np.empty((B, 0, NX)), X_out, y_out, lengths,
-                            converged, status, stored)
-    return Result(X=X_out.reshape((B,) + dyn.shape), y=y_out, steps=lengths, converged=converged,
-                  status=status)
+    out = {}
+    for k, v in params.items():
+        arr = np.asarray(v, dtype=float)
+        out[k] = arr.reshape(1, -1) if arr.ndim == 1 and arr.shape == (dyn.n_agents,) else v
+    return out
 
 
-def run_one(dyn, y0, tmax: int, tol: float, params: dict, every: int = 1, direction: float = 1.0):
-    """One trajectory from ``y0``; ``X`` stores every ``every``-th recorded strategy."""
-    _check_loop_api(dyn)
-    y0 = np.ascontiguousarray(y0, dtype=float).ravel()
-    a, b, g, th = dyn.params(**params)
-    NX = int(np.prod(dyn.shape))
-    X0 = np.empty(NX)
-    dyn.module.strategy_of_logit(y0, X0)
-    Xrec = np.empty((int(tmax) // max(int(every), 1) + 1, NX))
-    X_out, y_out = np.empty(NX), np.empty(dyn.n_free)
-    t, conv, status, stored = dyn.module.trajectory(X0, y0, 0, th, a, b, g, int(tmax), float(tol),
-                                                    float(direction), int(every), Xrec, X_out, y_out)
-    return Result(X=Xrec[:stored].reshape((stored,) + dyn.shape), steps=int(t), converged=bool(conv),
-                  status=int(status), final=X_out.reshape(dyn.shape), y_final=y_out)
+def run_batch(dyn, Y0, tmax: int, tol: float | None, params: dict):
+    """Trajectories from log-ratio rows ``Y0`` in parallel (final states only, divergence flagged).
+
+    Returns the :class:`crldgen.iterate.Trajectories` of :meth:`Dynamics.trajectories`.
+    """
+    return dyn.trajectories(start_strategies(dyn, Y0), int(tmax), tol, every=None, progress=False,
+                            on_divergence="flag", **batch_overrides(dyn, params))
+
+
+def run_one(dyn, start, tmax: int, tol: float | None, params: dict, every: int | None = None):
+    """One trajectory from log-ratios ``start`` (or continuing a Trajectory exactly)."""
+    if not hasattr(start, "final_logit"):
+        start = start_strategies(dyn, np.ravel(start))[0]
+    return dyn.trajectory(start, int(tmax), tol, every=every, on_divergence="flag", **params)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ._core import Result, System, params_key, run_batch, sample_strategies
-from .stability import FixedPoint, report
+from .linear import report
 
 #: Newton stops when max |G| falls below this; points with max |G| above ACCEPT_TOL are dropped
 NEWTON_TOL = 1e-12
@@ -81,7 +81,7 @@ class FixedPointResult(Result):
         directions; each has ``X``, ``stable``, ``type``, ``eigenvalues``, ... and
         ``hits`` (how many starts converged to it)
     X : (K, N, Q, M) array of the points' strategies;  stable : (K,) bool
-    n_starts, n_converged : starts tried and starts whose Newton iteration converged
+    n_starts, n_converged : Newton starts (samples, guesses and trajectory end points) and how many converged
     params : the parameter overrides used
     """
 
@@ -154,13 +154,14 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
             G = G[None]
         if G.ndim != 4 or G.shape[1:] != dyn.shape:
             raise ParameterError(f"guesses must have shape {dyn.shape} or (K,) + {dyn.shape}, got {G.shape}")
-        starts.extend(system.y(np.clip(g_, 1e-300, None) / np.clip(g_, 1e-300, None).sum(-1, keepdims=True))
-                      for g_ in G)
+        G = np.clip(G, 1e-300, None)  # a pure strategy as a guess: nudge it into the interior
+        starts.extend(system.y(g_ / g_.sum(-1, keepdims=True)) for g_ in G)
     if n_starts:
         starts.extend(dyn.to_logit(X).ravel() for X in sample_strategies(dyn, n_starts, rng, sampling))
     if iterate and starts:
         ends = run_batch(dyn, np.array(starts), tmax, 1e-10, p)
-        starts.extend(y for y, ok in zip(ends.y, np.all(np.isfinite(ends.y), axis=1)) if ok)
+        Y = ends.final_logit.reshape(len(ends), -1)
+        starts.extend(y for y, bad in zip(Y, ends.diverged) if not bad and np.all(np.isfinite(y)))
     found = []
     for y0 in starts:
         y, res, _ = newton(system, y0, tol=tol)

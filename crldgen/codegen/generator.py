@@ -1,13 +1,17 @@
 """Generate the source text of a per-game module of numba kernels (text only, no compiling).
 
 Module layout (the same public names in every module): header comment with key and
-orderings, constants, game kernels (``averages``, ``values``, ``tderror``,
-``logit_step``, ``jacobian``, ``stationary``), then the game-independent template
-(``strategy_step``, ``trajectory``, ``trajectories``, ...).
+checksum, docstring with the array orderings, constants, the two shared stages
+(``_stage1``: learner-independent quantities such as the strategy averages; ``_stage2``:
+inverse, values ``V`` and ``Q``), the game kernels (``averages``, ``values``,
+``tderror``, ``logit_step`` / ``logit_step_w``, ``jacobian``, ``stationary``), then the
+game-independent template (``strategy_step``, ``trajectory``, ``trajectories``, ...).
 
 Kernel arguments are flat float64 arrays: ``X[(i*Q + o)*M + a]``, ``y[(i*Q + o)*(M-1) + a]``,
 ``theta`` (game parameters in ``PARAM_NAMES`` order), ``alpha``, ``beta``, ``gamma``
-(one value per agent); outputs go into preallocated arrays.
+(one value per agent); outputs go into preallocated arrays. Game parameters are never
+module constants (numba would freeze them at compile time) and their default values
+are not in the module at all: one module serves every value (see :func:`cache_key`).
 """
 
 from __future__ import annotations
@@ -15,13 +19,15 @@ from __future__ import annotations
 import hashlib
 import re
 
+import numpy as np
 import sympy
 
 from .._version import __version__
 from ..errors import GenerationError
 from ..runtime.loader import FORMAT, HEADER_LINES, split_header
 from ..symbolic.model import Model
-from .printer import KernelPrinter, program_lines
+from ..symbolic.program import LinearSolve, Program
+from .printer import program_lines
 from .template import FO_STATIONARY, TEMPLATE
 
 __all__ = ["FORMAT", "HEADER_LINES", "cache_key", "generate_source", "header", "module_name", "parse_header"]
@@ -60,46 +66,207 @@ def _flat(shape, idx) -> int:
     return k
 
 
-class _Emitter:
-    def __init__(self, model: Model) -> None:
-        self.model = model
-        self.printer = KernelPrinter()
-        m = model
-        self.inputs = set(m._X.flat) | set(m._y.flat) | set(m.theta) | set(m.alpha) | set(m.beta) | set(m.gamma)
+#: outputs of Model.program that the non-Jacobian kernels print
+_BASE_OUTPUTS = ("Tss", "Ris", "Tisas", "Risa", "V", "Q", "td_error", "logit_step")
+#: names the generated kernels use besides the model's symbols (a game parameter must not take them)
+_KERNEL_NAMES = frozenset({
+    "math", "np", "numba", "_solve", "_stage1", "_stage2", "logit_step_w", "N_WORK", "w", "X", "y", "theta",
+    "alpha", "beta", "gamma", "Tss", "Ris", "Tisas", "Risa", "V", "Q", "out", "y_out", "J", "range", "abs",
+    "max", "min",
+})
+_TEMP_NAME = re.compile(r"c[so]\d+|.*_sys_[AB]")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-    def loads(self, with_y: bool, with_learner: bool) -> list[str]:
+
+def _deps(st) -> set:
+    """Free symbols a statement reads."""
+    if isinstance(st, LinearSolve):
+        out: set = set()
+        for e in list(st.A) + list(st.B):
+            out |= sympy.sympify(e).free_symbols
+        return out
+    return sympy.sympify(st[1]).free_symbols
+
+
+def _defs(st) -> list:
+    """Symbols a statement defines."""
+    return list(st.targets) if isinstance(st, LinearSolve) else [st[0]]
+
+
+def _closure(statements, exprs) -> list:
+    """The statements (in order) that ``exprs`` need, directly or through other statements."""
+    needed: set = set()
+    for e in exprs:
+        needed |= sympy.sympify(e).free_symbols
+    keep = []
+    for st in reversed(statements):
+        if needed.intersection(_defs(st)):
+            keep.append(st)
+            needed |= _deps(st)
+    keep.reverse()
+    return keep
+
+
+def _same(st, other) -> bool:
+    if isinstance(st, LinearSolve) or isinstance(other, LinearSolve):
+        return (isinstance(st, LinearSolve) and isinstance(other, LinearSolve) and st.targets == other.targets
+                and st.A == other.A and st.B == other.B)
+    return st[0] == other[0] and sympy.sympify(st[1]) == sympy.sympify(other[1])
+
+
+def _program(statements) -> Program:
+    prog = Program("u")
+    prog.statements = list(statements)
+    return prog
+
+
+class _Emitter:
+    """Print the kernels of one model, sharing the expensive straight-line code.
+
+    The model's program is derived once and cut in two stages compiled once each:
+    ``_stage1(X, theta, w)`` computes everything that does not depend on the learner
+    parameters (the strategy averages; under partial observability also ``Ps`` and the
+    beliefs) and ``_stage2(X, theta, alpha, beta, gamma, w)`` the rest (inverse, values
+    ``V``, ``Q``). Both store the quantities later code reads into a scratch array ``w``
+    of ``N_WORK`` entries; the public kernels call the stages and print only their own
+    outputs. The Jacobian reuses every statement of the stages that its own program
+    repeats verbatim. numba spends about a millisecond per arithmetic operation (typing
+    and lowering), so compiling the averages once instead of once per kernel is what
+    keeps cold compiles short; the numbers are those of the model's program either way
+    (the same statements, common subexpressions eliminated per function).
+    """
+
+    def __init__(self, model: Model) -> None:
+        m = self.model = model
+        self.X_syms = list(m._X.flat)
+        self.y_syms = list(m._y.flat)
+        self.learner_syms = set(m.alpha) | set(m.beta) | set(m.gamma)
+        self.inputs = set(self.X_syms) | set(self.y_syms) | set(m.theta) | self.learner_syms
+        base = set(_BASE_OUTPUTS) | (set() if model.game.fully_observed else {"Ps"})
+        prog, self.res = m.program(base)
+        jprog, jres = m.program({"jacobian"})
+        self.res["jacobian"] = jres["jacobian"]
+        self.statement_names = {d.name for st in prog.statements + jprog.statements for d in _defs(st)}
+        base_exprs = [e for k in base for e in np.asarray(self.res[k], dtype=object).flat]
+        needed = _closure(prog.statements, base_exprs)
+        # stage 1: statements that do not depend (transitively) on alpha, beta, gamma
+        tainted = set(self.learner_syms)
+        self.stage1, self.stage2 = [], []
+        for st in needed:
+            if _deps(st) & tainted:
+                self.stage2.append(st)
+                tainted.update(_defs(st))
+            else:
+                self.stage1.append(st)
+        stage_of = {d: 1 for st in self.stage1 for d in _defs(st)}
+        stage_of.update({d: 2 for st in self.stage2 for d in _defs(st)})
+        base_def = {d: st for st in needed for d in _defs(st)}
+        # the Jacobian: statements identical to a stage statement are read from w
+        reused: set = set()
+        own = []
+        for st in jprog.statements:
+            defs = _defs(st)
+            if (all(d in base_def and _same(st, base_def[d]) for d in defs)
+                    and all(d in self.inputs or d in reused for d in _deps(st))):
+                reused.update(defs)
+            else:
+                own.append(st)
+        jac_exprs = list(np.asarray(self.res["jacobian"], dtype=object).flat)
+        self.jac_own = _closure(own, jac_exprs)
+        # what later code reads from each stage
+        refs: set = set()
+        for st in self.stage2 + self.jac_own:
+            refs |= _deps(st)
+        for e in base_exprs + jac_exprs:
+            refs |= sympy.sympify(e).free_symbols
+        self.exports = {}
+        for st in self.stage1 + self.stage2:
+            for d in _defs(st):
+                if d in refs:
+                    self.exports[d] = len(self.exports)
+        self.stage_of = stage_of
+        self.n_work = len(self.exports)
+        self.param_index = {sym: k for k, sym in enumerate(m.theta)}
+
+    # ------------------------------------------------------------------ pieces
+    def _loads(self, body: list[str], args: set, extra: dict | None = None) -> list[str]:
+        """Load lines for the input symbols the ``body`` lines use (arrays in ``args`` only)."""
         m = self.model
-        lines = [f"{sym.name} = X[{k}]" for k, sym in enumerate(m._X.flat)]
-        if with_y:
-            lines += [f"{sym.name} = y[{k}]" for k, sym in enumerate(m._y.flat)]
-        lines += [f"{sym.name} = theta[{k}]" for k, sym in enumerate(m.theta)]
-        if with_learner:
-            for name, syms in (("alpha", m.alpha), ("beta", m.beta), ("gamma", m.gamma)):
-                lines += [f"{s.name} = {name}[{i}]" for i, s in enumerate(syms)]
+        used = set(_IDENT.findall("\n".join(body)))
+        lines = []
+        sources = [("X", self.X_syms), ("y", self.y_syms), ("theta", list(m.theta)),
+                   ("alpha", list(m.alpha)), ("beta", list(m.beta)), ("gamma", list(m.gamma))]
+        for arr, syms in sources:
+            if arr not in args:
+                continue
+            lines += [f"{sym.name} = {arr}[{k}]" for k, sym in enumerate(syms) if sym.name in used]
+        if extra:
+            lines += [f"{sym.name} = w[{k}]" for sym, k in sorted(extra.items(), key=lambda kv: kv[1])
+                      if sym.name in used]
         return lines
 
-    def kernel(self, name, args, doc, outputs: dict, arrays: dict, with_y=False, with_learner=True) -> str:
-        """A kernel writing ``arrays[name][idx]`` into output argument ``outputs[name]``."""
-        prog, res = self.model.program(set(arrays))
-        outs = []
-        for key, argname in outputs.items():
-            arr = res[key]
-            for idx in sorted(_indices(arr)):
-                outs.append((f"{argname}[{_flat(arr.shape, idx)}]", arr[idx]))
-        body = self.loads(with_y, with_learner) + program_lines(prog, self.inputs, outs)
-        text = [
-            "@numba.njit(cache=True)",
-            f"def {name}({', '.join(args)}):",
-            f'    """{doc}"""',
-        ]
-        text += ["    " + ln for ln in body]
+    @staticmethod
+    def _function(name, args, doc, body) -> str:
+        text = ["@numba.njit(cache=True)", f"def {name}({', '.join(args)}):", f'    """{doc}"""']
+        text += ["    " + ln for ln in (body or ["pass"])]
         return "\n".join(text) + "\n"
 
+    def stages(self) -> list[str]:
+        """The source of ``_stage1`` and ``_stage2`` (only those with statements)."""
+        out = []
+        for stage, statements, args, doc in (
+            (1, self.stage1, ["X", "theta", "w"],
+             "Stage 1 (learner-independent quantities, e.g. strategy averages) into the scratch array w."),
+            (2, self.stage2, ["X", "theta", "alpha", "beta", "gamma", "w"],
+             "Stage 2 (inverse, values V and Q; needs stage 1 in w) into the scratch array w."),
+        ):
+            if not statements:
+                continue
+            stores = [(f"w[{k}]", d) for d, k in self.exports.items() if self.stage_of[d] == stage]
+            previous = {d: k for d, k in self.exports.items() if self.stage_of[d] < stage}
+            body = program_lines(_program(statements), self.inputs | set(previous), stores)
+            out.append(self._function(f"_stage{stage}", args, doc, self._loads(body, set(args), previous) + body))
+        return out
 
-def _indices(arr):
-    import numpy as np
+    def kernel(self, name, args, doc, outputs: dict, own=(), scratch: bool = False) -> str:
+        """A kernel writing ``res[key][idx]`` into argument ``outputs[key]`` (flat, row-major).
 
-    return [tuple(int(i) for i in idx) for idx in np.ndindex(arr.shape)]
+        With ``scratch`` the caller passes the work array ``w`` (the last argument) instead
+        of the kernel allocating it: loops call these ``*_w`` kernels with one array.
+        """
+        outs = []
+        for key, argname in outputs.items():
+            arr = np.asarray(self.res[key], dtype=object)
+            for idx in np.ndindex(arr.shape):
+                outs.append((f"{argname}[{_flat(arr.shape, idx)}]", arr[idx]))
+        refs: set = set()
+        for st in own:
+            refs |= _deps(st)
+        for _, e in outs:
+            refs |= sympy.sympify(e).free_symbols
+        imported = {d: k for d, k in self.exports.items() if d in refs}
+        n_stage = max((self.stage_of[d] for d in imported), default=0)
+        body = program_lines(_program(own), self.inputs | set(imported), outs)
+        calls = []
+        if n_stage:
+            if not scratch:
+                calls.append("w = np.empty(N_WORK)")
+            if self.stage1:
+                calls.append("_stage1(X, theta, w)")
+            if n_stage == 2 and self.stage2:
+                calls.append("_stage2(X, theta, alpha, beta, gamma, w)")
+        loads = self._loads(body, set(args), imported)
+        return self._function(name, args, doc, calls + loads + body)
+
+    def check_names(self) -> None:
+        """Game parameter names must not collide with names the generated code uses."""
+        m = self.model
+        taken = _KERNEL_NAMES | self.statement_names | {s.name for s in self.X_syms + self.y_syms}
+        bad = [s.name for s in m.theta if s.name in taken or _TEMP_NAME.fullmatch(s.name)]
+        if bad:
+            raise GenerationError(
+                f"game parameter name(s) {bad} of game {m.game.name!r} collide with names the generated code "
+                "uses (kernel arguments, module names, temporaries or the model's own symbols); rename them")
 
 
 def _check_names(model: Model) -> None:
@@ -115,31 +282,33 @@ def generate_source(model: Model, key: str | None = None) -> str:
     g, m = model.game, model
     N, Z, M, Q = m.n_agents, m.n_states, m.n_actions, m.n_obs
     em = _Emitter(model)
-    XA = "X, theta, alpha, beta, gamma"
-    kernels = [
+    em.check_names()
+    XA = ["X", "theta", "alpha", "beta", "gamma"]
+    kernels = em.stages() + [
         em.kernel("averages", ["X", "theta", "Tss", "Ris", "Tisas", "Risa"],
                   "State-based strategy averages Tss[s,s'], Ris[i,s], Tisas[i,s,a,s'], Risa[i,s,a] (flat).",
-                  {"Tss": "Tss", "Ris": "Ris", "Tisas": "Tisas", "Risa": "Risa"},
-                  {"Tss": 1, "Ris": 1, "Tisas": 1, "Risa": 1}, with_learner=False),
-        em.kernel("values", XA.split(", ") + ["V", "Q"],
+                  {"Tss": "Tss", "Ris": "Ris", "Tisas": "Tisas", "Risa": "Risa"}),
+        em.kernel("values", XA + ["V", "Q"],
                   f"Values V[i,o] and Q[i,o,a] (flat, over the {Q} observations).",
-                  {"V": "V", "Q": "Q"}, {"V": 1, "Q": 1}),
-        em.kernel("tderror", XA.split(", ") + ["out"],
+                  {"V": "V", "Q": "Q"}),
+        em.kernel("tderror", XA + ["out"],
                   "Strategy-average TD error delta[i,o,a] scaled by beta (crld-math section 3).",
-                  {"td_error": "out"}, {"td_error": 1}),
-        em.kernel("logit_step", ["X", "y"] + XA.split(", ")[1:] + ["y_out"],
-                  "y' = y + alpha (delta[a] - delta[M-1]) in log-ratio coordinates; X must equal softmax(y).",
-                  {"logit_step": "y_out"}, {"logit_step": 1}, with_y=True),
-        em.kernel("jacobian", XA.split(", ") + ["J"],
+                  {"td_error": "out"}),
+        em.kernel("logit_step_w", ["X", "y"] + XA[1:] + ["y_out", "w"],
+                  "logit_step with a caller-provided work array w of N_WORK entries (no allocation).",
+                  {"logit_step": "y_out"}, scratch=True),
+        em._function("logit_step", ["X", "y"] + XA[1:] + ["y_out"],
+                     "y' = y + alpha (delta[a] - delta[M-1]) in log-ratio coordinates; X must equal softmax(y).",
+                     ["w = np.empty(N_WORK)", "logit_step_w(X, y, theta, alpha, beta, gamma, y_out, w)"]),
+        em.kernel("jacobian", XA + ["J"],
                   "Jacobian dy'/dy in the N*Q*(M-1) log-ratio coordinates, row-major J[r*N_FREE + c].",
-                  {"jacobian": "J"}, {"jacobian": 1}),
+                  {"jacobian": "J"}, own=em.jac_own),
     ]
     if g.fully_observed:
         kernels.append(FO_STATIONARY.strip("\n") + "\n")
     else:
         kernels.append(em.kernel(
-            "_stationary_po", ["X", "theta", "out"], "Stationary state distribution Ps[s].",
-            {"Ps": "out"}, {"Ps": 1}, with_learner=False))
+            "_stationary_po", ["X", "theta", "out"], "Stationary state distribution Ps[s].", {"Ps": "out"}))
         kernels.append(
             "@numba.njit(cache=True)\ndef stationary(X, theta, out):\n"
             '    """Stationary distribution Ps of Tss; False if not unique."""\n'
@@ -162,6 +331,7 @@ def generate_source(model: Model, key: str | None = None) -> str:
         f"N_ACTIONS = {M}",
         f"N_OBS = {Q}",
         f"N_FREE = {m.n_free}",
+        f"N_WORK = {max(em.n_work, 1)}",
         f"PARAM_NAMES = {tuple(g.param_names)!r}",
         f"AGENTS = {g.agents!r}",
         f"STATES = {g.states!r}",

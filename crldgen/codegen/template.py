@@ -1,7 +1,8 @@
 """The game-independent part of every generated module (text only).
 
-These functions use the module constants ``N_AGENTS, N_OBS, N_ACTIONS, N_FREE`` and
-the game kernels ``tderror``, ``logit_step``, ``averages`` defined above them.
+These functions use the module constants ``N_AGENTS, N_OBS, N_ACTIONS, N_FREE, N_WORK``
+and the game kernels ``tderror``, ``logit_step_w`` (``logit_step`` with a caller-provided
+work array of ``N_WORK`` entries, allocated once per loop), ``averages`` defined above them.
 Strategies are flat arrays ``X[(i*N_OBS + o)*N_ACTIONS + a]``; log-ratio coordinates
 ``y[(i*N_OBS + o)*(N_ACTIONS-1) + a] = ln(X[..a] / X[..M-1])``.
 """
@@ -115,16 +116,51 @@ STATUS_NOT_RUN = 3     # (sweeps) not run because an earlier value diverged
 
 
 @numba.njit(cache=True)
-def _advance(X, y, theta, alpha, beta, gamma, direction, y_out):
-    """y_out = y + direction * alpha (delta[a] - delta[M-1]); False if y_out is not finite."""
-    logit_step(X, y, theta, alpha, beta, gamma, y_out)
-    if direction != 1.0:
-        for k in range(N_FREE):
-            y_out[k] = y[k] + direction * (y_out[k] - y[k])
-    total = 0.0
-    for k in range(N_FREE):
-        total += y_out[k]
-    return math.isfinite(total)
+def _copy(src, dst):
+    """dst[k] = src[k] for 1-d arrays (an explicit loop: numba compiles ``dst[:] = src``
+    through its generic slice-assignment machinery, which costs seconds on a cold cache)."""
+    for k in range(dst.shape[0]):
+        dst[k] = src[k]
+
+
+@numba.njit(cache=True)
+def _softmax(y, X):
+    """X = softmax of (y, 0) per row with M-1 exponentials (the largest entry's is 1).
+
+    Probabilities below ~1e-308 underflow to exactly 0.0; rows still sum to 1.
+    """
+    m1 = N_ACTIONS - 1
+    for r in range(N_AGENTS * N_OBS):
+        if N_ACTIONS == 2:
+            v = y[r]
+            e = math.exp(-abs(v))
+            inv = 1.0 / (1.0 + e)
+            if v > 0.0:
+                X[2 * r] = inv
+                X[2 * r + 1] = e * inv
+            else:
+                X[2 * r] = e * inv
+                X[2 * r + 1] = inv
+        else:
+            top = 0.0
+            arg = m1
+            for a in range(m1):
+                if y[r * m1 + a] > top:
+                    top = y[r * m1 + a]
+                    arg = a
+            tot = 0.0
+            for a in range(N_ACTIONS):
+                if a == arg:
+                    e = 1.0
+                elif a == m1:
+                    e = math.exp(-top)
+                else:
+                    e = math.exp(y[r * m1 + a] - top)
+                X[r * N_ACTIONS + a] = e
+                tot += e
+            inv = 1.0 / tot
+            for a in range(N_ACTIONS):
+                X[r * N_ACTIONS + a] *= inv
 
 
 @numba.njit(cache=True)
@@ -132,51 +168,72 @@ def _run(X0, y0, t0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xre
     """Iterate in log-ratio coordinates from (X0, y0); X0 must be softmax(y0).
 
     The chapter's rule: record X, compute the next X, stop when ||X_next - X||_2 < tol
-    (the converged next X is not recorded) or once tmax strategies are recorded.
-    ``t0`` strategies count as recorded already (resuming a run). Recorded strategies
-    with count ``t % every == 0`` are stored in the rows of ``Xrec`` (``every <= 0``:
-    store none). ``X_out``/``y_out`` receive the last recorded strategy.
+    (the converged next X is not recorded) or once tmax strategies are recorded
+    (``tol <= 0``: never converge). ``t0`` strategies count as recorded already
+    (resuming a run). Recorded strategies with count ``t % every == 0`` are stored in
+    the rows of ``Xrec`` (``every <= 0``: store none). ``X_out``/``y_out`` receive the
+    last recorded strategy.
 
     Returns ``(t, converged, status, n_stored)``: ``t`` strategies recorded in total.
     With ``STATUS_FULL`` the run stopped before recording strategy number ``t``, which
     is in ``X_out``/``y_out``: resume with ``t0 = t`` and a fresh buffer.
     """
     y = np.empty(N_FREE)
-    y[:] = y0
+    _copy(y0, y)
     X = np.empty(NX)
-    X[:] = X0
+    _copy(X0, X)
     y_next = np.empty(N_FREE)
     X_next = np.empty(NX)
+    work = np.empty(N_WORK)  # scratch of the game kernels, allocated once per run
     cap = Xrec.shape[0]
+    check = tol > 0.0
+    # compare squared distances first; the exact test sqrt(d) < tol only near the threshold
+    tol2 = tol * tol * (1.0 + 1e-12) if tol > 1e-150 else np.inf
+    countdown = 0
+    if every > 0:
+        countdown = (every - t0 % every) % every
     t = t0
     stored = 0
     converged = False
     status = STATUS_OK
     while True:
-        if every > 0 and t % every == 0:
-            if stored == cap:
-                status = STATUS_FULL
-                break
-            for k in range(NX):
-                Xrec[stored, k] = X[k]
-            stored += 1
+        if every > 0:
+            if countdown == 0:
+                if stored == cap:
+                    status = STATUS_FULL
+                    break
+                for k in range(NX):
+                    Xrec[stored, k] = X[k]
+                stored += 1
+                countdown = every
+            countdown -= 1
         t += 1
-        if not _advance(X, y, theta, alpha, beta, gamma, direction, y_next):
+        # the update, written out here (not in a helper) so that LLVM inlines the step
+        # into this loop and hoists what depends on the parameters only
+        logit_step_w(X, y, theta, alpha, beta, gamma, y_next, work)
+        if direction != 1.0:
+            for k in range(N_FREE):
+                y_next[k] = y[k] + direction * (y_next[k] - y[k])
+        total = 0.0
+        for k in range(N_FREE):
+            total += y_next[k]
+        if not math.isfinite(total):
             status = STATUS_NONFINITE
             break
-        strategy_of_logit(y_next, X_next)
-        d = 0.0
-        for k in range(NX):
-            d += (X_next[k] - X[k]) ** 2
-        if math.sqrt(d) < tol:
-            converged = True
-            break
+        _softmax(y_next, X_next)
+        if check:
+            d = 0.0
+            for k in range(NX):
+                d += (X_next[k] - X[k]) ** 2
+            if d < tol2 and math.sqrt(d) < tol:
+                converged = True
+                break
         if t >= tmax:
             break
         y, y_next = y_next, y
         X, X_next = X_next, X
-    X_out[:] = X
-    y_out[:] = y
+    _copy(X, X_out)
+    _copy(y, y_out)
     return t, converged, status, stored
 
 
@@ -215,9 +272,9 @@ def sequential_sweep(X0, y0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, ca
     Returns the number of runs done.
     """
     X = np.empty(NX)
-    X[:] = X0
+    _copy(X0, X)
     y = np.empty(N_FREE)
-    y[:] = y0
+    _copy(y0, y)
     Xrec = np.empty((0, NX))
     n_values = Theta.shape[0]
     for v in range(n_values):
@@ -233,31 +290,75 @@ def sequential_sweep(X0, y0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, ca
                 converged[w] = False
             return v + 1
         if carry:
-            X[:] = X_out[v]
-            y[:] = y_out[v]
+            _copy(X_out[v], X)
+            _copy(y_out[v], y)
     return n_values
 '''
 
 FO_STATIONARY = r'''
 
 @numba.njit(cache=True)
+def _solve_vector(A, b, n):
+    """Solve A z = b in place (b <- z) for a flat row-major n x n A, as ``_solve`` does.
+
+    The same elimination (partial pivoting, same threshold, same operation order) on 1-d
+    arrays, which numba compiles several times faster than the 2-d version. Returns
+    False (and fills b with NaN) when A is numerically singular.
+    """
+    scale = 0.0
+    for k in range(n * n):
+        scale = max(scale, abs(A[k]))
+    tiny = 1e-13 * max(scale, 1e-300)
+    for col in range(n):
+        piv = col
+        for r in range(col + 1, n):
+            if abs(A[r * n + col]) > abs(A[piv * n + col]):
+                piv = r
+        if abs(A[piv * n + col]) <= tiny:
+            for r in range(n):
+                b[r] = np.nan
+            return False
+        if piv != col:
+            for c in range(n):
+                tmp = A[col * n + c]
+                A[col * n + c] = A[piv * n + c]
+                A[piv * n + c] = tmp
+            tmp = b[col]
+            b[col] = b[piv]
+            b[piv] = tmp
+        inv = 1.0 / A[col * n + col]
+        for r in range(col + 1, n):
+            f = A[r * n + col] * inv
+            if f != 0.0:
+                for c in range(col, n):
+                    A[r * n + c] -= f * A[col * n + c]
+                b[r] -= f * b[col]
+    for r in range(n - 1, -1, -1):
+        acc = b[r]
+        for q in range(r + 1, n):
+            acc -= A[r * n + q] * b[q]
+        b[r] = acc / A[r * n + r]
+    return True
+
+
+@numba.njit(cache=True)
 def stationary(X, theta, out):
     """Stationary distribution Ps of Tss (Ps Tss = Ps, sum Ps = 1); False if not unique."""
-    Tss = np.empty(N_STATES * N_STATES)
-    Ris = np.empty(N_AGENTS * N_STATES)
-    Tisas = np.empty(N_AGENTS * N_STATES * N_ACTIONS * N_STATES)
-    Risa = np.empty(N_AGENTS * N_STATES * N_ACTIONS)
+    n = N_STATES
+    Tss = np.empty(n * n)
+    Ris = np.empty(N_AGENTS * n)
+    Tisas = np.empty(N_AGENTS * n * N_ACTIONS * n)
+    Risa = np.empty(N_AGENTS * n * N_ACTIONS)
     averages(X, theta, Tss, Ris, Tisas, Risa)
-    A = np.empty((N_STATES, N_STATES))
-    B = np.zeros((N_STATES, 1))
-    for r in range(N_STATES):
-        for c in range(N_STATES):
-            A[r, c] = Tss[c * N_STATES + r] - (1.0 if r == c else 0.0)
-    for c in range(N_STATES):
-        A[N_STATES - 1, c] = 1.0
-    B[N_STATES - 1, 0] = 1.0
-    ok = _solve(A, B)
-    for s in range(N_STATES):
-        out[s] = B[s, 0]
-    return ok
+    # (Tss^T - Id) Ps = 0 with the last equation replaced by sum(Ps) = 1
+    A = np.empty(n * n)
+    for r in range(n):
+        for c in range(n):
+            A[r * n + c] = Tss[c * n + r] - (1.0 if r == c else 0.0)
+    for c in range(n):
+        A[(n - 1) * n + c] = 1.0
+    for s in range(n):
+        out[s] = 0.0
+    out[n - 1] = 1.0
+    return _solve_vector(A, out, n)
 '''

@@ -24,12 +24,12 @@ from __future__ import annotations
 import itertools
 from functools import lru_cache
 
+import mpmath
 import numpy as np
 import sympy
 
 from ..errors import ParameterError
 
-LEARNER = ("alpha", "beta", "gamma")
 COMMON = {"alpha": sympy.Symbol("alpha", positive=True), "beta": sympy.Symbol("beta", positive=True),
           "gamma": sympy.Symbol("gamma", nonnegative=True)}
 #: the ranges of the learner parameters (for solving stability conditions)
@@ -97,17 +97,21 @@ def point_substitutions(model, point) -> dict:
 # ------------------------------------------------------------------ the map
 @lru_cache(maxsize=16)
 def _map_parts(model):
-    """(f, G) with V substituted: f = y' (in y and X), G = delta[a] - delta[M-1] (in X only)."""
+    """``(D, G)`` with the closed-form values substituted, both in the strategy symbols only.
+
+    ``D[k] = beta_i (Q[i,s,a] - Q[i,s,M-1])`` and ``G[k] = delta[a] - delta[M-1]``, which is
+    ``D[k] - ln(X[a] / X[M-1])`` for SARSA and ``D[k]`` for actor-critic; the map is
+    ``y' = y + alpha_i G`` (crld-math.md section 4).
+    """
     values = model.values_closed_form()
-    y = model._y
-    f = sympy.Matrix([model._update_logit[idx].xreplace(values) for idx in np.ndindex(*y.shape)])
-    # flow residual G = (y' - y) / alpha, with y = ln(X[a] / X[M-1]) written in X
-    logs = {y[i, s, a]: sympy.log(model._X[i, s, a]) - sympy.log(model._X[i, s, -1])
-            for i, s, a in np.ndindex(*y.shape)}
-    G = []
-    for k, (i, s, a) in enumerate(np.ndindex(*y.shape)):
-        G.append(sympy.expand((f[k] - y[i, s, a]) / model.alpha[i]).xreplace(logs))
-    return f, sympy.Matrix(G)
+    X = model._X
+    D, G = [], []
+    for i, s, a in np.ndindex(*model._y.shape):
+        d = model.beta[i] * model._dQ[i, s, a].xreplace(values)
+        D.append(d)
+        G.append(d - (sympy.log(X[i, s, a]) - sympy.log(X[i, s, -1]))
+                 if model.learner.log_strategy_in_error else d)
+    return sympy.Matrix(D), sympy.Matrix(G)
 
 
 def flow_residual(model, point=None, params=None, common: bool = True) -> sympy.Matrix:
@@ -120,26 +124,25 @@ def flow_residual(model, point=None, params=None, common: bool = True) -> sympy.
 
 @lru_cache(maxsize=16)
 def _jacobian_general(model) -> sympy.Matrix:
-    f, _ = _map_parts(model)
-    y, X = model._y, model._X
+    """``dy'/dy`` in the strategy symbols (chain rule through ``X = softmax(y)``)."""
+    D, _ = _map_parts(model)
+    X = model._X
     N, Q, M = X.shape
-    n = model.n_free
+    free = list(np.ndindex(*model._y.shape))
+    n = len(free)
+    sarsa = model.learner.log_strategy_in_error
     J = sympy.zeros(n, n)
-    free = list(np.ndindex(*y.shape))
-    dfdX = {}
-    for r in range(n):
-        for i, s, a in itertools.product(range(N), range(Q), range(M)):
-            d = sympy.diff(f[r], X[i, s, a])
+    for r, (i, _, _) in enumerate(free):
+        dD = {}
+        for j, s, a in itertools.product(range(N), range(Q), range(M)):
+            d = sympy.diff(D[r], X[j, s, a])
             if d != 0:
-                dfdX[r, i, s, a] = d
-    for r, k in itertools.product(range(n), range(n)):
-        i, s, c = free[k]
-        entry = sympy.diff(f[r], y[i, s, c])
-        for a in range(M):
-            d = dfdX.get((r, i, s, a))
-            if d is not None:
-                entry += d * X[i, s, a] * ((1 if a == c else 0) - X[i, s, c])
-        J[r, k] = entry
+                dD[j, s, a] = d
+        for k, (j, s, c) in enumerate(free):
+            entry = sympy.Add(*[dD[j, s, a] * X[j, s, a] * ((1 if a == c else 0) - X[j, s, c])
+                                for a in range(M) if (j, s, a) in dD])
+            diag = 1 if r == k else 0
+            J[r, k] = diag + model.alpha[i] * (entry - (diag if sarsa else 0))
     return J
 
 
@@ -186,7 +189,7 @@ class SymbolicStability:
     ----------
     jacobian : sympy Matrix of the map in log-ratio coordinates
     eigenvalues : list of expressions (with multiplicity), or None if sympy found none
-    flow_eigenvalues : ``(lambda - 1)/alpha`` for each (common ``alpha`` only)
+    flow_eigenvalues : ``(lambda - 1)/alpha`` for each (None when the agents' learning rates differ)
     condition : sympy Boolean, ``|lambda| < 1`` for every eigenvalue (real eigenvalues
         as ``-1 < lambda < 1``)
     residual : the fixed point condition at the point (zero vector at a fixed point)
@@ -198,8 +201,9 @@ class SymbolicStability:
         self.eigenvalues = eigenvalues
         self.residual = residual
         self._subs = params_subs
-        alpha = COMMON["alpha"]
-        self.flow_eigenvalues = None if eigenvalues is None else [
+        alphas = {params_subs.get(a, a) for a in model.alpha}
+        alpha = alphas.pop() if len(alphas) == 1 else None
+        self.flow_eigenvalues = None if eigenvalues is None or alpha is None else [
             sympy.simplify((lam - 1) / alpha) for lam in eigenvalues]
         self.condition = None if eigenvalues is None else sympy.And(*[_inside_unit_circle(lam)
                                                                         for lam in eigenvalues])
@@ -275,12 +279,11 @@ class SymbolicStability:
 
 def _tidy(expr):
     """The shortest of a few equivalent forms (collected in alpha with factored coefficients, ...)."""
-    alpha = COMMON["alpha"]
+    alpha, beta = COMMON["alpha"], COMMON["beta"]
     forms = [expr, sympy.simplify(expr), sympy.factor(expr)]
-    try:
-        forms.append(sympy.collect(sympy.expand(expr), alpha, sympy.factor))
-    except Exception:  # noqa: BLE001 - readability only
-        pass
+    expanded = sympy.expand(expr)
+    for var in (alpha, alpha * beta, [alpha * beta, alpha]):
+        forms.append(sympy.collect(expanded, var, sympy.factor))
     return min(forms, key=sympy.count_ops)
 
 
@@ -310,11 +313,21 @@ def _value_subs(st: SymbolicStability, values: dict) -> dict:
     return out
 
 
+#: a value inside each learner parameter's range, to test the sign of symbolic solutions
+_PROBE = {COMMON["alpha"]: sympy.Rational(1, 2), COMMON["beta"]: sympy.Integer(1),
+          COMMON["gamma"]: sympy.Rational(1, 2)}
+
+
 def _in_domain(param, value) -> bool:
-    if not value.is_number:
-        return True
+    """False when ``value`` lies outside the range of ``param`` (for symbolic values: at a probe point)."""
     dom = DOMAINS.get(param)
-    return dom is None or bool(dom.contains(value))
+    if dom is None:
+        return True
+    if not value.is_number:
+        value = value.xreplace(_PROBE)
+        if not value.is_number:
+            return True
+    return bool(dom.contains(value))
 
 
 def symbolic_stability(model, point=None, params=None, common: bool = True, eigenvalues: bool = True,
@@ -347,7 +360,7 @@ def symbolic_stability(model, point=None, params=None, common: bool = True, eige
 # ------------------------------------------------------------- critical values
 def critical_value(model, param: str, point, guess: dict, kind: str = "fold", params=None, common: bool = True,
                    game_defaults: bool = True, tol: float = 1e-20, prec: int = 30) -> dict:
-    """Solve for the parameter value where the fixed point ``point`` loses stability (sympy ``nsolve``).
+    """The parameter value where the fixed point ``point`` loses stability (sympy + mpmath ``findroot``).
 
     The unknowns are ``param`` and the free symbols of ``point`` (e.g. a symmetric point
     ``X[i, s] = (x_s, 1 - x_s)`` in unknowns ``x_s``, or plain numbers where a coordinate
@@ -377,49 +390,52 @@ def critical_value(model, param: str, point, guess: dict, kind: str = "fold", pa
     params[param] = mu
     subs = parameter_substitutions(model, params, common, game_defaults)
     psubs = point_substitutions(model, point)
-    unknowns = sorted(set().union(*[v.free_symbols for v in psubs.values()]) - set(subs.values()),
-                      key=lambda s: s.name)
+    unknowns = sorted(set().union(*[v.free_symbols for v in psubs.values()]) - {mu}, key=lambda s: s.name)
+    variables = list(unknowns) + [mu]
+    start = []
+    for name in [s.name for s in unknowns] + [param]:
+        if name not in guess:
+            raise ParameterError(f"guess needs a value for {name!r}")
+        start.append(float(guess[name]))
     _, G = _map_parts(model)
     G = G.xreplace(subs).xreplace(psubs)
     J = _jacobian_general(model).xreplace(subs).xreplace(psubs)
-    n = J.shape[0]
-    test = (J - sympy.eye(n) if kind == "fold" else J + sympy.eye(n)).det(method="berkowitz")
-    start = []
-    for s in unknowns:
-        if s.name not in guess:
-            raise ParameterError(f"guess needs a value for the unknown {s.name!r}")
-        start.append(guess[s.name])
-    if param not in guess:
-        raise ParameterError(f"guess needs a value for {param!r}")
-    variables = list(unknowns) + [mu]
-    start.append(guess[param])
-    eqs = _distinct_nonzero(list(G), variables, start) + [test]
-    if len(eqs) != len(variables):
+    left = (J.free_symbols | G.free_symbols) - set(variables)
+    if left:
+        raise ParameterError(f"give values for {sorted(map(str, left))} in params")
+    # G and J are evaluated numerically (mpmath); the test function det(J -+ I) is never expanded
+    g_fun = sympy.lambdify(variables, list(G), modules="mpmath", cse=True)
+    j_fun = sympy.lambdify(variables, J, modules="mpmath", cse=True)
+    keep = _distinct_nonzero(g_fun, start)
+    if len(keep) + 1 != len(variables):
         raise ParameterError(
-            f"{len(eqs)} independent equations for {len(variables)} unknowns {[str(v) for v in variables]}: "
-            "give the point with as many unknowns as it has distinct fixed point conditions")
-    sol = sympy.nsolve(eqs, variables, start, tol=tol, prec=prec, verify=True)
-    out = {param: sympy.Float(sol[len(unknowns)], 15)}
-    for k, s in enumerate(unknowns):
-        out[s.name] = sympy.Float(sol[k], 15)
+            f"{len(keep)} distinct fixed point conditions and one test function for {len(variables)} unknowns "
+            f"{[str(v) for v in variables]}: give the point with one unknown per distinct condition")
+    n = J.shape[0]
+    shift = -1 if kind == "fold" else 1
+    with mpmath.workdps(prec):
+        def system(*v):
+            g = g_fun(*v)
+            return [g[k] for k in keep] + [mpmath.det(j_fun(*v) + shift * mpmath.eye(n))]
+
+        sol = mpmath.findroot(system, start, tol=tol)
+    sol = [sol] if len(variables) == 1 else list(sol)
+    out = {param: sympy.Float(sol[-1], 15)}
+    for k, s_ in enumerate(unknowns):
+        out[s_.name] = sympy.Float(sol[k], 15)
     return out
 
 
-def _distinct_nonzero(exprs, variables, at) -> list:
-    """Drop components that vanish identically or repeat another one (checked at random points)."""
+def _distinct_nonzero(fun, at) -> list[int]:
+    """Indices of the components of ``fun`` that neither vanish nor repeat another (at probe points near ``at``)."""
     rng = np.random.default_rng(0)
-    probes = [dict(zip(variables, np.asarray(at, dtype=float) * (1 + 0.01 * rng.standard_normal(len(at)))))
-              for _ in range(3)]
-    keep, sigs = [], []
-    for e in exprs:
-        e = sympy.sympify(e)
-        if e == 0:
-            continue
-        sig = np.array([complex(e.evalf(subs=pr)) for pr in probes])
+    probes = [np.asarray(at, dtype=float) * (1 + 0.01 * rng.standard_normal(len(at))) for _ in range(3)]
+    values = np.array([[complex(v) for v in fun(*pr)] for pr in probes]).T
+    keep = []
+    for k, sig in enumerate(values):
         if np.all(np.abs(sig) < 1e-12):
             continue
-        if any(np.allclose(sig, s, rtol=1e-10, atol=1e-14) for s in sigs):
+        if any(np.allclose(sig, values[j], rtol=1e-10, atol=1e-14) for j in keep):
             continue
-        keep.append(e)
-        sigs.append(sig)
+        keep.append(k)
     return keep

@@ -15,10 +15,9 @@ Jacobian ``J`` and locates, by bisection along the arclength,
 * ``'neimark_sacker'``: a complex pair crosses the unit circle.
 
 :func:`hysteresis` sweeps a parameter up and down along stable branches, jumping to the
-attractor the dynamics reach where a branch ends; :func:`sweep` and
-:func:`hysteresis_sweep` are the brute-force counterparts (iterate the learning map to
-convergence at every grid value, starting from the previous end point, as the chapter
-does).
+attractor the dynamics reach where a branch ends; :func:`hysteresis_sweep` is the
+brute-force counterpart (iterate the learning map to convergence at every grid value,
+starting from the previous end point, as the chapter does).
 """
 
 from __future__ import annotations
@@ -26,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from ._core import Result, System, coordinate, params_key, run_batch, run_one
+from ._core import Result, System, batch_overrides, coordinate, params_key, run_one
 from .fixedpoints import newton
-from .stability import HYPERBOLIC_TOL, _is_complex, report
+from .linear import HYPERBOLIC_TOL, _is_complex
 
 KINDS = ("fold", "branch_point", "period_doubling", "neimark_sacker")
 
@@ -62,6 +61,7 @@ def _param_value(dyn, name, p):
         if name in d:
             v = np.asarray(d[name], dtype=float)
         elif head in ("alpha", "beta", "gamma") and tail.isdigit():
+            dyn.params(**{name: d[head][0]})  # raises for an agent index out of range
             v = np.asarray(d[head][int(tail)], dtype=float)
         else:
             raise ParameterError(f"unknown parameter {name!r}; learner parameters are alpha, beta, gamma (or "
@@ -172,7 +172,7 @@ class ContinuationResult(Result):
 
     Fields
     ------
-    param : str, the parameter name;  values : (K,) its values along the branch
+    param_name : str, the parameter;  param : (K,) its values along the branch
     X : (K, N, Q, M) strategies;  y : (K, n_free) log-ratios
     observable : (K,) the scalar observable;  stable : (K,) map stability (rho < 1)
     spectral_radius : (K,);  eigenvalues : (K, n_free) complex, map Jacobian
@@ -282,7 +282,7 @@ def continuation(dyn, param: str, X0, *, start: float | None = None, bounds=(Non
     y0 = _start_point(branch, X0, mu0)
     u = np.append(y0, mu0 / scale)
     t = branch.tangent(u, np.append(np.zeros(branch.n), float(np.sign(direction) or 1)))
-    pts, tangents, arcs = [u], [t], [0.0]
+    pts, arcs = [u], [0.0]
     ev = branch.eig(u)
     eigs = [ev]
     tests = [_tests(ev)]
@@ -291,50 +291,35 @@ def continuation(dyn, param: str, X0, *, start: float | None = None, bounds=(Non
     h = float(ds)
     cos_max = np.cos(max_angle)
     for _ in range(max_steps):
-        u_new = None
-        while h >= ds_min:
-            cand, iters = branch.correct(u + h * t, t, tol)
-            if cand is not None:
-                t_new = branch.tangent(cand, t)
-                if t_new @ t >= cos_max:
-                    u_new = cand
-                    break
-            h *= 0.5
+        u_new, t_new, iters, edge, h = _advance(branch, u, t, h, lo, hi, ds_min, cos_max, tol)
         if u_new is None:
-            reason = "step size below ds_min"
+            reason = "step size below ds_min" if branch.valid((u[-1] + ds_min * t[-1]) * scale) else \
+                f"{param} reached the end of its valid range"
             break
-        mu_new = u_new[-1] * scale
-        if mu_new > hi or mu_new < lo:
-            edge = hi if mu_new > hi else lo
-            y_edge = _to_bound(branch, u, u_new, edge)
-            if y_edge is not None:
-                u_e = np.append(y_edge, edge / scale)
-                _append(branch, pts, tangents, arcs, eigs, tests, u_e, branch.tangent(u_e, t))
-            reason = f"reached bound {param}={edge:g}"
-            break
-        if np.max(np.abs(u_new[:-1])) > 600:
+        if edge is None and np.max(np.abs(u_new[:-1])) > 600:
             reason = "strategy reached the boundary of the simplex"
             break
-        found = _locate(branch, u, t, u_new, t_new, tests[-1], tol)
+        was_stable = tests[-1][1] == 0
+        ev_new = branch.eig(u_new)
         stop = False
-        for kind, u_b, t_b in found:
-            k = _append(branch, pts, tangents, arcs, eigs, tests, u_b, t_b)
+        for kind, u_b in _locate(branch, u, t, u_new, t_new, tests[-1], _tests(ev_new), tol):
+            k = _append(branch, pts, arcs, eigs, tests, u_b)
             X = branch.system(u_b[-1] * scale).X(u_b[:-1])
             bifs.append(Result(kind=kind, value=float(u_b[-1] * scale), X=X, y=u_b[:-1].copy(),
                                observable=obs(X), eigenvalues=eigs[-1], index=k))
-            if kind in stop_at:
-                stop = True
+            stop = stop or kind in stop_at
         if stop:
             reason = f"stopped at {bifs[-1].kind}"
             break
-        was_stable = tests[-1][1] == 0
-        _append(branch, pts, tangents, arcs, eigs, tests, u_new, t_new)
+        _append(branch, pts, arcs, eigs, tests, u_new, ev_new)
+        if edge is not None:
+            reason = f"reached bound {param}={edge:g}"
+            break
         if "stability" in stop_at and (tests[-1][1] == 0) != was_stable:
             reason = "stability changed"
             break
         u, t = u_new, t_new
-        if iters <= 3:
-            h = min(h * 1.5, ds_max)
+        h = min(h * 1.5, ds_max) if iters <= 3 else h
         if len(pts) > 10 and np.linalg.norm(u - pts[0]) < 0.5 * h:
             reason = "closed loop"
             break
@@ -350,11 +335,38 @@ def continuation(dyn, param: str, X0, *, start: float | None = None, bounds=(Non
         params=params_key(p))
 
 
-def _append(branch, pts, tangents, arcs, eigs, tests, u, t):
+def _advance(branch, u, t, h, lo, hi, ds_min, cos_max, tol):
+    """One predictor-corrector step: ``(u_new, t_new, iterations, edge, step)``.
+
+    The step is halved until the corrector converges and the tangent turns by less than
+    ``arccos(cos_max)``; ``u_new`` is None when the step falls below ``ds_min``. A step
+    that would cross a bound of the parameter ends exactly on it (``edge`` is then the
+    bound, else None).
+    """
+    scale = branch.scale
+    while h >= ds_min:
+        mu_pred = (u[-1] + h * t[-1]) * scale
+        if (mu_pred > hi or mu_pred < lo) and abs(t[-1]) > 1e-12:
+            edge = hi if mu_pred > hi else lo
+            y_edge = _to_bound(branch, u, u + ((edge / scale - u[-1]) / t[-1]) * t, edge)
+            if y_edge is not None:
+                u_e = np.append(y_edge, edge / scale)
+                return u_e, branch.tangent(u_e, t), 0, edge, h
+        elif branch.valid(mu_pred):
+            cand, iters = branch.correct(u + h * t, t, tol)
+            if cand is not None:
+                t_new = branch.tangent(cand, t)
+                if t_new @ t >= cos_max:
+                    return cand, t_new, iters, None, h
+        h *= 0.5
+    return None, None, 0, None, h
+
+
+def _append(branch, pts, arcs, eigs, tests, u, ev=None):
+    """Add a branch point with its eigenvalues and test functions; returns its index."""
     arcs.append(arcs[-1] + float(np.linalg.norm(u - pts[-1])))
     pts.append(u)
-    tangents.append(t)
-    ev = branch.eig(u)
+    ev = branch.eig(u) if ev is None else ev
     eigs.append(ev)
     tests.append(_tests(ev))
     return len(pts) - 1
@@ -371,9 +383,11 @@ def _to_bound(branch, u, u_new, edge):
     return y
 
 
-def _locate(branch, u_a, t_a, u_b, t_b, tests_a, tol):
-    """Bifurcations between consecutive branch points, located by bisection along the arclength."""
-    tests_b = _tests(branch.eig(u_b))
+def _locate(branch, u_a, t_a, u_b, t_b, tests_a, tests_b, tol):
+    """Bifurcations between consecutive branch points, located by bisection along the arclength.
+
+    Returns ``[(kind, u)]`` ordered along the branch.
+    """
     out = []
     names = ("fold", "period_doubling", "neimark_sacker")
     for j, name in enumerate(names):
@@ -402,7 +416,7 @@ def _locate(branch, u_a, t_a, u_b, t_b, tests_a, tol):
         kind = name
         if name == "fold" and np.sign(t_a[-1]) == np.sign(t_b[-1]):
             kind = "branch_point"
-        out.append((kind, u_hit, branch.tangent(u_hit, t_a)))
+        out.append((kind, u_hit))
     out.sort(key=lambda item: float(np.linalg.norm(item[1] - u_a)))
     return out
 
@@ -413,8 +427,9 @@ class HysteresisResult(Result):
 
     Fields
     ------
-    param : str
-    up, down : dict-like with ``values``, ``observable`` (arrays to plot), ``X``
+    param_name : str
+    up, down : Results with arrays ``param``, ``observable`` (to plot) and ``X`` (strategies);
+        for :func:`hysteresis_sweep` also ``steps`` and ``converged`` per grid value
     jumps : list of Result(direction ('up'/'down'), value (where the branch ends),
         kind, observable_before, observable_after)
     branches : (continuation only) the ContinuationResult of every stable piece
@@ -427,131 +442,98 @@ class HysteresisResult(Result):
 
 
 def _attractor(dyn, y, params, tmax, tol):
-    """Iterate from ``y`` and polish the end point by Newton: (y_fixed_point or None, trajectory)."""
-    run = run_one(dyn, y, tmax, tol, params, every=0)
-    y_end = run.y_final
-    y_fp, res, _ = newton(System(dyn, params), y_end)
-    return y_fp, run
+    """Iterate from log-ratios ``y`` and polish the end point by Newton (None if that fails)."""
+    run = run_one(dyn, y, tmax, tol, params)
+    y_fp, _, _ = newton(System(dyn, params), run.final_logit.ravel())
+    return y_fp
 
 
 def hysteresis(dyn, param: str, lo: float, hi: float, X0=None, *, observable=None, jump: float | None = None,
-               tmax: int = 200000, tol: float = 1e-12, max_pieces: int = 10, **kw) -> HysteresisResult:
+               tmax: int = 200000, tol: float = 1e-12, max_pieces: int = 10, ds: float = 0.05,
+               ds_max: float = 1.0, param_scale: float = 1.0, max_steps: int = 2000, **p) -> HysteresisResult:
     """Hysteresis loop by continuation: follow stable branches from ``lo`` up to ``hi`` and back.
 
     From the attractor reached from ``X0`` (default uniform) at ``lo``, the stable branch
     is continued upward until it loses stability (a fold, period doubling or
-    Neimark-Sacker point) or reaches ``hi``. At a lost branch the learning map is
-    iterated at ``value + jump`` (just beyond the end) from the last fixed point until it
-    settles on another attractor, which is continued in turn. Then the same from ``hi``
-    down to ``lo``. ``kw`` go to :func:`continuation` (``ds``, ``param_scale``,
-    parameter overrides ...).
+    Neimark-Sacker point) or reaches ``hi``. Where a branch ends, the learning map is
+    iterated at ``value + jump`` (just beyond the end; default 0.1% of ``hi - lo``) from
+    the last fixed point until it settles on another attractor (``tmax``, ``tol``), which
+    is continued in turn. Then the same from ``hi`` down to ``lo``. ``ds``, ``ds_max``,
+    ``param_scale``, ``max_steps`` go to :func:`continuation`; ``p`` are parameter
+    overrides.
 
     Returns
     -------
     HysteresisResult
-        ``up``/``down`` arrays ready to plot and ``jumps`` recording where each stable
-        branch ends.
+        ``up``/``down`` arrays ready to plot (``param``, ``observable``, ``X``) and ``jumps``
+        recording where each stable branch ends.
     """
-    cont_keys = {"ds", "ds_min", "ds_max", "max_steps", "param_scale", "tol_corrector"}
-    ckw = {k: v for k, v in kw.items() if k in cont_keys}
-    p = {k: v for k, v in kw.items() if k not in cont_keys}
+    ckw = dict(ds=ds, ds_max=ds_max, param_scale=param_scale, max_steps=max_steps)
     jump = (hi - lo) * 1e-3 if jump is None else float(jump)
     X0 = dyn.uniform_strategy() if X0 is None else X0
-    q = dict(p)
-    q[param] = lo
-    y_start, _ = _attractor(dyn, System(dyn, q).y(X0) if np.shape(X0) == dyn.shape else np.ravel(X0),
-                            q, tmax, tol)
-    if y_start is None:
+    q = {**p, param: lo}
+    y = _attractor(dyn, System(dyn, q).y(X0) if np.shape(X0) == dyn.shape else np.ravel(X0), q, tmax, tol)
+    if y is None:
         raise ParameterError(f"the learning dynamics from X0 at {param}={lo} did not settle on a fixed point")
     obs = make_observable(dyn, observable)
-    pieces, jumps = [], []
-    out = {}
-    y, mu = y_start, lo
-    for sweep_dir, target in (("up", hi), ("down", lo)):
-        sign = 1 if sweep_dir == "up" else -1
+    pieces, jumps, out = [], [], {}
+    mu = lo
+    for sweep_dir, sign in (("up", 1), ("down", -1)):
         vals, obsv, Xs = [], [], []
         for _ in range(max_pieces):
             res = continuation(dyn, param, y, start=mu, bounds=(lo, hi), direction=sign, observable=observable,
                                stop_at=("stability",), **ckw, **p)
+            pieces.append(res)
             stable_idx = np.flatnonzero(res.stable)
             # keep the stable part, up to the bifurcation point where stability is lost
             last = stable_idx[-1] if len(stable_idx) else 0
-            if res.bifurcations and res.bifurcations[-1].index > last:
-                last = res.bifurcations[-1].index
-            pieces.append(res)
+            end = res.bifurcations[-1] if res.bifurcations else None
+            if end is not None and end.index > last:
+                last = end.index
             vals.extend(res.param[:last + 1])
             obsv.extend(res.observable[:last + 1])
             Xs.extend(res.X[:last + 1])
             if res.stop_reason.startswith("reached bound") or not len(stable_idx):
                 y, mu = res.y[-1], res.param[-1]
                 break
-            end = res.bifurcations[-1] if res.bifurcations else None
-            mu_end = end.value if end is not None else res.param[stable_idx[-1]]
-            y_end = end.y if end is not None else res.y[stable_idx[-1]]
-            mu_next = float(np.clip(mu_end + sign * jump, lo, hi))
-            q = dict(p)
-            q[param] = mu_next
-            y_new, _ = _attractor(dyn, y_end, q, tmax, tol)
-            if y_new is None:
-                raise ParameterError(f"after the {end.kind if end else 'end'} at {param}={mu_end:.6g} the "
-                                     f"dynamics did not settle on a fixed point within tmax={tmax}")
-            X_new = System(dyn, q).X(y_new)
-            jumps.append(Result(direction=sweep_dir, value=float(mu_end), kind=end.kind if end else "end",
-                                observable_before=float(end.observable if end else res.observable[-1]),
-                                observable_after=obs(X_new), landed_at=mu_next))
-            y, mu = y_new, mu_next
+            mu_end, y_end = (end.value, end.y) if end is not None else (res.param[last], res.y[last])
+            mu = float(np.clip(mu_end + sign * jump, lo, hi))
+            q = {**p, param: mu}
+            y = _attractor(dyn, y_end, q, tmax, tol)
+            if y is None:
+                raise ParameterError(f"after the end of the branch at {param}={mu_end:.6g} the dynamics did not "
+                                     f"settle on a fixed point within tmax={tmax}")
+            jumps.append(Result(direction=sweep_dir, value=float(mu_end), kind=end.kind if end else res.stop_reason,
+                                observable_before=float(res.observable[last]),
+                                observable_after=obs(System(dyn, q).X(y)), landed_at=mu))
         out[sweep_dir] = Result(param=np.array(vals), observable=np.array(obsv), X=np.array(Xs))
     return HysteresisResult(param_name=param, up=out["up"], down=out["down"], jumps=jumps, branches=pieces,
                             params=params_key(p))
 
 
-def sweep(dyn, param: str, values, X0=None, *, tmax: int = 2500, tol: float = 1e-11, observable=None,
-          carry: bool = True, **p) -> Result:
-    """Brute-force parameter sweep: iterate to convergence at each value in order.
+def hysteresis_sweep(dyn, param: str, values, X0=None, *, tmax: int = 2500, tol: float | None = 1e-11,
+                     observable=None, threshold: float = 0.5, **p) -> HysteresisResult:
+    """Brute-force hysteresis, as in the chapter: iterate to convergence at every grid value.
 
-    With ``carry`` (default) each run starts from the previous run's end point, as in the
-    chapter's hysteresis experiment; otherwise every run starts from ``X0``.
-
-    Returns
-    -------
-    Result
-        ``values``, ``X`` (end strategies), ``observable``, ``steps``, ``converged``.
+    A carried :func:`crldgen.iterate.sweep` over ``values`` (each run starts from the
+    previous run's end, the first from ``X0``, default uniform) and back over
+    ``values[::-1]`` from where the up sweep ended. Jumps are recorded where the
+    observable changes by more than ``threshold`` between neighbouring grid values;
+    ``value`` is the first grid value on the new branch, ``last_before`` the one before.
     """
+    from ..iterate import sweep
+
     values = np.asarray(values, dtype=float)
-    X0 = dyn.uniform_strategy() if X0 is None else X0
-    y = dyn.to_logit(X0).ravel()
-    y_start = y.copy()
     obs = make_observable(dyn, observable)
-    Xs, steps, conv = [], [], []
-    for v in values:
-        q = dict(p)
-        q[param] = float(v)
-        run = run_one(dyn, y if carry else y_start, tmax, tol, q, every=0)
-        Xs.append(run.final)
-        steps.append(run.steps)
-        conv.append(run.converged)
-        if run.status:
-            raise ParameterError(f"non-finite numbers in the run at {param}={v}")
-        y = run.y_final
-    Xs = np.array(Xs)
-    return Result(param_name=param, param=values, X=Xs, observable=np.array([obs(X) for X in Xs]),
-                  steps=np.array(steps), converged=np.array(conv), params=params_key(p))
-
-
-def hysteresis_sweep(dyn, param: str, values, X0=None, *, threshold: float = 0.5, **kw) -> HysteresisResult:
-    """Brute-force hysteresis: :func:`sweep` over ``values`` and back over ``values[::-1]``.
-
-    Jumps are recorded where the observable changes by more than ``threshold`` between
-    neighbouring grid values; ``value`` is the first grid value on the new branch.
-    """
-    values = np.asarray(values, dtype=float)
-    up = sweep(dyn, param, values, X0, **kw)
-    down = sweep(dyn, param, values[::-1], up.X[-1], **kw)
-    jumps = []
-    for name, r in (("up", up), ("down", down)):
-        d = np.diff(r.observable)
-        for k in np.flatnonzero(np.abs(d) > threshold):
+    q = batch_overrides(dyn, p)
+    up = sweep(dyn, dyn.uniform_strategy() if X0 is None else X0, param, values, tmax, tol, **q)
+    down = sweep(dyn, up[len(up) - 1], param, values[::-1], tmax, tol, **q)
+    out, jumps = {}, []
+    for name, run in (("up", up), ("down", down)):
+        r = out[name] = Result(param=run.values, X=run.final, observable=np.array([obs(X) for X in run.final]),
+                               steps=run.steps, converged=run.converged)
+        for k in np.flatnonzero(np.abs(np.diff(r.observable)) > threshold):
             jumps.append(Result(direction=name, value=float(r.param[k + 1]), kind="jump",
                                 last_before=float(r.param[k]), observable_before=float(r.observable[k]),
                                 observable_after=float(r.observable[k + 1])))
-    return HysteresisResult(param_name=param, up=up, down=down, jumps=jumps)
+    return HysteresisResult(param_name=param, up=out["up"], down=out["down"], jumps=jumps, params=params_key(p))

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ParameterError
-from ._core import Result, System, coordinate, params_key, run_batch, run_one, sample_strategies, set_probability
+from ..errors import ParameterError, StrategyError
+from ._core import Result, System, batch_overrides, coordinate, params_key, sample_strategies, set_probability
 from .fixedpoints import newton
-from .stability import FixedPoint, report
+from .linear import FixedPoint, report
 
 
 # ------------------------------------------------------------------ attractors
@@ -57,10 +57,8 @@ class _Attractors:
             return k
         if not converged:
             return -1
-        y_fp, res, _ = newton(self.system, y)
-        fp = None
-        if y_fp is not None:
-            fp = report(self.system, y_fp)
+        fp = _polish(self.system, X, y, self.match_tol)
+        if fp is not None:
             k, d = self.nearest(fp.X)
             if d <= self.match_tol:
                 self.items[k].count += 1
@@ -68,6 +66,15 @@ class _Attractors:
         k = self._add(fp.X if fp is not None else np.asarray(X, dtype=float), fp)
         self.items[k].count += 1
         return k
+
+
+def _polish(system: System, X, y, match_tol: float):
+    """The fixed point an end strategy sits at (Newton from it), or None if Newton lands elsewhere."""
+    y_fp, _, _ = newton(system, y)
+    if y_fp is None:
+        return None
+    fp = report(system, y_fp)
+    return fp if np.max(np.abs(fp.X - X)) <= match_tol else None
 
 
 def _known(attractors):
@@ -110,12 +117,14 @@ class BasinResult(Result):
         return "BasinResult:\n" + self.summary()
 
 
-def _classify(dyn, Y0, params, tmax, tol, match_tol, attractors):
+def _classify(dyn, X0, params, tmax, tol, match_tol, attractors):
+    """Run trajectories from the strategies ``X0`` (in parallel) and label their ends."""
     system = System(dyn, params)
     reg = _Attractors(system, match_tol, _known(attractors))
-    runs = run_batch(dyn, Y0, tmax, tol, params)
-    labels = np.array([reg.label(X, y, bool(c) and not s)
-                       for X, y, c, s in zip(runs.X, runs.y, runs.converged, runs.status)], dtype=int)
+    runs = dyn.trajectories(X0, tmax, tol, progress=False, on_divergence="flag", **batch_overrides(dyn, params))
+    Y = runs.final_logit.reshape(len(runs), -1)
+    labels = np.array([reg.label(X, y, bool(c) and not d)
+                       for X, y, c, d in zip(runs.final, Y, runs.converged, runs.diverged)], dtype=int)
     counts = np.array([np.sum(labels == k) for k in range(len(reg.items))], dtype=float)
     total = max(counts.sum(), 1.0)
     return runs, labels, reg.items, counts / total
@@ -163,11 +172,13 @@ def basins(dyn, x, y, grid=21, *, base=None, x_range=(0.01, 0.99), y_range=(0.01
         for k, vx in enumerate(xs):
             try:
                 X = set_probability(base, [cx, cy], [vx, vy])
-            except Exception:  # noqa: BLE001 - both axes in one (agent, state) beyond the simplex
+            except StrategyError:  # both axes in one (agent, state): beyond the simplex
                 continue
-            if np.all(X > 0):
-                starts.append(dyn.to_logit(X).ravel())
+            if np.all(X > 0) and np.allclose(X.sum(-1), 1.0, rtol=0, atol=1e-12):
+                starts.append(X)
                 where.append((j, k))
+    if not starts:
+        raise ParameterError("no grid point of the slice is a strategy in the interior of the simplex")
     runs, lab, items, fractions = _classify(dyn, np.array(starts), p, tmax, tol, match_tol, attractors)
     labels = np.full((len(ys), len(xs)), -2, dtype=int)
     steps = np.zeros((len(ys), len(xs)), dtype=int)
@@ -186,8 +197,7 @@ def basin_fractions(dyn, n_samples: int = 1000, rng=None, *, sampling: str = "di
     errors ``stderr``; ``labels`` has one entry per sample, ``X0`` holds the samples.
     """
     X0 = sample_strategies(dyn, n_samples, rng, sampling, eps=1e-9)
-    Y0 = np.array([dyn.to_logit(X).ravel() for X in X0])
-    runs, labels, items, fractions = _classify(dyn, Y0, p, tmax, tol, match_tol, attractors)
+    runs, labels, items, fractions = _classify(dyn, X0, p, tmax, tol, match_tol, attractors)
     n = max(int(np.sum(labels >= 0)), 1)
     return BasinResult(labels=labels, attractors=items, fractions=fractions,
                        stderr=np.sqrt(fractions * (1 - fractions) / n), steps=runs.steps,
@@ -259,13 +269,12 @@ def tipping_point(dyn, X_start=None, X_end=None, *, coordinate=None, interval=(0
         nonlocal count
         X0 = (1 - t) * Xa + t * Xb
         count += 1
-        return run_one(dyn, dyn.to_logit(X0).ravel(), tmax, run_tol, p, every=0)
+        return dyn.trajectory(X0, tmax, run_tol, every=None, **p)
 
     ends = []
     for t in (0.0, 1.0):
         r = run(t)
-        y_fp, _, _ = newton(system, r.y_final)
-        ends.append((report(system, y_fp) if y_fp is not None else None, r))
+        ends.append((_polish(system, r.final, r.final_logit.ravel(), 1e-2), r))
     A = [e[0].X if e[0] is not None else e[1].final for e in ends]
     if np.max(np.abs(A[0] - A[1])) < 1e-6:
         raise ParameterError("both ends of the line reach the same attractor: no tipping point between them")
@@ -279,7 +288,7 @@ def tipping_point(dyn, X_start=None, X_end=None, *, coordinate=None, interval=(0
                 return (0 if d0 < d1 else 1), total
             if total > max_runs * tmax:
                 raise ParameterError(f"the run from t={t} ends near neither attractor after {total} steps")
-            r = run_one(dyn, r.y_final, tmax, 0.0, p, every=0)
+            r = dyn.trajectory(r, tmax, None, every=None, **p)
             total += r.steps
 
     lo, hi = 0.0, 1.0
@@ -303,22 +312,29 @@ def tipping_point(dyn, X_start=None, X_end=None, *, coordinate=None, interval=(0
                         n_trajectories=count, steps_lo=int(steps_lo), steps_hi=int(steps_hi), params=params_key(p))
 
 
-def critical_slowing_down(dyn, tip: TippingPoint, distances=None, *, tmax: int = 100000, tol: float = 1e-5,
+def critical_slowing_down(dyn, tip: TippingPoint, distances=None, *, tmax: int = 100000, tol: float = 1e-8,
                           saddle: FixedPoint | None = None, **p) -> Result:
     """Time to convergence against the distance to the separatrix on the tipping point's line.
 
     Runs trajectories (in parallel) from ``t* - d`` and ``t* + d`` for every distance
     ``d`` (in ``t``, or in the coordinate's units when the line was given by one) with
     the chapter's convergence rule ``||X_next - X|| < tol``. Near a saddle the time grows
-    like ``-ln(d) / ln(lambda_u)`` (``lambda_u`` the saddle's unstable eigenvalue): when
-    ``saddle`` is given, ``predicted_slope = 1 / ln(lambda_u)`` is reported next to the
-    fitted ``slope`` of steps against ``-ln d``.
+    like ``-ln(d) / ln(lambda_u)`` (``lambda_u`` the saddle's unstable eigenvalue): the
+    fitted ``slope`` of steps against ``-ln d`` is reported next to
+    ``predicted_slope = 1 / ln(lambda_u)`` when ``saddle`` is given.
+
+    A run that passes the saddle more slowly than ``tol`` per step stops there: such runs
+    (``reached[k] == False``, typical for the chapter's ``tol = 1e-5`` at ``d`` below
+    about 1e-6) are left out of the fit; lower ``tol`` to resolve smaller distances.
+    So are distances below ten times the tipping point's bracket half-width (locate the
+    tipping point with a small ``tol`` first); ``fitted`` marks the runs the fit used.
 
     Returns
     -------
     Result
-        ``distance``, ``steps_below``, ``steps_above``, ``converged``, ``slope``,
-        ``predicted_slope`` (None without a saddle).
+        ``distance`` (D,), ``steps`` (2, D) (row 0 below the separatrix, row 1 above),
+        ``reached`` (2, D) (the run ended at its side's attractor), ``fitted``,
+        ``converged``, ``slope``, ``predicted_slope`` (None without a saddle).
     """
     p = {**tip.params, **p}
     scale = (tip.span[1] - tip.span[0]) if tip.span is not None else 1.0
@@ -326,19 +342,23 @@ def critical_slowing_down(dyn, tip: TippingPoint, distances=None, *, tmax: int =
     ts = np.concatenate([tip.t - d / scale, tip.t + d / scale])
     if np.any(ts < 0) or np.any(ts > 1):
         raise ParameterError("distances reach beyond the ends of the line")
-    Y0 = np.array([dyn.to_logit((1 - t) * tip.X_start + t * tip.X_end).ravel() for t in ts])
-    runs = run_batch(dyn, Y0, tmax, tol, p)
-    n = len(d)
-    below, above = runs.steps[:n], runs.steps[n:]
-    x = -np.log(np.concatenate([d, d]))
-    yv = np.concatenate([below, above]).astype(float)
-    slope = float(np.polyfit(x, yv, 1)[0]) if len(d) > 1 else None
+    runs = dyn.trajectories(np.array([(1 - t) * tip.X_start + t * tip.X_end for t in ts]), tmax, tol,
+                            progress=False, **batch_overrides(dyn, p))
+    A = [a.X if isinstance(a, Result) else np.asarray(a) for a in tip.attractors]
+    dist = np.array([[float(np.max(np.abs(X - a))) for a in A] for X in runs.final])
+    side = np.repeat([0, 1], len(d))
+    reached = (dist[np.arange(len(ts)), side] < 0.25 * dist[np.arange(len(ts)), 1 - side]) & runs.converged
+    steps = runs.steps.reshape(2, len(d))
+    # distances within the tipping point's own uncertainty say nothing about the scaling
+    half_width = 0.5 * (tip.bracket[1] - tip.bracket[0]) * abs(scale)
+    fitted = reached & np.tile(d > 10 * half_width, 2)
+    x = -np.log(np.concatenate([d, d]))[fitted]
+    slope = float(np.polyfit(x, runs.steps[fitted].astype(float), 1)[0]) if len(np.unique(x)) > 1 else None
     predicted = None
     if saddle is not None:
-        lam = float(np.max(np.abs(saddle.eigenvalues)))
-        predicted = 1.0 / np.log(lam)
-    return Result(distance=d, steps_below=below, steps_above=above, converged=runs.converged.reshape(2, n),
-                  slope=slope, predicted_slope=predicted)
+        predicted = 1.0 / np.log(float(np.max(np.abs(saddle.eigenvalues))))
+    return Result(distance=d, steps=steps, reached=reached.reshape(2, len(d)), fitted=fitted.reshape(2, len(d)),
+                  converged=runs.converged.reshape(2, len(d)), slope=slope, predicted_slope=predicted)
 
 
 # ------------------------------------------------------------------ manifolds
@@ -429,15 +449,29 @@ def stable_manifold(dyn, saddle, *, eigen_index: int | None = None, eps: float =
     return Result(branches=branches, eigenvalue=lam, eigenvector=v, saddle=fp)
 
 
-def crossing(curve_X, coordinate_: tuple, value: float) -> list[np.ndarray]:
-    """Strategies where a curve of strategies (L, N, Q, M) crosses ``X[coordinate] = value``.
+def crossing(dyn, curve, coordinate_, value: float) -> list[np.ndarray]:
+    """Strategies where a curve crosses ``X[coordinate] = value``.
 
-    Linear interpolation between consecutive points; ``coordinate`` as indices.
+    ``curve`` is a Result with log-ratios ``y`` (L, n_free) (a branch of
+    :func:`stable_manifold`). Between consecutive points the curve is interpolated
+    linearly in log-ratio coordinates and the crossing found by bisection.
     """
-    c = tuple(coordinate_)
-    s = np.array([X[c] for X in curve_X]) - value
+    c = coordinate(dyn, coordinate_, "coordinate")
+    Y = np.asarray(curve.y if hasattr(curve, "y") else curve, dtype=float)
+    Y = Y.reshape(len(Y), -1)
+
+    def f(y):
+        return float(dyn.from_logit(y)[c]) - value
+
+    s = np.array([f(y) for y in Y])
     out = []
     for k in np.flatnonzero(np.sign(s[:-1]) * np.sign(s[1:]) < 0):
-        w = s[k] / (s[k] - s[k + 1])
-        out.append((1 - w) * curve_X[k] + w * curve_X[k + 1])
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if np.sign(f(Y[k] + mid * (Y[k + 1] - Y[k]))) == np.sign(s[k]):
+                lo = mid
+            else:
+                hi = mid
+        out.append(dyn.from_logit(Y[k] + 0.5 * (lo + hi) * (Y[k + 1] - Y[k])))
     return out

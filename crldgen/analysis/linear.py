@@ -167,8 +167,9 @@ def stability(dyn, X, **p) -> FixedPoint:
 
 
 def _as_y(system: System, X) -> np.ndarray:
+    """Log-ratios of a strategy (N, Q, M); log-ratios (N, Q, M-1) or (n_free,) pass through."""
     arr = np.asarray(X, dtype=float)
     N, Q, M = system.shape
-    if arr.shape in ((N, Q, M - 1), (system.n,)) and arr.shape != (N, Q, M):
+    if arr.shape in ((N, Q, M - 1), (system.n,)):
         return arr.ravel()
     return system.y(arr)
