@@ -1,6 +1,5 @@
 """Games from TOML files (crldgen.tomlgame): the format, the whitelist expression parser, hostile input."""
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -87,21 +86,19 @@ def test_parser_errors_name_the_column(text, column, fragment):
     "2**99999999", "10**10**10", "(2**60)**60", "qc**1000", "(1 - qc)**60**2", "9**9**9**9",
     "1e300*1e300*1e300*1e300", "(1 - qc)**64**64",
 ])
-def test_huge_powers_are_rejected_quickly(text):
-    start = time.perf_counter()
-    with pytest.raises(ExpressionError):
+def test_huge_powers_are_rejected_by_the_limits(text):
+    """Rejected by the exponent/range rules before anything huge is computed."""
+    with pytest.raises(ExpressionError) as info:
         parse_expression(text, NAMES)
-    assert time.perf_counter() - start < 1.0
+    assert "too large (|exponent| <= 64)" in info.value.message or "floating-point range" in info.value.message
 
 
 @pytest.mark.parametrize("text", ["(" * 5000 + "1" + ")" * 5000, "-" * 5000 + "1", "2" + "**2" * 5000,
                                   "1" + "+1" * 600])
 def test_deep_or_long_expressions_are_rejected_without_recursion_errors(text):
-    start = time.perf_counter()
     with pytest.raises(ExpressionError) as info:
         parse_expression(text, NAMES)
     assert "deep" in str(info.value) or "longer than" in str(info.value)
-    assert time.perf_counter() - start < 1.0
 
 
 def test_moderate_nesting_is_fine():
