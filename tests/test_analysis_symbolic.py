@@ -142,3 +142,12 @@ def test_errors(sd_model):
         ss.jacobian(sd_model, [[0.5, 0.5]])
     with pytest.raises(crldgen.ParameterError, match="kind"):
         ss.critical_value(sd_model, "beta", [[[HALF, HALF]], [[HALF, HALF]]], guess={"beta": 1}, kind="bogus")
+
+
+def test_text_is_never_parsed_as_a_point_or_parameter():
+    model = crldgen.derive(crldgen.games.social_dilemma())
+    hostile = "__import__('os').system('touch /tmp/crldgen-pwned')"
+    with pytest.raises(crldgen.ParameterError, match="never parsed"):
+        crldgen.symbolic_stability(model, [[[hostile, 0.5]], [[0.5, 0.5]]])
+    with pytest.raises(crldgen.ParameterError, match="never parsed"):
+        crldgen.symbolic_stability(model, [[[0.5, 0.5]], [[0.5, 0.5]]], params={"beta": hostile})

@@ -53,7 +53,7 @@ def parameter_substitutions(model, params: dict | None = None, common: bool = Tr
     game_syms = {s.name: s for s in model.theta}
     per_agent = {"alpha": model.alpha, "beta": model.beta, "gamma": model.gamma}
     for name, value in params.items():
-        value = sympy.sympify(value)
+        value = _as_expr(value, name)
         if name in per_agent:
             for sym in per_agent[name]:
                 subs[sym] = value
@@ -77,6 +77,17 @@ def parameter_substitutions(model, params: dict | None = None, common: bool = Tr
     return subs
 
 
+def _as_expr(value, what: str) -> sympy.Expr:
+    """A number or sympy object as an expression; text is rejected, never parsed."""
+    if isinstance(value, str):
+        raise ParameterError(f"{what} is text ({value!r}); pass a number or a sympy expression (text is never parsed)")
+    try:
+        return sympy.sympify(value, strict=True)
+    except sympy.SympifyError as exc:
+        raise ParameterError(f"{what} = {value!r} is not a number or sympy expression") from exc
+
+
+
 def point_substitutions(model, point) -> dict:
     """``{X symbol: value}`` from a strategy array (N, Q, M) of numbers or expressions, or a dict."""
     if point is None:
@@ -85,13 +96,13 @@ def point_substitutions(model, point) -> dict:
         out = {}
         for k, v in point.items():
             key = model._X[tuple(k)] if isinstance(k, tuple) else k
-            out[key] = sympy.sympify(v)
+            out[key] = _as_expr(v, str(k))
         return out
     arr = np.asarray(point, dtype=object)
     shape = model._X.shape
     if arr.shape != shape:
         raise ParameterError(f"point has shape {arr.shape}; expected (N, Q, M) = {shape}")
-    return {model._X[idx]: sympy.sympify(arr[idx]) for idx in np.ndindex(*shape)}
+    return {model._X[idx]: _as_expr(arr[idx], f'point{list(idx)}') for idx in np.ndindex(*shape)}
 
 
 # ------------------------------------------------------------------ the map
@@ -309,7 +320,7 @@ def _value_subs(st: SymbolicStability, values: dict) -> dict:
     for k, v in values.items():
         if k not in syms:
             raise ParameterError(f"{k!r} is not a symbol of the Jacobian ({sorted(syms)})")
-        out[syms[k]] = sympy.sympify(v)
+        out[syms[k]] = _as_expr(v, k)
     return out
 
 
