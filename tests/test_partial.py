@@ -379,3 +379,30 @@ def test_check_po_supported_and_fully_observed_model():
     with pytest.raises(GameError):
         check_po_supported(crldgen.games.social_dilemma())
     assert not isinstance(derive(crldgen.games.social_dilemma()), POModel)
+
+
+def _transient_obs_game():
+    """3 states: {0, 1} closed, state 2 transient (action-independent transitions);
+    observation 0 is made only in state 2. The pivoting stationary solve leaves ~1e-15
+    of round-off on state 2 for this chain."""
+    P = np.array([[0.4585811242838866, 0.5414188757161135, 0.0],
+                  [0.2907256759116343, 0.7092743240883658, 0.0],
+                  [0.06021232783769104, 0.12223421338108688, 0.81755345878122208]])
+    T = np.broadcast_to(P[:, None, None, :], (3, 2, 2, 3)).copy()
+    R = np.random.default_rng(5).normal(size=(2, 3, 2, 2, 3))
+    O = np.zeros((2, 3, 2))
+    O[:, 2, 0] = 1.0
+    O[:, :2, 1] = 1.0
+    return Game(T, R, O, name="transient_obs")
+
+
+def test_observation_made_only_in_a_transient_state_has_zero_belief(compiled):
+    """Beliefs for an observation never made in the long run are exactly 0 (not a ratio of
+    round-off), so V and Q there are exactly 0 and everything stays finite."""
+    dyn = compiled(_transient_obs_game, "sarsa", True, alpha=0.1, beta=2.0, gamma=0.9)
+    for seed in range(10):
+        X = dyn.random_strategy(seed)
+        av = dyn.averages(X)
+        assert np.all(av.V[:, 0] == 0.0) and np.all(av.Q[:, 0, :] == 0.0), (av.V, dyn.stationary_distribution(X))
+        assert np.all(np.isfinite(dyn.tderror(X))) and np.all(np.isfinite(dyn.jacobian(X)))
+        np.testing.assert_allclose(dyn.stationary_distribution(X)[2], 0.0, atol=1e-12)

@@ -60,6 +60,9 @@ PO_OUTPUTS = frozenset({
     "V", "Q", "td_error", "logit_step", "jacobian",
 })
 
+#: long-run observation probabilities at or below this count as zero in generated code
+BELIEF_TOL = 1e-12
+
 
 def check_po_supported(game: Game) -> None:
     """Check that ``game`` can be derived under partial observability (raises :class:`GameError`)."""
@@ -336,7 +339,9 @@ class _Builder:
             if _is_zero(D):
                 Bel[i, o, :] = sympy.Integer(0)
                 continue
-            Dinv = prog.new(sympy.Piecewise((1 / D, sympy.Ne(D, 0)), (0, True)), f"Dinv_{i}_{o}")
+            # an observation made with long-run probability <= BELIEF_TOL is treated as never
+            # made: the stationary solve leaves ~1e-17 on transient states instead of 0
+            Dinv = prog.new(sympy.Piecewise((1 / D, D > BELIEF_TOL), (0, True)), f"Dinv_{i}_{o}")
             if isinstance(Dinv, sympy.Symbol):
                 self.piecewise_inverse[Dinv] = D
             for s in range(Z):
