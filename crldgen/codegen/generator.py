@@ -24,7 +24,7 @@ import sympy
 
 from .._version import __version__
 from ..errors import GenerationError
-from ..runtime.loader import FORMAT, HEADER_LINES, split_header
+from ..runtime.loader import FORMAT, HEADER_LINES, parse_header  # noqa: F401 - parse_header re-exported
 from ..symbolic.model import Model
 from ..symbolic.program import LinearSolve, Program
 from .printer import program_lines
@@ -379,9 +379,3 @@ def header(key: str, body: str) -> str:
         "# (the loader checks these lines; a file that does not match is regenerated)\n"
     )
 
-
-def parse_header(text: str) -> dict:
-    """``{'key', 'format', 'version', 'body-sha256', 'body_ok'}`` read from a module's text."""
-    info, body = split_header(text)
-    info["body_ok"] = hashlib.sha256(body.encode()).hexdigest() == info.get("body-sha256")
-    return info

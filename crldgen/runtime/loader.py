@@ -63,13 +63,17 @@ def split_header(text: str) -> tuple[dict, str]:
     return info, body
 
 
-def read_header(path: str | os.PathLike) -> dict:
-    """Header fields of a generated file, ``body_ok`` (checksum) and ``key_in_body``."""
-    text = Path(path).read_text(encoding="utf-8")
+def parse_header(text: str) -> dict:
+    """Header fields of a module's text, ``body_ok`` (checksum) and ``key_in_body``."""
     info, body = split_header(text)
     info["body_ok"] = hashlib.sha256(body.encode()).hexdigest() == info.get("body-sha256")
     info["key_in_body"] = "key" in info and f"\nKEY = {info['key']!r}\n" in body
     return info
+
+
+def read_header(path: str | os.PathLike) -> dict:
+    """:func:`parse_header` of the file at ``path``."""
+    return parse_header(Path(path).read_text(encoding="utf-8"))
 
 
 def header_problem(path: str | os.PathLike, key: str | None) -> str | None:
