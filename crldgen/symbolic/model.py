@@ -209,43 +209,58 @@ class Model:
 
     # ------------------------------------------------------- values and errors
     @cached_property
+    def _value_tensors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(T[i,u,u'], R[i,u], Ta[i,u,a,u'], Ra[i,u,a])`` the values are built from.
+
+        ``u`` runs over the states here (``Tss`` shared by all agents, ``Ris``, ``Tisas``,
+        ``Risa``); the partial-observability model supplies the observation averages.
+        """
+        N = self.n_agents
+        return np.broadcast_to(self._Tss, (N,) + self._Tss.shape), self._Ris, self._Tisas, self._Risa
+
+    @cached_property
     def value_equations(self) -> list[sympy.Eq]:
-        """The Bellman equations ``V[i,s] = p_i Ris[i,s] + gamma_i sum_s' Tss[s,s'] V[i,s']``."""
-        N, Z = self.n_agents, self.n_states
+        """The Bellman equations ``V[i,u] = p_i R[i,u] + gamma_i sum_u' T[i,u,u'] V[i,u']``.
+
+        ``T, R`` are ``Tss, Ris`` under full observability (``Tioo, Rio`` under partial).
+        """
+        T, R, _, _ = self._value_tensors
+        n = self.n_obs
         eqs = []
-        for i, s in itertools.product(range(N), range(Z)):
-            rhs = self.pre[i] * self._Ris[i, s] + self.gamma[i] * sympy.Add(
-                *[self._Tss[s, sp] * self._V[i, sp] for sp in range(Z)])
-            eqs.append(sympy.Eq(self._V[i, s], rhs))
+        for i, u in itertools.product(range(self.n_agents), range(n)):
+            rhs = self.pre[i] * R[i, u] + self.gamma[i] * sympy.Add(*[T[i, u, v] * self._V[i, v] for v in range(n)])
+            eqs.append(sympy.Eq(self._V[i, u], rhs))
         return eqs
 
     def values_closed_form(self, max_states: int = 3) -> dict:
-        """``{V symbol: closed-form expression}`` by solving the linear system (small Z only)."""
-        Z = self.n_states
-        if Z > max_states:
+        """``{V symbol: closed-form expression}`` by solving the linear system (small Z or Q only)."""
+        n = self.n_obs
+        letter, what = ("Z", "states") if self.game.fully_observed else ("Q", "observations")
+        if n > max_states:
             raise ParameterError(
-                f"closed-form values need Z <= {max_states} states (game has {Z}); "
-                "pass max_states=... to force it (expressions grow like Z!)"
+                f"closed-form values need {letter} <= {max_states} {what} (game has {n}); "
+                f"pass max_states=... to force it (expressions grow like {letter}!)"
             )
+        T, R, _, _ = self._value_tensors
         out = {}
         for i in range(self.n_agents):
-            A = sympy.eye(Z) - self.gamma[i] * sympy.Matrix(self._Tss)
-            b = self.pre[i] * sympy.Matrix(self._Ris[i])
-            sol = A.LUsolve(b)
-            for s in range(Z):
-                out[self._V[i, s]] = sol[s]
+            A = sympy.eye(n) - self.gamma[i] * sympy.Matrix(T[i])
+            sol = A.LUsolve(self.pre[i] * sympy.Matrix(R[i]))
+            for u in range(n):
+                out[self._V[i, u]] = sol[u]
         return out
 
     @cached_property
     def _Q(self) -> np.ndarray:
-        N, Z, M = self.n_agents, self.n_states, self.n_actions
-        out = np.empty((N, Z, M), dtype=object)
-        for i, s, a in itertools.product(range(N), range(Z), range(M)):
-            out[i, s, a] = self.pre[i] * self._Risa[i, s, a] + self.gamma[i] * sympy.Add(
-                *[self._Tisas[i, s, a, sp] * self._V[i, sp] for sp in range(Z)])
+        _, _, Ta, Ra = self._value_tensors
+        N, n, M = self.n_agents, self.n_obs, self.n_actions
+        out = np.empty((N, n, M), dtype=object)
+        for i, u, a in itertools.product(range(N), range(n), range(M)):
+            out[i, u, a] = self.pre[i] * Ra[i, u, a] + self.gamma[i] * sympy.Add(
+                *[Ta[i, u, a, v] * self._V[i, v] for v in range(n)])
         return out
 
-    Q = property(lambda self: to_array(self._Q), doc="Q[i, s, a] state-action values (in terms of V)")
+    Q = property(lambda self: to_array(self._Q), doc="Q[i, s, a] (Q[i, o, a]) action values, in terms of V")
 
     @cached_property
     def _td_error(self) -> np.ndarray:
@@ -378,36 +393,38 @@ class Model:
                     J[r, k] = int(r == k) + self.alpha[i] * dD
         return prog, J
 
-    def value_program(self, prog: Program, Tss, Ris, need_inverse: bool) -> tuple[dict, dict]:
-        """Append statements computing ``V`` (and ``W``) from ``Tss``/``Ris`` entries.
+    def value_program(self, prog: Program, T, R, need_inverse: bool) -> tuple[dict, dict]:
+        """Append statements computing ``V`` (and ``W``) from per-agent ``T[i,u,u']``, ``R[i,u]``.
 
-        ``Tss``/``Ris`` map index tuples to expressions or symbols. Returns
-        ``(V, W)`` dicts of expressions. For ``Z <= 4`` an unrolled Gauss-Jordan
-        elimination (``Id - gamma Tx`` is strictly diagonally dominant, so no pivoting
-        is needed); above, a :class:`LinearSolve` statement (pivoting, in a loop).
+        ``T``/``R`` are indexable by tuples (symbols or expressions): ``Tss`` broadcast over
+        agents and ``Ris`` under full observability, ``Tioo`` and ``Rio`` under partial.
+        Returns ``(V, W)`` dicts of expressions, ``W_i = (Id - gamma_i T_i)^-1``. Up to
+        ``UNROLLED_INVERSE_MAX_STATES`` an unrolled Gauss-Jordan elimination (``Id - gamma T``
+        is strictly diagonally dominant, so no pivoting is needed); above, a
+        :class:`LinearSolve` statement (pivoting, in a loop).
         """
-        N, Z = self.n_agents, self.n_states
+        N, n = self.n_agents, self.n_obs
         V, W = {}, {}
         for i in range(N):
-            A = sympy.Matrix(Z, Z, lambda r, c: int(r == c) - self.gamma[i] * Tss[r, c])
-            if Z > UNROLLED_INVERSE_MAX_STATES:
-                B = sympy.Matrix(Z, 1, lambda r, c: self.pre[i] * Ris[i, r])
+            A = sympy.Matrix(n, n, lambda r, c: int(r == c) - self.gamma[i] * T[i, r, c])
+            if n > UNROLLED_INVERSE_MAX_STATES:
+                B = sympy.Matrix(n, 1, lambda r, c: self.pre[i] * R[i, r])
                 if need_inverse:
-                    B = B.row_join(sympy.eye(Z))
+                    B = B.row_join(sympy.eye(n))
                 sol = prog.solve(A, B, f"vsol{i}")
-                for s in range(Z):
-                    V[i, s] = sol[s, 0]
+                for u in range(n):
+                    V[i, u] = sol[u, 0]
                     if need_inverse:
-                        for sp in range(Z):
-                            W[i, s, sp] = sol[s, 1 + sp]
+                        for v in range(n):
+                            W[i, u, v] = sol[u, 1 + v]
                 continue
             Winv = inverse_program(A, prog, f"inv{i}")
-            for s in range(Z):
-                V[i, s] = prog.new(self.pre[i] * sympy.Add(*[Winv[s, sp] * Ris[i, sp] for sp in range(Z)]),
-                                   f"V_{i}_{s}")
+            for u in range(n):
+                V[i, u] = prog.new(self.pre[i] * sympy.Add(*[Winv[u, v] * R[i, v] for v in range(n)]),
+                                   f"V_{i}_{u}")
                 if need_inverse:
-                    for sp in range(Z):
-                        W[i, s, sp] = Winv[s, sp]
+                    for v in range(n):
+                        W[i, u, v] = Winv[u, v]
         return V, W
 
     # ------------------------------------------------------------ programs
@@ -445,7 +462,7 @@ class Model:
         res = {"Tisas": Tisas, "Risa": Risa, "Tss": Tss, "Ris": Ris}
         if outputs <= set(res):
             return prog, {k: res[k] for k in outputs}
-        V, W = self.value_program(prog, Tss, Ris, need_inverse="jacobian" in outputs)
+        V, W = self.value_program(prog, np.broadcast_to(Tss, (N, Z, Z)), Ris, need_inverse="jacobian" in outputs)
         Varr = np.empty((N, Z), dtype=object)
         for idx in V:
             Varr[idx] = V[idx]

@@ -52,7 +52,7 @@ import sympy
 from ..errors import GameError, ParameterError
 from ..game import Game
 from .model import Model, _sym_array, to_array
-from .program import LinearSolve, Program, inverse_program
+from .program import LinearSolve, Program
 
 #: outputs :func:`po_program` can produce
 PO_OUTPUTS = frozenset({
@@ -211,61 +211,9 @@ class POModel(Model):
 
     # ----------------------------------------------------------- values
     @cached_property
-    def value_equations(self) -> list[sympy.Eq]:
-        """``V[i,o] = p_i Rio[i,o] + gamma_i sum_o' Tioo[i,o,o'] V[i,o']`` (in terms of Ps)."""
-        N, Q = self.n_agents, self.n_obs
-        eqs = []
-        for i, o in itertools.product(range(N), range(Q)):
-            rhs = self.pre[i] * self._Rio[i, o] + self.gamma[i] * sympy.Add(
-                *[self._Tioo[i, o, op] * self._V[i, op] for op in range(Q)])
-            eqs.append(sympy.Eq(self._V[i, o], rhs))
-        return eqs
-
-    def values_closed_form(self, max_states: int = 3) -> dict:
-        """``{V symbol: expression}`` in terms of X, theta and the Ps symbols (small Q only)."""
-        Q = self.n_obs
-        if Q > max_states:
-            raise ParameterError(
-                f"closed-form values need Q <= {max_states} observations (game has {Q}); "
-                "pass max_states=... to force it (expressions grow like Q!)"
-            )
-        out = {}
-        for i in range(self.n_agents):
-            A = sympy.eye(Q) - self.gamma[i] * sympy.Matrix(self._Tioo[i])
-            sol = A.LUsolve(self.pre[i] * sympy.Matrix(self._Rio[i]))
-            for o in range(Q):
-                out[self._V[i, o]] = sol[o]
-        return out
-
-    @cached_property
-    def _Q(self) -> np.ndarray:
-        N, M, Q = self.n_agents, self.n_actions, self.n_obs
-        out = np.empty((N, Q, M), dtype=object)
-        for i, o, a in itertools.product(range(N), range(Q), range(M)):
-            out[i, o, a] = self.pre[i] * self._Rioa[i, o, a] + self.gamma[i] * sympy.Add(
-                *[self._Tioao[i, o, a, op] * self._V[i, op] for op in range(Q)])
-        return out
-
-    Q = property(lambda self: to_array(self._Q), doc="Q[i, o, a] observation-action values (in terms of V and Ps)")
-
-    def value_program(self, prog: Program, Tss, Ris, need_inverse: bool) -> tuple[dict, dict]:
-        """Append statements computing ``V`` (and ``W``) from observation averages.
-
-        Under partial observability ``Tss`` is ``Tioo`` indexed ``(i, o, o')`` and
-        ``Ris`` is ``Rio`` indexed ``(i, o)``. Returns ``(V, W)`` dicts.
-        """
-        N, Q = self.n_agents, self.n_obs
-        V, W = {}, {}
-        for i in range(N):
-            A = sympy.Matrix(Q, Q, lambda r, c: int(r == c) - self.gamma[i] * Tss[i, r, c])
-            Winv = inverse_program(A, prog, f"inv{i}")
-            for o in range(Q):
-                V[i, o] = prog.new(self.pre[i] * sympy.Add(*[Winv[o, op] * Ris[i, op] for op in range(Q)]),
-                                   f"V_{i}_{o}")
-                if need_inverse:
-                    for op in range(Q):
-                        W[i, o, op] = Winv[o, op]
-        return V, W
+    def _value_tensors(self):
+        """Values live on observations: ``(Tioo, Rio, Tioao, Rioa)`` (in terms of X and Ps)."""
+        return self._Tioo, self._Rio, self._Tioao, self._Rioa
 
     # ---------------------------------------------------------- programs
     def program(self, outputs) -> tuple[Program, dict]:
