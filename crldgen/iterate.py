@@ -44,6 +44,7 @@ import numba
 import numpy as np
 
 from .errors import DivergenceError, GenerationError, ParameterError, StrategyError
+from .runtime.dynamics import LEARNER_RULES
 
 __all__ = ["ProgressBar", "Sweep", "Trajectories", "Trajectory", "sweep", "trajectories", "trajectory"]
 
@@ -374,7 +375,6 @@ def _batch_params(dyn, p: dict, n_x: int) -> tuple[int, np.ndarray, np.ndarray, 
     batched = {k: np.asarray(v, dtype=float) for k, v in p.items() if np.ndim(v) > 0}
     alpha, beta, gamma, theta = dyn.params(**fixed)
     N = dyn.n_agents
-    names = list(dyn.param_names)
     sizes = {"initial strategies": n_x} if n_x != 1 else {}
     for name, arr in batched.items():
         if arr.shape[0] == 0:
@@ -384,12 +384,12 @@ def _batch_params(dyn, p: dict, n_x: int) -> tuple[int, np.ndarray, np.ndarray, 
     learner = {"alpha": np.tile(alpha, (B, 1)), "beta": np.tile(beta, (B, 1)), "gamma": np.tile(gamma, (B, 1))}
     Theta = np.tile(theta, (B, 1))
     for name, arr in batched.items():
-        head, _, tail = name.rpartition("_")
-        if name in learner:
+        slot, i = dyn.parameter_slot(name)
+        if slot != "theta" and i is None:
             if arr.ndim == 1:
-                learner[name][:] = arr[:, None]
+                learner[slot][:] = arr[:, None]
             elif arr.ndim == 2 and arr.shape[1] == N:
-                learner[name][:] = arr
+                learner[slot][:] = arr
             else:
                 raise ParameterError(
                     f"{name} has shape {arr.shape}; in a batch give one value per member (B,) or one per "
@@ -397,24 +397,18 @@ def _batch_params(dyn, p: dict, n_x: int) -> tuple[int, np.ndarray, np.ndarray, 
             continue
         if arr.ndim != 1:
             raise ParameterError(f"{name} has shape {arr.shape}; in a batch give one value per member, shape (B,)")
-        if head in learner and tail.isdigit() and name not in names:
-            dyn.params(**{name: float(arr[0])})  # canonical error for an agent index out of range
-            learner[head][:, int(tail)] = arr
-        elif name in names:
-            Theta[:, names.index(name)] = arr
+        if slot == "theta":
+            Theta[:, i] = arr
         else:
-            dyn.params(**{name: float(arr[0])})  # raises the canonical unknown-parameter error
-            raise ParameterError(f"unknown parameter {name!r}")  # pragma: no cover - params() raised
+            learner[slot][:, i] = arr
     A, Bt, G = learner["alpha"], learner["beta"], learner["gamma"]
     for name, arr in (("alpha", A), ("beta", Bt), ("gamma", G), ("game parameters", Theta)):
         bad = np.argwhere(~np.isfinite(arr))
         if len(bad):
             raise ParameterError(f"{name} of batch member {bad[0][0]} = {arr[bad[0][0]]} is not finite")
-    for name, arr, ok, rule in (
-            ("alpha", A, (A > 0) & (A <= 1), "learning rates must lie in (0, 1]"),
-            ("beta", Bt, Bt > 0, "choice intensities must be > 0"),
-            ("gamma", G, (G >= 0) & (G < 1), "discount factors must lie in [0, 1)")):
-        bad = np.argwhere(~ok)
+    for name, ok, rule in LEARNER_RULES:
+        arr = learner[name]
+        bad = np.argwhere(~ok(arr))
         if len(bad):
             b = bad[0][0]
             raise ParameterError(f"{name} = {arr[b]} (batch member {b}): {rule}")

@@ -17,6 +17,16 @@ from ..errors import ParameterError, StrategyError
 
 SIMPLEX_ATOL = 1e-8
 
+LEARNER_NAMES = ("alpha", "beta", "gamma")
+
+#: (name, test on an array of values, the rule) for the learner parameters; batches in
+#: :mod:`crldgen.iterate` check the same rules
+LEARNER_RULES = (
+    ("alpha", lambda v: (v > 0) & (v <= 1), "learning rates must lie in (0, 1]"),
+    ("beta", lambda v: v > 0, "choice intensities must be > 0"),
+    ("gamma", lambda v: (v >= 0) & (v < 1), "discount factors must lie in [0, 1)"),
+)
+
 
 @dataclass(frozen=True)
 class Averages:
@@ -72,44 +82,53 @@ class Dynamics:
         out.update(zip(self.param_names, th.tolist()))
         return out
 
+    def parameter_slot(self, name: str) -> tuple[str, int | None]:
+        """Where an override named ``name`` goes.
+
+        ``('alpha' | 'beta' | 'gamma', None)`` for all agents, ``(..., i)`` for agent ``i``
+        (``alpha_0``, ...), ``('theta', k)`` for the k-th game parameter. Unknown names
+        and agent indices out of range raise :class:`ParameterError`.
+        """
+        head, _, tail = name.rpartition("_")
+        if name in LEARNER_NAMES:
+            return name, None
+        if head in LEARNER_NAMES and tail.isdigit() and name not in self.param_names:
+            i = int(tail)
+            if i >= self.n_agents:
+                raise ParameterError(f"{name}: agent index {i} out of range (N={self.n_agents})")
+            return head, i
+        if name in self.param_names:
+            return "theta", self.param_names.index(name)
+        raise ParameterError(
+            f"unknown parameter {name!r}; learner parameters are alpha, beta, gamma (or alpha_0, ...), "
+            f"game parameters are {list(self.param_names)}")
+
     def _resolve(self, base, overrides):
-        alpha = np.array(base["alpha"], dtype=float)
-        beta = np.array(base["beta"], dtype=float)
-        gamma = np.array(base["gamma"], dtype=float)
+        learner = {n: np.array(base[n], dtype=float) for n in LEARNER_NAMES}
         theta = dict(base["theta"])
-        learner = {"alpha": alpha, "beta": beta, "gamma": gamma}
         for name, value in overrides.items():
-            head, _, tail = name.rpartition("_")
-            if name in learner:
+            slot, i = self.parameter_slot(name)
+            if slot == "theta":
+                theta[name] = float(value)
+            elif i is not None:
+                learner[slot][i] = float(value)
+            else:
                 arr = np.asarray(value, dtype=float)
                 if arr.ndim == 0:
-                    learner[name][:] = float(arr)
+                    learner[slot][:] = float(arr)
                 elif arr.shape == (self.n_agents,):
-                    learner[name][:] = arr
+                    learner[slot][:] = arr
                 else:
                     raise ParameterError(
                         f"{name} must be a scalar or have one value per agent (shape ({self.n_agents},)), "
                         f"got shape {arr.shape}")
-            elif head in learner and tail.isdigit() and name not in self.param_names:
-                i = int(tail)
-                if i >= self.n_agents:
-                    raise ParameterError(f"{name}: agent index {i} out of range (N={self.n_agents})")
-                learner[head][i] = float(value)
-            elif name in self.param_names:
-                theta[name] = float(value)
-            else:
-                raise ParameterError(
-                    f"unknown parameter {name!r}; learner parameters are alpha, beta, gamma (or alpha_0, ...), "
-                    f"game parameters are {list(self.param_names)}")
         for name, arr in learner.items():
             if not np.all(np.isfinite(arr)):
                 raise ParameterError(f"{name} = {arr} is not finite")
-        if np.any(alpha <= 0) or np.any(alpha > 1):
-            raise ParameterError(f"alpha = {alpha}: learning rates must lie in (0, 1]")
-        if np.any(beta <= 0):
-            raise ParameterError(f"beta = {beta}: choice intensities must be > 0")
-        if np.any(gamma < 0) or np.any(gamma >= 1):
-            raise ParameterError(f"gamma = {gamma}: discount factors must lie in [0, 1)")
+        for name, ok, rule in LEARNER_RULES:
+            if not np.all(ok(learner[name])):
+                raise ParameterError(f"{name} = {learner[name]}: {rule}")
+        alpha, beta, gamma = (learner[n] for n in LEARNER_NAMES)
         missing = [n for n in self.param_names if n not in theta]
         if missing:
             raise ParameterError(
