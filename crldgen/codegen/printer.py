@@ -106,12 +106,12 @@ def program_lines(
         if isinstance(st, LinearSolve):
             n, k = st.B.shape
             tag = st.targets[0].name + "_sys"
-            lines.append(f"{tag}_A = np.empty(({n}, {n}))")
-            lines.append(f"{tag}_B = np.empty(({n}, {k}))")
-            lines += [f"{tag}_A[{r}, {c}] = {expr_code(st.A[r, c])}" for r in range(n) for c in range(n)]
-            lines += [f"{tag}_B[{r}, {c}] = {expr_code(st.B[r, c])}" for r in range(n) for c in range(k)]
-            lines.append(f"{solve_helper}({tag}_A, {tag}_B)")
-            lines += [f"{st.targets[r, c].name} = {tag}_B[{r}, {c}]" for r in range(n) for c in range(k)]
+            lines.append(f"{tag}_A = np.empty({n * n})")
+            lines.append(f"{tag}_B = np.empty({n * k})")
+            lines += [f"{tag}_A[{r * n + c}] = {expr_code(st.A[r, c])}" for r in range(n) for c in range(n)]
+            lines += [f"{tag}_B[{r * k + c}] = {expr_code(st.B[r, c])}" for r in range(n) for c in range(k)]
+            lines.append(f"{solve_helper}({tag}_A, {tag}_B, {n}, {k})")
+            lines += [f"{st.targets[r, c].name} = {tag}_B[{r * k + c}]" for r in range(n) for c in range(k)]
         else:
             sym, expr = st
             lines.append(f"{sym.name} = {expr_code(expr)}")

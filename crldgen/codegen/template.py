@@ -15,66 +15,50 @@ NX = N_AGENTS * N_OBS * N_ACTIONS
 
 
 @numba.njit(cache=True)
-def _solve(A, B):
+def _solve(A, B, n, k):
     """Solve A Z = B in place (B <- Z) by Gaussian elimination with partial pivoting.
 
-    Returns False (and fills B with NaN) when A is numerically singular.
+    ``A`` is a flat row-major n x n array, ``B`` a flat row-major n x k array (flat arrays
+    compile several times faster in numba than 2-d ones). Returns False (and fills B
+    with NaN) when A is numerically singular.
     """
-    n = A.shape[0]
-    k = B.shape[1]
     scale = 0.0
-    for r in range(n):
-        for c in range(n):
-            scale = max(scale, abs(A[r, c]))
+    for q in range(n * n):
+        scale = max(scale, abs(A[q]))
     tiny = 1e-13 * max(scale, 1e-300)
     for col in range(n):
         piv = col
         for r in range(col + 1, n):
-            if abs(A[r, col]) > abs(A[piv, col]):
+            if abs(A[r * n + col]) > abs(A[piv * n + col]):
                 piv = r
-        if abs(A[piv, col]) <= tiny:
-            for r in range(n):
-                for c in range(k):
-                    B[r, c] = np.nan
+        if abs(A[piv * n + col]) <= tiny:
+            for q in range(n * k):
+                B[q] = np.nan
             return False
         if piv != col:
             for c in range(n):
-                A[col, c], A[piv, c] = A[piv, c], A[col, c]
+                tmp = A[col * n + c]
+                A[col * n + c] = A[piv * n + c]
+                A[piv * n + c] = tmp
             for c in range(k):
-                B[col, c], B[piv, c] = B[piv, c], B[col, c]
-        inv = 1.0 / A[col, col]
+                tmp = B[col * k + c]
+                B[col * k + c] = B[piv * k + c]
+                B[piv * k + c] = tmp
+        inv = 1.0 / A[col * n + col]
         for r in range(col + 1, n):
-            f = A[r, col] * inv
+            f = A[r * n + col] * inv
             if f != 0.0:
                 for c in range(col, n):
-                    A[r, c] -= f * A[col, c]
+                    A[r * n + c] -= f * A[col * n + c]
                 for c in range(k):
-                    B[r, c] -= f * B[col, c]
+                    B[r * k + c] -= f * B[col * k + c]
     for r in range(n - 1, -1, -1):
         for c in range(k):
-            acc = B[r, c]
+            acc = B[r * k + c]
             for q in range(r + 1, n):
-                acc -= A[r, q] * B[q, c]
-            B[r, c] = acc / A[r, r]
+                acc -= A[r * n + q] * B[q * k + c]
+            B[r * k + c] = acc / A[r * n + r]
     return True
-
-
-@numba.njit(cache=True)
-def strategy_of_logit(y, X):
-    """X = softmax over actions of (y, 0), shifted by the maximum to avoid overflow."""
-    m1 = N_ACTIONS - 1
-    for r in range(N_AGENTS * N_OBS):
-        top = 0.0
-        for a in range(m1):
-            top = max(top, y[r * m1 + a])
-        tot = math.exp(-top)
-        X[r * N_ACTIONS + m1] = tot
-        for a in range(m1):
-            e = math.exp(y[r * m1 + a] - top)
-            X[r * N_ACTIONS + a] = e
-            tot += e
-        for a in range(N_ACTIONS):
-            X[r * N_ACTIONS + a] /= tot
 
 
 @numba.njit(cache=True)
@@ -124,7 +108,7 @@ def _copy(src, dst):
 
 
 @numba.njit(cache=True)
-def _softmax(y, X):
+def strategy_of_logit(y, X):
     """X = softmax of (y, 0) per row with M-1 exponentials (the largest entry's is 1).
 
     Probabilities below ~1e-308 underflow to exactly 0.0; rows still sum to 1.
@@ -220,7 +204,7 @@ def _run(X0, y0, t0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xre
         if not math.isfinite(total):
             status = STATUS_NONFINITE
             break
-        _softmax(y_next, X_next)
+        strategy_of_logit(y_next, X_next)
         if check:
             d = 0.0
             for k in range(NX):
@@ -298,50 +282,6 @@ def sequential_sweep(X0, y0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, ca
 FO_STATIONARY = r'''
 
 @numba.njit(cache=True)
-def _solve_vector(A, b, n):
-    """Solve A z = b in place (b <- z) for a flat row-major n x n A, as ``_solve`` does.
-
-    The same elimination (partial pivoting, same threshold, same operation order) on 1-d
-    arrays, which numba compiles several times faster than the 2-d version. Returns
-    False (and fills b with NaN) when A is numerically singular.
-    """
-    scale = 0.0
-    for k in range(n * n):
-        scale = max(scale, abs(A[k]))
-    tiny = 1e-13 * max(scale, 1e-300)
-    for col in range(n):
-        piv = col
-        for r in range(col + 1, n):
-            if abs(A[r * n + col]) > abs(A[piv * n + col]):
-                piv = r
-        if abs(A[piv * n + col]) <= tiny:
-            for r in range(n):
-                b[r] = np.nan
-            return False
-        if piv != col:
-            for c in range(n):
-                tmp = A[col * n + c]
-                A[col * n + c] = A[piv * n + c]
-                A[piv * n + c] = tmp
-            tmp = b[col]
-            b[col] = b[piv]
-            b[piv] = tmp
-        inv = 1.0 / A[col * n + col]
-        for r in range(col + 1, n):
-            f = A[r * n + col] * inv
-            if f != 0.0:
-                for c in range(col, n):
-                    A[r * n + c] -= f * A[col * n + c]
-                b[r] -= f * b[col]
-    for r in range(n - 1, -1, -1):
-        acc = b[r]
-        for q in range(r + 1, n):
-            acc -= A[r * n + q] * b[q]
-        b[r] = acc / A[r * n + r]
-    return True
-
-
-@numba.njit(cache=True)
 def stationary(X, theta, out):
     """Stationary distribution Ps of Tss (Ps Tss = Ps, sum Ps = 1); False if not unique."""
     n = N_STATES
@@ -360,5 +300,5 @@ def stationary(X, theta, out):
     for s in range(n):
         out[s] = 0.0
     out[n - 1] = 1.0
-    return _solve_vector(A, out, n)
+    return _solve(A, out, n, 1)
 '''
