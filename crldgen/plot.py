@@ -41,7 +41,7 @@ import numpy as np
 from .errors import ParameterError, StrategyError
 
 __all__ = [
-    "FlowField", "basins", "bifurcation", "convergence_times", "fixed_points", "flow", "flow_field",
+    "FlowField", "basins", "bifurcation", "convergence_times", "eigenvalues", "fixed_points", "flow", "flow_field",
     "hysteresis", "legend", "panels", "save", "separatrix", "simplex", "time_series", "trajectories",
 ]
 
@@ -361,7 +361,7 @@ def flow_field(dyn, x, y, points=9, *, arrows: str = "tderror", samples: int = 0
 def flow(dyn, x, y, points=None, *, axes=None, kind: str = "quiver", arrows: str = "tderror", samples: int = 8,
          base=None, rng=0, cmap: str = "viridis", colorbar: bool = True, fixed_points=None, separatrix=None,
          trajectories=None, trajectory_colors=None, titles: Sequence[str] | None = None, xlabel: str | None = None,
-         ylabel: str | None = None, legend: bool = True, **p):
+         ylabel: str | None = None, legend: bool = True, vmax: float | None = None, **p):
     """Flow plot of the learning dynamics, one panel per entry of the projection.
 
     Parameters
@@ -383,6 +383,8 @@ def flow(dyn, x, y, points=None, *, axes=None, kind: str = "quiver", arrows: str
     trajectory_colors : one colour per trajectory (default: a qualitative palette), or
         ``'time'`` to colour them by time
     titles, xlabel, ylabel : override the automatic labels
+    vmax : top of the arrow-length colour scale (default: the longest arrow); give the
+        same value to several flow plots to compare them under one colour bar
     **p : parameter overrides for this plot (``gamma=0.8`` ...)
 
     Returns
@@ -400,7 +402,11 @@ def flow(dyn, x, y, points=None, *, axes=None, kind: str = "quiver", arrows: str
     fields = flow_field(dyn, x, y, points, arrows=arrows, samples=samples if kind == "samples" else 0,
                         base=base, rng=rng, **p)
     speeds = np.concatenate([f.speed[np.isfinite(f.speed)] for f in fields] or [np.zeros(1)])
-    norm = mcolors.Normalize(vmin=0.0, vmax=float(speeds.max()) if speeds.size and speeds.max() > 0 else 1.0)
+    if vmax is None:
+        vmax = float(speeds.max()) if speeds.size and speeds.max() > 0 else 1.0
+    elif not (np.isfinite(vmax) and vmax > 0):
+        raise ParameterError(f"vmax must be a finite number > 0, got {vmax!r}")
+    norm = mcolors.Normalize(vmin=0.0, vmax=float(vmax))
     mappable = None
     for k, (ax, f) in enumerate(zip(axes, fields)):
         GX, GY = np.meshgrid(f.xs, f.ys)
@@ -416,15 +422,17 @@ def flow(dyn, x, y, points=None, *, axes=None, kind: str = "quiver", arrows: str
                 scale = _quiver_scale(f)
                 for s in range(f.U.shape[0]):
                     ax.quiver(GX, GY, f.U[s], f.V[s], color="0.75", alpha=0.6, angles="xy", scale_units="xy",
-                              scale=scale, width=0.004, zorder=1)
+                              scale=scale, width=0.004, zorder=1, pivot="mid")
                 q = ax.quiver(GX, GY, f.u, f.v, f.speed, cmap=cmap, norm=norm, angles="xy", scale_units="xy",
-                              scale=scale, width=0.007, zorder=2)
+                              scale=scale, width=0.007, zorder=2, pivot="mid")
             else:
                 q = ax.quiver(GX, GY, f.u, f.v, f.speed, cmap=cmap, norm=norm, angles="xy", scale_units="xy",
-                              scale=_quiver_scale(f), width=0.007, zorder=2)
+                              scale=_quiver_scale(f), width=0.007, zorder=2, pivot="mid")
             q.set_gid("flow")
             mappable = q
-        _style_unit_square(ax)
+        # arrows are centred on their grid point and at most ARROW_CELLS grid cells long:
+        # the frame leaves room for the half arrows at the outermost points
+        _style_unit_square(ax, pad=_arrow_pad(f) if kind != "stream" else None)
         ax.set_xlabel(xlabel if xlabel is not None else coordinate_label(dyn, f.coords[0]))
         ax.set_ylabel(ylabel if ylabel is not None else coordinate_label(dyn, f.coords[1]))
         title = titles[k] if titles is not None else _panel_title(dyn, pans, k)
@@ -447,15 +455,28 @@ def flow(dyn, x, y, points=None, *, axes=None, kind: str = "quiver", arrows: str
     return axes
 
 
+#: length of the longest arrow of a flow plot, in grid cells
+ARROW_CELLS = 0.9
+
+
+def _cell(f: FlowField) -> float:
+    return float(np.min(np.diff(np.sort(f.xs)))) if len(f.xs) > 1 else 0.1
+
+
 def _quiver_scale(f: FlowField) -> float:
-    """Arrow scale so that the longest mean arrow spans about 1.2 grid cells."""
-    dx = np.min(np.diff(np.sort(f.xs))) if len(f.xs) > 1 else 0.1
+    """Arrow scale so that the longest mean arrow spans ``ARROW_CELLS`` grid cells."""
     top = np.nanmax(f.speed) if np.any(np.isfinite(f.speed)) else 0.0
-    return top / (1.2 * dx) if top > 0 else 1.0
+    return top / (ARROW_CELLS * _cell(f)) if top > 0 else 1.0
 
 
-def _style_unit_square(ax, lo=0.0, hi=1.0):
-    pad = 0.03 * (hi - lo)
+def _arrow_pad(f: FlowField) -> float:
+    """Frame padding beyond [0, 1] that holds the outermost (centred) arrows and their heads."""
+    outer = max(float(np.min(f.xs)), 1.0 - float(np.max(f.xs)), float(np.min(f.ys)), 1.0 - float(np.max(f.ys)))
+    return max(0.03, 0.5 * ARROW_CELLS * _cell(f) + 0.012 - outer)
+
+
+def _style_unit_square(ax, lo=0.0, hi=1.0, pad=None):
+    pad = 0.03 * (hi - lo) if pad is None else pad
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(lo - pad, hi + pad)
     ax.set_aspect("equal")
@@ -474,6 +495,13 @@ def _handles(axes) -> dict:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             if lab and not lab.startswith("_") and lab not in seen:
                 seen[lab] = h
+    # trajectory markers take each trajectory's colour; the legend explains the marker shape
+    for lab, style in (("start", dict(START_STYLE, mec="black")), ("fixed point reached",
+                       dict(REACHED_STYLE, mfc="0.5")), ("end (not converged)", dict(OPEN_END_STYLE, color="black"))):
+        if lab in seen:
+            from matplotlib.lines import Line2D
+
+            seen[lab] = Line2D([], [], **style)
     rank = {lab: k for k, lab in enumerate(_LEGEND_ORDER)}
     return dict(sorted(seen.items(), key=lambda kv: rank.get(kv[0], -1)))
 
@@ -483,7 +511,7 @@ def _legend(ax, **kw):
     if seen:
         kw.setdefault("fontsize", "small")
         kw.setdefault("framealpha", 0.9)
-        ax.legend(list(seen.values()), list(seen), **kw)
+        ax.legend(list(seen.values()), list(seen), **kw).set_gid("legend")
 
 
 def legend(axes):
@@ -501,6 +529,10 @@ def _figure_legend(axes):
     if not seen:
         return
     fig = axes[0].figure
+    # overlays added in separate calls: one legend with every entry, not one per call
+    for old in [leg for leg in fig.legends if leg.get_gid() == "legend"] + \
+            [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None and ax.get_legend().get_gid() == "legend"]:
+        old.remove()
     if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
         ncol = min(len(seen), 2 if len(axes) == 1 else 4)
         leg = fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=ncol,
@@ -672,7 +704,7 @@ def trajectories(trajs, x, y, dyn=None, *, axes=None, colors=None, cmap: str = "
     lc = _draw_trajectories(axes, [_projector(*pan) for pan in pans], trajs, colors=colors, cmap=cmap, lw=lw,
                             alpha=alpha, markers=markers)
     for ax, (cx, cy) in zip(axes, pans):
-        if unit_square:
+        if unit_square and not any(c.get_gid() == "flow" for c in ax.collections):  # a flow keeps its frame
             _style_unit_square(ax)
         if dyn is not None and not ax.get_xlabel():
             ax.set_xlabel(coordinate_label(dyn, cx))
@@ -1112,8 +1144,87 @@ def convergence_times(values, lengths, outcome=None, *, ax=None, colors=None, na
     return ax
 
 
+INSIDE_STYLE = dict(mfc="tab:blue", mec="tab:blue")
+OUTSIDE_STYLE = dict(mfc="white", mec="tab:red", mew=1.6)
+
+
+def eigenvalues(points, *, axes=None, zoom: bool = True, names: Sequence[str] | None = None,
+                markers: Sequence[str] = ("o", "s", "^", "D", "v", "P", "X", "*")):
+    """Eigenvalues of the map Jacobian at fixed points, in the complex plane with the unit circle.
+
+    Inside the circle a direction contracts, outside it expands: a fixed point is stable
+    when all its eigenvalues lie inside. Markers are filled inside the circle and open
+    (red edge) outside; one marker shape per fixed point.
+
+    Parameters
+    ----------
+    points : fixed-point result (``.points``) or records with ``.eigenvalues`` (and
+        optionally ``.type``), or a list of eigenvalue arrays
+    axes : one or two Axes; default a new figure with the whole circle (left) and, with
+        ``zoom``, a close-up of the eigenvalues near the circle (right)
+    names : legend label per fixed point (default its ``type`` and index)
+    """
+    plt = _pyplot()
+    recs = points.points if hasattr(points, "points") else list(points)
+    evs = [np.asarray(getattr(r, "eigenvalues", r), dtype=complex).ravel() for r in recs]
+    if names is None:
+        names = [f"{k}: {getattr(r, 'type', 'fixed point')}" for k, r in enumerate(recs)]
+    n_panels = 2 if zoom else 1
+    if axes is None:
+        _, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 4.0), constrained_layout=True, squeeze=False)
+        axes = list(axes[0])
+    else:
+        axes = _as_axes_list(axes, len(np.ravel(np.asarray(axes, dtype=object))) if not hasattr(axes, "plot")
+                             else 1)
+    t = np.linspace(0, 2 * np.pi, 721)
+    allv = np.concatenate(evs) if evs else np.zeros(0, dtype=complex)
+    for j, ax in enumerate(axes):
+        ax.plot(np.cos(t), np.sin(t), color="black", lw=1.0, label="unit circle |λ| = 1" if j == 0 else "_circle")
+        ax.axhline(0, color="0.8", lw=0.6, zorder=0)
+        ax.axvline(0, color="0.8", lw=0.6, zorder=0)
+        for k, ev in enumerate(evs):
+            inside = np.abs(ev) < 1
+            mk = markers[k % len(markers)]
+            for sel, style in ((inside, INSIDE_STYLE), (~inside, OUTSIDE_STYLE)):
+                if np.any(sel):
+                    ln, = ax.plot(ev[sel].real, ev[sel].imag, ls="none", marker=mk, ms=7, zorder=3, **style)
+                    ln.set_gid("eigenvalues")
+        ax.set_xlabel("Re λ")
+        ax.set_ylabel("Im λ")
+        ax.set_aspect("equal")
+        if j == 0:
+            ax.set_xlim(-1.25, 1.25)
+            ax.set_ylim(-1.25, 1.25)
+            ax.set_title("eigenvalues of the map")
+        elif allv.size:
+            lo, hi = min(allv.real.min(), 0.9), max(allv.real.max(), 1.05)
+            span = max(hi - lo, 2 * np.abs(allv.imag).max(), 0.1)
+            mid = 0.5 * (lo + hi)
+            ax.set_xlim(mid - 0.6 * span, mid + 0.6 * span)
+            ax.set_ylim(-0.6 * span, 0.6 * span)
+            ax.set_title("close-up near |λ| = 1")
+    from matplotlib.lines import Line2D
+
+    entries = [(Line2D([], [], color="black", lw=1.0), "unit circle |λ| = 1"),
+               (Line2D([], [], ls="none", marker="o", ms=7, **INSIDE_STYLE), "|λ| < 1: contracting"),
+               (Line2D([], [], ls="none", marker="o", ms=7, **OUTSIDE_STYLE), "|λ| > 1: expanding")]
+    entries += [(Line2D([], [], ls="none", marker=markers[k % len(markers)], ms=7, mfc="0.6", mec="black"), name)
+                for k, name in enumerate(names)]
+    fig = axes[0].figure
+    leg = fig.legend([h for h, _ in entries], [lab for _, lab in entries], loc="outside lower center",
+                     ncol=3, fontsize="small", frameon=False)
+    leg.set_gid("legend")
+    return axes
+
+
 def save(fig_or_ax, path, dpi: int = 200) -> str:
-    """Save the figure of ``fig_or_ax`` as ``path`` (PNG by default) and close it; returns the path."""
+    """Save the figure of ``fig_or_ax`` as ``path`` (PNG by default) and close it; returns the path.
+
+    Missing parent folders are created.
+    """
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig = getattr(fig_or_ax, "figure", fig_or_ax)
     if isinstance(fig_or_ax, (list, tuple, np.ndarray)):
         fig = np.ravel(fig_or_ax)[0].figure

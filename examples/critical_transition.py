@@ -33,7 +33,7 @@ def main(argv=None) -> list:
     saddle = next(pt for pt in fps.points if pt.type == "saddle")
     sep = stable_manifold(dyn, saddle, max_iter=300 if args.quick else 5000)
     axes = c.plot.flow(dyn, c.X_P, c.Y_P, points=9, fixed_points=fps, separatrix=sep, trajectories=trajs,
-                       trajectory_colors=["tab:red", "tab:blue", "tab:blue"],
+                       trajectory_colors=["tab:red", "tab:blue", "tab:green"],
                        xlabel="agent 0's cooperation probability", ylabel="agent 1's cooperation probability")
     axes[0].set_title("prosperous state")
     written.append(c.save(axes, args, "critical_transition.png"))
@@ -55,7 +55,8 @@ def main(argv=None) -> list:
     outcome = np.where(final > 0.5, "cooperation", "defection")
     c.plot.convergence_times(pcs, bundle.steps, outcome, ax=ax1, colors={"defection": "tab:red",
                              "cooperation": "tab:blue"}, critical=tip.value,
-                             xlabel="agent 0's cooperation probability in the prosperous state")
+                             xlabel="agent 0's cooperation probability in the prosperous state",
+                             ylabel="time steps to convergence ($\\|\\Delta X\\| < 10^{-5}$)")
     ax1.set_title("critical slowing down (chapter Fig. 7)")
     # distances well above the bisection's precision (closer starts stall at the saddle, where
     # the chapter's criterion ||X' - X|| < 1e-5 declares them converged)
@@ -69,7 +70,7 @@ def main(argv=None) -> list:
     ax2.semilogx(csd.distance, pred, "k--", lw=1.2,
                  label=f"saddle theory: $1/\\ln\\lambda_u$ = {csd.predicted_slope:.1f} steps per e-fold")
     ax2.set_xlabel("distance to the critical point")
-    ax2.set_ylabel("time steps to convergence")
+    ax2.set_ylabel("time steps to convergence ($\\|\\Delta X\\| < 10^{-8}$)")
     ax2.set_title("logarithmic divergence at the separatrix")
     ax2.grid(True, lw=0.3, color="0.8")
     ax2.legend(fontsize="small")

@@ -13,6 +13,8 @@ and separatrices).
 
 from __future__ import annotations
 
+import numpy as np
+
 import _common as c
 from crldgen import stable_manifold
 from crldgen import fixed_points
@@ -36,16 +38,20 @@ def main(argv=None) -> list:
         written.append(c.save(axes, args, name))
 
     cases = [("chapter defaults", {})] + [(title, p) for _, title, p in VARIATIONS]
-    fig, axes = c.figure(1, len(cases), figsize=(3.3 * len(cases), 3.9))
+    fig, axes = c.figure(1, len(cases), figsize=(3.3 * len(cases) + 0.8, 3.9))
+    # one colour scale for all panels, so that their arrows compare under one colour bar
+    vmax = max(float(np.nanmax(f.speed)) for _, p in cases for f in c.plot.flow_field(dyn, c.X_P, c.Y_P, 9, **p))
     for ax, (title, p) in zip(axes, cases):
         fps = fixed_points(dyn, n_starts=8 if args.quick else 24, rng=0, **p)
         saddles = [pt for pt in fps.points if pt.type == "saddle"]
         sep = stable_manifold(dyn, saddles[0], max_iter=300 if args.quick else 3000, **p) if saddles else None
         c.plot.flow(dyn, c.X_P, c.Y_P, points=9, axes=[ax], fixed_points=fps, separatrix=sep, colorbar=False,
-                    legend=False, **p)
+                    legend=False, vmax=vmax, **p)
         ax.set_title(title, fontsize="medium")
         stable = ", ".join(f"({pt.X[0, c.P, c.C]:.2f}, {pt.X[1, c.P, c.C]:.2f})" for pt in fps.points if pt.stable)
         print(f"{title:<40} stable fixed points in p: {stable}")
+    arrows = next(q for q in axes[-1].collections if q.get_gid() == "flow")
+    fig.colorbar(arrows, ax=list(axes), shrink=0.85, pad=0.01).set_label("|normalized TD error|")
     c.plot.legend(axes)
     written.append(c.save(fig, args, "flow_variations.png"))
     return written

@@ -13,7 +13,8 @@ For the chapter's ecological public good (SARSA, alpha=0.05, beta=50, gamma=0.75
    fixed point decays like ``rho^t`` (rho the spectral radius).
 
 Prints a report and exits with status 1 if any check fails. Writes
-stability_eigenvalues.png (the eigenvalue moduli of every fixed point).
+stability_eigenvalues.png (the eigenvalues of every fixed point in the complex plane, with
+the unit circle).
 """
 
 from __future__ import annotations
@@ -87,24 +88,9 @@ def main(argv=None) -> list:
             rate = (d[1] / d[0]) ** (1 / (len(traj.X) - 1))
             check(abs(rate - rho) < 1e-4, f"perturbation decays at rate {rate:.6f} per step (rho = {rho:.6f})")
 
-    fig, ax = c.figure(figsize=(6.4, 3.8))
-    width = 0.8
-    for k, pt in enumerate(fps.points):
-        ev = np.asarray(pt.eigenvalues, dtype=complex)
-        mods = np.sort(np.abs(ev))[::-1]
-        xs = k + np.linspace(-width / 2, width / 2, len(mods) + 2)[1:-1]
-        for x, m in zip(xs, mods):
-            col = "tab:blue" if m < 1 else "tab:red"
-            ax.vlines(x, 0, m, color=col, lw=6, label="|λ| < 1: contracting" if m < 1 else "|λ| > 1: expanding")
-    ax.axhline(1, color="black", ls="--", lw=1.2, label="stability boundary |λ| = 1")
-    ax.axhline(1 - alpha, color="0.5", ls=":", lw=1.0, label="1 - α (degraded state)")
-    ax.set_xticks(range(len(fps.points)))
-    ax.set_xticklabels([f"{pt.type}\nP(c|p) = {pt.X[0, c.P, c.C]:.3f}" for pt in fps.points])
-    ax.set_ylim(0.7, 1.2)
-    ax.grid(True, axis="y", lw=0.3, color="0.8")
-    ax.set_ylabel("eigenvalue modulus |λ| of the map")
-    ax.set_title("linear stability of the fixed points")
-    c.plot.legend(ax)
+    axes = c.plot.eigenvalues(fps, names=[f"{pt.type}, P(c|p) = {pt.X[0, c.P, c.C]:.3f}" for pt in fps.points])
+    axes[0].figure.suptitle("linear stability of the fixed points: inside the unit circle = contracting")
+    fig = axes[0].figure
     written = [c.save(fig, args, "stability_eigenvalues.png")]
     if failures:
         print(f"\n{len(failures)} check(s) FAILED")

@@ -46,6 +46,7 @@ def main(argv=None) -> list:
     axes = c.plot.trajectories(trajs, c.X_BOTH, c.Y_BOTH, dyn=dyn, colorbar=True)
     for ax, state in zip(axes, ("g", "p")):
         ax.set_title(f"state {state}")
+    c.plot.legend(axes)  # what the start and end markers mean
     written.append(c.save(axes, args, "trajectories_phase.png"))
     return written
 

@@ -30,6 +30,55 @@ EXPECTED = {
 }
 
 
+def hygiene(fig) -> list[str]:
+    """What a careful reader would object to in ``fig``: missing axis labels, arrows cut by
+    the frame, more than one legend, legend entries that match nothing drawn."""
+    from matplotlib.lines import Line2D
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    problems: list[str] = []
+    drawn = [a for ax in fig.axes for a in ax.get_children()]
+    labels = {a.get_label() for a in drawn}
+    markers = {a.get_marker() for a in drawn if isinstance(a, Line2D)} - {"None", "", None}
+    for ax in fig.axes:
+        if getattr(ax, "_colorbar", None) is not None or not ax.axison:  # colour bars; simplex panels
+            continue
+        has_data = ax.lines or ax.collections or ax.images or ax.patches[1:]
+        if has_data and (not ax.get_xlabel() or not ax.get_ylabel()):
+            problems.append(f"axes {ax.get_title()!r} lacks an axis label")
+        frame = ax.get_window_extent(renderer)
+        for q in ax.collections:
+            if isinstance(q, Quiver) and len(q.get_paths()):
+                # the arrow polygons in pixels (Quiver.get_window_extent is not reliable)
+                off = q.get_offset_transform().transform(q.get_offsets())
+                pts = np.concatenate([q.get_transform().transform(p.vertices) + o
+                                      for p, o in zip(q.get_paths(), off)])
+                pts = pts[np.all(np.isfinite(pts), axis=1)]
+                lo, hi = pts.min(axis=0), pts.max(axis=0)
+                if lo[0] < frame.x0 - 1 or hi[0] > frame.x1 + 1 or lo[1] < frame.y0 - 1 or hi[1] > frame.y1 + 1:
+                    problems.append(f"arrows of {ax.get_title()!r} reach outside the frame")
+    from matplotlib.patches import Patch
+
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    areas = any(ax.images for ax in fig.axes)
+    seen: dict = {}
+    for leg in legends:
+        texts = [t.get_text() for t in leg.get_texts()]
+        if len(set(texts)) != len(texts):
+            problems.append(f"duplicate legend entries {texts}")
+        for text in texts:  # overlays added in separate calls must not give a second legend
+            if text in seen:
+                problems.append(f"legend entry {text!r} appears in two legends")
+            seen[text] = leg
+        for h, text in zip(leg.legend_handles, texts):
+            shape = h.get_marker() if isinstance(h, Line2D) else None
+            colour_key = isinstance(h, Patch) and areas  # colour keys of image areas (basins)
+            if text not in labels and shape not in markers and not colour_key:
+                problems.append(f"legend entry {text!r} matches nothing drawn")
+    return problems
+
+
 def describe(fig):
     """What a test needs to know about a figure: per axes its arrows, lines, markers, images."""
     out = []
@@ -55,7 +104,7 @@ def chapter_run(tmp_path_factory, cache_dir):
         import _common
         import chapter
 
-        figures = {}
+        figures, problems = {}, {}
         original = _common.save
 
         def recording_save(fig_or_axes, args, name):
@@ -63,6 +112,7 @@ def chapter_run(tmp_path_factory, cache_dir):
             if isinstance(fig_or_axes, (list, tuple, np.ndarray)):
                 fig = np.ravel(fig_or_axes)[0].figure
             figures[name] = describe(fig)
+            problems[name] = hygiene(fig)
             return original(fig_or_axes, args, name)
 
         _common.CACHE_DIR = cache_dir
@@ -72,7 +122,7 @@ def chapter_run(tmp_path_factory, cache_dir):
         with contextlib.redirect_stdout(buf):
             written = chapter.main(["--out", str(out), "--quick", "--dpi", "50"])
         docs = "\n".join(section.__doc__ for section in chapter.SECTIONS)
-        return dict(out=out, written=written, figures=figures, log=buf.getvalue(), docs=docs)
+        return dict(out=out, written=written, figures=figures, problems=problems, log=buf.getvalue(), docs=docs)
     finally:
         _common.save = original
         _common.CACHE_DIR = None
@@ -90,6 +140,37 @@ def test_chapter_writes_every_figure(chapter_run):
             assert img[..., :3].std() > 0.05, f"{path.name} looks blank"
     for name in names:  # every example documents the files it writes
         assert name in chapter_run["docs"]
+
+
+def test_every_figure_passes_the_hygiene_checks(chapter_run):
+    assert set(chapter_run["problems"]) == EXPECTED - {"equations.tex"}
+    bad = {name: p for name, p in chapter_run["problems"].items() if p}
+    assert not bad
+
+
+def test_hygiene_check_finds_the_faults_it_looks_for():
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2)
+    from matplotlib.lines import Line2D
+
+    line, = a.plot([0, 1], [0, 1], label="drawn")
+    b.quiver([0.99], [0.5], [1.0], [0.0], angles="xy", scale_units="xy", scale=1.0)
+    b.set_xlim(0, 1)
+    a.legend([line, Line2D([], [], marker="^", ls="none")], ["drawn", "ghost"])
+    found = "\n".join(hygiene(fig))
+    plt.close(fig)
+    assert "lacks an axis label" in found and "outside the frame" in found
+    assert "'ghost' matches nothing" in found
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], label="line")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.legend()
+    fig.legend()  # the overlay-in-a-second-call fault
+    found = "\n".join(hygiene(fig))
+    plt.close(fig)
+    assert "'line' appears in two legends" in found
 
 
 def test_chapter_numbers(chapter_run):
@@ -122,8 +203,9 @@ def test_flow_figures_content(chapter_run):
     assert analysis[1]["gids"].count("separatrix") == 2
     for name in ("flow_gamma0.8.png", "flow_m-6.png", "flow_qc0.3.png", "flow_beta1.png"):
         assert [a["arrows"] for a in figs[name][:2]] == [[81], [81]]
-    variations = figs["flow_variations.png"]
+    variations, colorbar = figs["flow_variations.png"][:5], figs["flow_variations.png"][5:]
     assert len(variations) == 5 and all(a["arrows"] == [81] for a in variations)
+    assert [a["ylabel"] for a in colorbar] == ["|normalized TD error|"]  # one shared colour scale
     stable = [a["points"].get("fixed-points-stable", 0) for a in variations]
     assert stable == [2, 2, 2, 1, 1]  # qc = 0.3 leaves cooperation only; beta = 1 one mixed point
     assert [a["points"].get("fixed-points-unstable", 0) for a in variations] == [1, 1, 1, 0, 0]
