@@ -306,11 +306,13 @@ def _evaluate(dyn, Xs: np.ndarray, arrows: str, p: dict) -> np.ndarray:
 
 def _grid(points, eps: float = 1e-2) -> np.ndarray:
     if np.ndim(points) == 0:
-        n = int(points)
-        if n < 2:
-            raise ParameterError(f"points must be >= 2 grid points per axis, got {points!r}")
+        from ._validate import check_int
+
+        n = check_int("points", points, 2)  # grid points per axis
         return np.linspace(eps, 1 - eps, n)
-    g = np.asarray(points, dtype=float).ravel()
+    from ._validate import check_finite_array
+
+    g = check_finite_array("points", points).ravel()
     if g.size < 2 or np.any((g <= 0) | (g >= 1)):
         raise ParameterError("grid points must lie strictly between 0 and 1 (at least two of them)")
     return g
