@@ -116,5 +116,5 @@ def check_finite_array(name: str, value: Any, error: type = ParameterError) -> n
     bad = np.argwhere(~np.isfinite(arr))
     if len(bad):
         idx = tuple(int(k) for k in bad[0])
-        raise error(f"{name}{list(idx)} = {arr[idx]!r}: every entry must be finite")
+        raise error(f"{name}{list(idx)} = {float(arr[idx])!r}: every entry must be finite")
     return arr
