@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import sympy
 
+from . import _validate
 from .errors import GameError
 
 #: names that generated code and the learner use; game parameters may not take them
@@ -267,6 +268,9 @@ class Game:
         self.name = check_text(name, "name")
         if not self.name:
             raise GameError("name = '': a game needs a non-empty name")
+        if params is not None and not isinstance(params, Mapping):
+            raise GameError(f"params = {params!r:.60}: must be a mapping {{name or Symbol: default value}}")
+        check = _validate.check_bool("check", check, error=GameError)
         self._init_params(params or {})
         self.T = _as_object_array(T, "T")
         self.R = _as_object_array(R, "R")
@@ -416,10 +420,11 @@ class Game:
         for tname, tensor in self.tensors().items():
             arr = np.empty(tensor.shape)
             for idx in np.ndindex(tensor.shape):
-                val = tensor[idx].xreplace(subs) if subs else tensor[idx]
+                val = tensor[idx]
                 try:
+                    val = val.xreplace(subs) if subs else val
                     arr[idx] = float(val)
-                except (TypeError, ValueError, OverflowError) as exc:
+                except (TypeError, ValueError, ArithmeticError) as exc:
                     raise GameError(f"{tname}{list(idx)} = {str(val)[:80]} does not evaluate to a real number"
                                     + (f" at parameters {dict(self.params, **values)}" if self.params else "")) \
                         from exc
@@ -431,9 +436,11 @@ class Game:
         return out
 
     def _subs(self, values: Mapping[str, float]) -> dict:
-        for k in values:
+        for k, v in values.items():
             if k not in self.params:
                 raise GameError(f"game {self.name!r} has no parameter {k!r}; it has {list(self.params)}")
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+                raise GameError(f"parameter {k} = {v!r:.60}: must be a finite number")
         return {self._symbols[n]: sympy.Float(float(values.get(n, d)), precision=53) for n, d in self.params.items()}
 
     def substitute(self, **values: float) -> Game:

@@ -162,3 +162,14 @@ def hysteresis_sweep(param, values, X0, tmax, tol, threshold) -> None:
         strategy_arg("X0", X0)
     iteration(tmax, tol, allow_none=True)
     check_real("threshold", threshold, minimum=0.0, strict_min=True)
+
+
+def sample_strategies(n, rng, method, eps) -> None:
+    check_int("n", n, 0)
+    rng_arg(rng)
+    check_choice("method", method, ("lhs", "dirichlet"))
+    check_real("eps", eps, minimum=0.0, maximum=1.0, strict_max=True)
+
+
+def crossing(value) -> None:
+    check_real("value", value)

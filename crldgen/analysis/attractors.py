@@ -462,6 +462,7 @@ def crossing(dyn, curve, coordinate_, value: float) -> list[np.ndarray]:
     :func:`stable_manifold`). Between consecutive points the curve is interpolated
     linearly in log-ratio coordinates and the crossing found by bisection.
     """
+    _checks.crossing(value)
     c = coordinate(dyn, coordinate_, "coordinate")
     Y = np.asarray(curve.y if hasattr(curve, "y") else curve, dtype=float)
     Y = Y.reshape(len(Y), -1)

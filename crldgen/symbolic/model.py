@@ -578,6 +578,10 @@ def derive(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None 
     Returns a :class:`Model`, or a :class:`~crldgen.symbolic.partial.POModel` when the
     game has an observation tensor ``O`` (partial observability).
     """
+    if not isinstance(game, Game):
+        from ..errors import GameError
+
+        raise GameError(f"game = {game!r:.60}: derive needs a crldgen.Game (see crldgen.games or crldgen.Game)")
     learner = as_learner(learner, prefactor)
     if not game.fully_observed:
         from .partial import POModel
