@@ -33,7 +33,9 @@ from .errors import GameError
 #: names that generated code and the learner use; game parameters may not take them
 RESERVED_NAMES = frozenset(
     {"alpha", "beta", "gamma", "X", "y", "theta", "V", "Q",
-     "out", "J", "y_out", "math", "np", "numba", "Tss", "Ris", "Tisas", "Risa", "Ps", "W", "Y"}
+     "out", "J", "y_out", "math", "np", "numba", "Tss", "Ris", "Tisas", "Risa", "Ps", "W", "Y",
+     # locals and helpers of the generated kernels (crldgen.codegen.generator._KERNEL_NAMES)
+     "w", "N_WORK", "_solve", "_stage1", "_stage2", "logit_step_w", "range", "abs", "max", "min"}
 )
 
 #: keyword names of public functions that also take parameter overrides ``**p``; a game

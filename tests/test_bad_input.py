@@ -98,6 +98,10 @@ GAME_CASES = [
      ["parameter name 'lambda'"]),
     ("param-dunder", lambda: Game([[[1], [1]]], [[[[0], [0]]]], params={"__import__": 1.0}), GameError,
      ["'__import__'", "reserved"]),
+    ("param-kernel-local", lambda: Game([[[1], [1]]], [[[[0], [0]]]], params={"w": 1.0}), GameError,
+     ["parameter name 'w'", "reserved"]),
+    ("params-not-a-mapping", lambda: Game([[[1], [1]]], [[[[0], [0]]]], params=[("p", 1.0)]), GameError,
+     ["params = [('p', 1.0)]", "mapping"]),
     ("param-default-text", lambda: tiny_game(params={P: "abc"}), GameError, ["parameter 'p'", "'abc'", "number"]),
     ("param-default-bool", lambda: tiny_game(params={P: True}), GameError, ["parameter 'p'", "True"]),
     ("param-default-nan", lambda: tiny_game(params={P: float("nan")}), GameError, ["parameter 'p'", "finite"]),
@@ -287,6 +291,13 @@ def test_bad_runtime_arguments(ecopg, call, error, fragments):
     _check(info, fragments)
 
 
+def test_kernel_names_are_reserved_for_game_parameters():
+    from crldgen.codegen.generator import _KERNEL_NAMES
+    from crldgen.game import RESERVED_NAMES
+
+    assert _KERNEL_NAMES <= RESERVED_NAMES
+
+
 def test_catalogue_size():
     assert len(GAME_CASES + LEARNER_CASES + TOML_CASES) + len(_dyn_cases()) + len(CLI_CASES) >= 50
 
@@ -330,6 +341,8 @@ CLI_CASES = [
     ("param-nan", ("simulate", "ecological-public-good", "--param", "qc=nan"), ["--param", "finite"]),
     ("deep-game-file", ("derive", "--game-file", DEEP_TOML), ["deep.toml", "nested"]),
     ("unknown-command", ("frobnicate",), ["invalid choice"]),
+    ("dpi-zero", ("flow", "ecological-public-good", "--dpi", "0"), ["--dpi", ">= 1"]),
+    ("derive-bad-file-expression", ("derive", "--game-file", "bad.toml"), ["bad.toml", "R[1].value", "column"]),
 ]
 
 
@@ -337,6 +350,8 @@ CLI_CASES = [
 def test_cli_bad_input_is_one_line_with_status_2(run, tmp_path, monkeypatch, args, fragments):
     monkeypatch.chdir(tmp_path)
     (tmp_path / DEEP_TOML).write_text(TOML_OK_HEAD + "T = " + "[" * 3000 + "]" * 3000 + "\n")
+    (tmp_path / "bad.toml").write_text(TOML_OK_HEAD + "[parameters]\np = 1\n[[T]]\nvalue = 1\n"
+                                       '[[R]]\nvalue = "p +* 2"\n')
     status, out, err = run(*args)
     assert status == 2, (status, err)
     assert err.startswith("crldgen") and ": error: " in err
