@@ -1115,7 +1115,19 @@ def convergence_times(values, lengths, outcome=None, *, ax=None, colors=None, na
 
 
 def save(fig_or_ax, path, dpi: int = 200) -> str:
-    """Save the figure of ``fig_or_ax`` as ``path`` (PNG by default) and close it; returns the path."""
+    """Save the figure of ``fig_or_ax`` as ``path`` (PNG by default) and close it; returns the path.
+
+    Raises :class:`~crldgen.errors.ParameterError` naming ``path`` when its folder does
+    not exist or ``dpi`` is not a positive integer (before anything is drawn).
+    """
+    from pathlib import Path
+
+    from ._validate import check_int
+
+    check_int("dpi", dpi, 1)
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise ParameterError(f"path = {str(path)!r}: the folder {str(folder)!r} does not exist; create it first")
     fig = getattr(fig_or_ax, "figure", fig_or_ax)
     if isinstance(fig_or_ax, (list, tuple, np.ndarray)):
         fig = np.ravel(fig_or_ax)[0].figure

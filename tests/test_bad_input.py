@@ -732,3 +732,21 @@ def test_identity_check_accepts_true_identities_and_rejects_near_misses():
     assert not is_identically_zero(x * (x - 0.3), g)           # zero at the defaults only
     assert not is_identically_zero(sympy.Rational(1, 10 ** 12) * y, g)
     assert not is_identically_zero(sympy.Function("f")(x), g)  # cannot evaluate: not an identity
+
+
+def test_plot_save_into_missing_folder_names_the_path(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crldgen import plot
+
+    fig = plt.figure()
+    with pytest.raises(ParameterError) as info:
+        plot.save(fig, tmp_path / "nodir" / "f.png")
+    assert "nodir" in str(info.value) and "does not exist" in str(info.value)
+    with pytest.raises(ParameterError, match="dpi = 0"):
+        plot.save(fig, tmp_path / "f.png", dpi=0)
+    plt.close(fig)
+    assert not (tmp_path / "nodir").exists()
