@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -112,8 +113,6 @@ def _output_file(option: str, path: str | None, suffixes: tuple[str, ...] | None
         raise UsageError(f"{option} {path!r}: the folder {str(folder)!r} does not exist; create it first")
     if p.is_dir():
         raise UsageError(f"{option} {path!r} is a folder; give a file name")
-    import os
-
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {path!r}: the folder {str(folder)!r} is not writable")
 
@@ -546,8 +545,6 @@ COMMANDS = {"games": cmd_games, "derive": cmd_derive, "generate": cmd_generate, 
 
 def _silence_stdout() -> None:
     """After a broken pipe: point stdout at /dev/null so the interpreter's final flush stays quiet."""
-    import os
-
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -561,8 +558,6 @@ def main(argv: list[str] | None = None, out=None) -> int:
     Every failure becomes one line on stderr and an exit status (module docstring), never
     a traceback (``CRLDGEN_DEBUG=1`` re-raises unexpected exceptions for debugging).
     """
-    import os
-
     out = sys.stdout if out is None else out
     parser = build_parser()
     prog = "crldgen"

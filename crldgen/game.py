@@ -116,31 +116,35 @@ def check_text(value: Any, what: str) -> str:
     return text
 
 
-def _check_entry(expr: sympy.Basic, tensor: str, index: tuple) -> None:
-    """Only numbers, symbols and whitelisted arithmetic may appear in a tensor entry."""
-    if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
-        raise GameError(f"{tensor}{list(index)} = {str(expr)[:80]} is not a finite real expression")
+def _check_entry(expr: sympy.Basic, tensor: str, index: tuple, seen: set | None = None) -> None:
+    """Only numbers, symbols and whitelisted arithmetic may appear in a tensor entry (one pass over the tree).
+
+    ``seen`` holds expressions already accepted (tensors repeat the same entries often).
+    """
+    if seen is not None and expr in seen:
+        return
     for node in sympy.preorder_traversal(expr):
         if isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Symbol)):
             continue
         if isinstance(node, sympy.Number):
             if isinstance(node, sympy.Rational):
-                ok = abs(node.p).bit_length() - node.q.bit_length() < 1020  # |value| < ~1e307
-            else:
-                ok = math.isfinite(float(node))
-            if not ok:
-                raise GameError(f"{tensor}{list(index)} contains the number {node!s:.40} which is not a finite "
-                                "float64 value")
+                if abs(node.p).bit_length() - node.q.bit_length() >= 1020:  # |value| above ~1e307
+                    raise GameError(f"{tensor}{list(index)} contains the number {node!s:.40} which is not a "
+                                    "finite float64 value")
+            elif not math.isfinite(float(node)):  # nan, oo, a Float beyond the float64 range
+                raise GameError(f"{tensor}{list(index)} = {str(expr)[:80]} is not a finite real expression")
             continue
-        if node in _ALLOWED_CONSTANTS or node.func in _ALLOWED_FUNCTIONS:
-            continue
-        if isinstance(node, sympy.Tuple):  # the arguments of Min/Max
-            continue
+        if node in _ALLOWED_CONSTANTS or node.func in _ALLOWED_FUNCTIONS or isinstance(node, sympy.Tuple):
+            continue  # (Tuple: the arguments of Min/Max)
+        if node is sympy.zoo or node is sympy.I:
+            raise GameError(f"{tensor}{list(index)} = {str(expr)[:80]} is not a finite real expression")
         what = type(node).__name__ if not isinstance(node, sympy.Function) else f"the function {node.func}"
         raise GameError(
             f"{tensor}{list(index)} = {str(expr)[:80]} contains {what}; tensor entries may only use numbers, "
             "parameter symbols, + - * / **, and the functions exp, log, sin, cos, tan, sinh, cosh, tanh, asin, "
             "acos, atan, Abs, Min, Max")
+    if seen is not None:
+        seen.add(expr)
 
 
 def _sample_points(game: Game, n_random: int = 3, seed: int = 20261201) -> list[dict]:
@@ -184,10 +188,10 @@ def is_identically_zero(expr: sympy.Expr, game: Game) -> bool:
     return True
 
 
-def _to_sympy(value: Any, tensor: str, index: tuple) -> sympy.Expr:
+def _to_sympy(value: Any, tensor: str, index: tuple, seen: set | None = None) -> sympy.Expr:
     """Convert one tensor entry to sympy without ever parsing text."""
     if isinstance(value, sympy.Basic):
-        _check_entry(value, tensor, index)
+        _check_entry(value, tensor, index, seen)
         return value
     if isinstance(value, (bool, np.bool_)):
         raise GameError(f"{tensor}{list(index)} is a boolean ({value!r}); expected a number or sympy expression")
@@ -225,8 +229,9 @@ def _as_object_array(data: Any, tensor: str) -> np.ndarray:
         except ValueError as exc:  # ragged nested lists
             raise GameError(f"{tensor} is ragged (rows of different lengths): {exc}") from exc
     out = np.empty(arr.shape, dtype=object)
+    seen: set = set()
     for idx in np.ndindex(arr.shape):
-        out[idx] = _to_sympy(arr[idx], tensor, idx)
+        out[idx] = _to_sympy(arr[idx], tensor, idx, seen)
     return out
 
 
