@@ -16,8 +16,16 @@ agents), ``--learner sarsa|actor_critic``, ``--no-prefactor``, ``--alpha/--beta/
 (one value, or one per agent separated by commas) and ``--param name=value`` (game
 parameters, repeatable).
 
-Exit status: 0 on success, 2 for bad input (unknown game or parameter, bad syntax, an
-invalid game file), 1 when something else fails.
+Exit status (also in ``crldgen --help``)::
+
+    0    success
+    1    the computation or writing a file failed (divergence, cache or output not writable, ...)
+    2    bad input: unknown game or parameter, bad option value, invalid game file, missing output folder
+    3    internal error (a bug in crldgen: please report it; CRLDGEN_DEBUG=1 shows the traceback)
+    130  interrupted (Ctrl-C)
+    141  the output pipe was closed early (``crldgen games | head``); nothing is printed
+
+Errors are one line on stderr, ``crldgen COMMAND: error: ...``, never a traceback.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -32,12 +41,84 @@ import numpy as np
 
 from .errors import CrldgenError, GameError, ParameterError, StrategyError
 
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 130, 141
+
+EXIT_STATUS_HELP = """exit status:
+  0    success
+  1    the computation or writing a file failed (divergence, cache or output not writable)
+  2    bad input (unknown game or parameter, bad option value, invalid game file, missing output folder)
+  3    internal error (a bug: please report it; CRLDGEN_DEBUG=1 shows the traceback)
+  130  interrupted; 141  output pipe closed early (e.g. `crldgen games | head`)
+errors are one line on stderr: `crldgen COMMAND: error: ...`"""
+
 #: chapter defaults (the trajectory section of the learning-dynamics chapter)
 DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_GAMMA = 0.05, 50.0, 0.75
 
 
 class UsageError(CrldgenError, ValueError):
     """Bad command-line input (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``crldgen simulate: error: ...``) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+
+def _one_line(message: str) -> str:
+    """A message as one line: lines joined with '; ', caret-only lines (column markers) dropped."""
+    lines = [ln.strip() for ln in str(message).splitlines()]
+    return "; ".join(ln for ln in lines if ln and set(ln) != {"^"})
+
+
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be an integer >= {minimum}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def _finite_float(minimum: float | None = None):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or (minimum is not None and value < minimum):
+            rule = "a finite number" + (f" >= {minimum:g}" if minimum is not None else "")
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {rule}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def _output_file(option: str, path: str | None, suffixes: tuple[str, ...] | None = None) -> None:
+    """Check an output file name before any work: its folder exists and is writable, its suffix is known."""
+    if path is None:
+        return
+    p = Path(path)
+    if suffixes is not None and p.suffix.lower() not in suffixes:
+        raise UsageError(f"{option} {path!r}: use a {' or '.join(suffixes)} file name")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path!r}: the folder {str(folder)!r} does not exist; create it first")
+    if p.is_dir():
+        raise UsageError(f"{option} {path!r} is a folder; give a file name")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path!r}: the folder {str(folder)!r} is not writable")
+
+
+#: file types the plot commands write (matplotlib's savefig formats)
+_FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".pgf")
 
 
 # ------------------------------------------------------------------ parsing
@@ -234,6 +315,7 @@ def cmd_generate(args, out) -> int:
 
 
 def cmd_simulate(args, out) -> int:
+    _output_file("--out", args.out, (".npz", ".csv"))
     dyn = _dynamics(args)
     X0 = _initial(dyn, args.x0, args.seed)
     traj = dyn.trajectory(X0, args.tmax, args.tol)
@@ -252,7 +334,7 @@ def cmd_simulate(args, out) -> int:
             header = "t," + ",".join(_coordinate_names(dyn))
             np.savetxt(path, np.column_stack([np.arange(len(X)), X]), delimiter=",", header=header, comments="",
                        fmt=["%d"] + ["%.12g"] * X.shape[1])
-        else:
+        else:  # pragma: no cover - checked by _output_file before the run
             raise UsageError(f"--out {args.out!r}: use a .npz or .csv file name")
         print(f"wrote {path}", file=out)
     return 0
@@ -290,6 +372,7 @@ def _default_projection(dyn):
 def cmd_flow(args, out) -> int:
     from . import plot
 
+    _output_file("-o/--output", args.output, _FIGURE_SUFFIXES)
     dyn = _dynamics(args)
     x, y = _default_projection(dyn)
     if args.x is not None:
@@ -316,10 +399,12 @@ def cmd_continue(args, out) -> int:
     from . import plot
     from . import analysis as cont
 
-    dyn = _dynamics(args)
     lo, hi = args.range
     if not lo < hi:
         raise UsageError(f"--range {lo} {hi}: the first value must be smaller than the second")
+    _output_file("-o/--output", args.output, _FIGURE_SUFFIXES)
+    _output_file("--csv", args.csv, (".csv",))
+    dyn = _dynamics(args)
     observable = None
     if args.observable is not None:
         spec = _parse_coordinate_spec(args.observable)
@@ -370,7 +455,7 @@ def _add_game_options(p: argparse.ArgumentParser, learner_params: bool = True) -
     g = p.add_argument_group("game and learner")
     g.add_argument("game", nargs="?", help="built-in game name (see `crldgen games`)")
     g.add_argument("--game-file", metavar="FILE", help="read the game from a TOML file instead")
-    g.add_argument("--agents", type=int, metavar="N", help="number of agents (games that take n_agents)")
+    g.add_argument("--agents", type=_int_at_least(1), metavar="N", help="number of agents (games that take n_agents)")
     g.add_argument("--learner", default="sarsa", choices=["sarsa", "actor_critic", "actor-critic"],
                    help="learner (default sarsa)")
     g.add_argument("--no-prefactor", action="store_true", help="do not scale rewards by (1 - gamma)")
@@ -385,9 +470,10 @@ def _add_game_options(p: argparse.ArgumentParser, learner_params: bool = True) -
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="crldgen", description="Collective reinforcement learning dynamics: derive, generate, simulate, "
-        "analyse and plot.", epilog="`crldgen COMMAND --help` describes each command.")
+        "analyse and plot.", epilog="`crldgen COMMAND --help` describes each command.\n\n" + EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"crldgen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -397,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_game_options(p, learner_params=False)
     p.add_argument("--no-general", action="store_true", help="omit the general CRLD equations")
     p.add_argument("--no-specific", action="store_true", help="omit the game-specific expressions")
-    p.add_argument("--max-entries", type=int, metavar="K", help="at most K game-specific lines")
+    p.add_argument("--max-entries", type=_int_at_least(0), metavar="K", help="at most K game-specific lines")
 
     p = sub.add_parser("generate", help="write the generated numba module of a game")
     _add_game_options(p, learner_params=False)
@@ -407,49 +493,49 @@ def build_parser() -> argparse.ArgumentParser:
     _add_game_options(p)
     p.add_argument("--x0", metavar="X", help="initial strategy: random (default), uniform, comma-separated "
                    "probabilities (agent, state, action order; the last action may be left out) or a .npy file")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random initial strategy (default 0)")
-    p.add_argument("--tmax", type=int, default=5000, help="maximum trajectory length (default 5000)")
-    p.add_argument("--tol", type=float, default=1e-5, help="convergence tolerance (default 1e-5)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the random initial strategy (default 0)")
+    p.add_argument("--tmax", type=_int_at_least(1), default=5000, help="maximum trajectory length (default 5000)")
+    p.add_argument("--tol", type=_finite_float(0.0), default=1e-5, help="convergence tolerance (default 1e-5)")
     p.add_argument("--out", metavar="FILE", help="save the trajectory (.npz or .csv)")
 
     p = sub.add_parser("fixed-points", help="find fixed points and their stability")
     _add_game_options(p)
-    p.add_argument("--starts", type=int, default=64, help="number of sampled starts (default 64)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--starts", type=_int_at_least(0), default=64, help="number of sampled starts (default 64)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
 
     p = sub.add_parser("flow", help="write a flow plot (PNG)")
     _add_game_options(p)
     p.add_argument("-o", "--output", default="flow.png", metavar="PNG", help="output file (default flow.png)")
     p.add_argument("--x", metavar="SPEC", help="x axis AGENT,STATE,ACTION; ':' lists panels, e.g. 0,g:p,c")
     p.add_argument("--y", metavar="SPEC", help="y axis, e.g. 1,g:p,c")
-    p.add_argument("--points", type=int, help="grid points per axis (default 9; 25 for streamlines)")
+    p.add_argument("--points", type=_int_at_least(2), help="grid points per axis (default 9; 25 for streamlines)")
     p.add_argument("--kind", default="quiver", choices=["quiver", "samples", "stream"])
     p.add_argument("--arrows", default="tderror", choices=["tderror", "step"],
                    help="normalized TD error (default) or strategy change per step")
     p.add_argument("--fixed-points", action="store_true", help="find and mark fixed points")
-    p.add_argument("--starts", type=int, default=32, help="starts of the fixed-point search (default 32)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--starts", type=_int_at_least(0), default=32, help="starts of the fixed-point search (default 32)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--simplex", metavar="AGENT,STATE", help="ternary plot of one agent's strategy (3 actions)")
     p.add_argument("--symmetric", action="store_true", help="with --simplex: all agents play the plotted strategy")
-    p.add_argument("--dpi", type=int, default=200)
+    p.add_argument("--dpi", type=_int_at_least(1), default=200)
 
     p = sub.add_parser("continue", help="follow fixed points (or sweep) in a parameter; PNG/CSV")
     _add_game_options(p)
     p.add_argument("--over", required=True, metavar="NAME", help="parameter to vary (gamma, beta, qc, ...)")
-    p.add_argument("--range", required=True, nargs=2, type=float, metavar=("LO", "HI"))
+    p.add_argument("--range", required=True, nargs=2, type=_finite_float(), metavar=("LO", "HI"))
     p.add_argument("--method", default="continuation", choices=["continuation", "sweep"],
                    help="pseudo-arclength continuation of stable branches up and down (default) or the "
                    "chapter's brute-force up/down sweep")
-    p.add_argument("--steps", type=int, default=61, help="grid values of --method sweep (default 61)")
+    p.add_argument("--steps", type=_int_at_least(2), default=61, help="grid values of --method sweep (default 61)")
     p.add_argument("--observable", metavar="SPEC", help="plotted quantity AGENT,STATE,ACTION (default: mean "
                    "probability of the first action)")
     p.add_argument("--x0", metavar="X", help="initial strategy (as for simulate)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tmax", type=int, default=2500, help="steps per value of --method sweep")
-    p.add_argument("--tol", type=float, default=1e-11, help="tolerance per value of --method sweep")
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
+    p.add_argument("--tmax", type=_int_at_least(1), default=2500, help="steps per value of --method sweep")
+    p.add_argument("--tol", type=_finite_float(0.0), default=1e-11, help="tolerance per value of --method sweep")
     p.add_argument("-o", "--output", metavar="PNG", help="write the diagram")
     p.add_argument("--csv", metavar="FILE", help="write the up and down sweeps as CSV")
-    p.add_argument("--dpi", type=int, default=200)
+    p.add_argument("--dpi", type=_int_at_least(1), default=200)
     return parser
 
 
@@ -457,22 +543,59 @@ COMMANDS = {"games": cmd_games, "derive": cmd_derive, "generate": cmd_generate, 
             "fixed-points": cmd_fixed_points, "flow": cmd_flow, "continue": cmd_continue}
 
 
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None, out=None) -> int:
-    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    Every failure becomes one line on stderr and an exit status (module docstring), never
+    a traceback (``CRLDGEN_DEBUG=1`` re-raises unexpected exceptions for debugging).
+    """
     out = sys.stdout if out is None else out
     parser = build_parser()
+    prog = "crldgen"
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, usage errors
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
-    try:
-        return COMMANDS[args.command](args, out)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version, usage errors (already printed)
+            return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_BAD_INPUT
+        prog = f"crldgen {args.command}"
+        status = COMMANDS[args.command](args, out)
+        out.flush()
+        return status
+    except BrokenPipeError:
+        if out is sys.stdout:
+            _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (UsageError, GameError, ParameterError, StrategyError) as exc:
-        print(f"crldgen {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except CrldgenError as exc:
-        print(f"crldgen {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except MemoryError:
+        print(f"{prog}: error: out of memory (try a smaller game or fewer points)", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"{prog}: error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: still one line, never a traceback
+        if os.environ.get("CRLDGEN_DEBUG"):
+            raise
+        print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)[:300]} (this is a bug in crldgen; "
+              "please report it; CRLDGEN_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,21 +17,25 @@ from __future__ import annotations
 
 import itertools
 import keyword
-import re
 import math
 import numbers
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import sympy
 
+from . import _validate
 from .errors import GameError
 
 #: names that generated code and the learner use; game parameters may not take them
 RESERVED_NAMES = frozenset(
     {"alpha", "beta", "gamma", "X", "y", "theta", "V", "Q",
-     "out", "J", "y_out", "math", "np", "numba", "Tss", "Ris", "Tisas", "Risa", "Ps", "W", "Y"}
+     "out", "J", "y_out", "math", "np", "numba", "Tss", "Ris", "Tisas", "Risa", "Ps", "W", "Y",
+     # locals and helpers of the generated kernels (crldgen.codegen.generator._KERNEL_NAMES)
+     "w", "N_WORK", "_solve", "_stage1", "_stage2", "logit_step_w", "range", "abs", "max", "min"}
 )
 
 #: keyword names of public functions that also take parameter overrides ``**p``; a game
@@ -55,14 +59,146 @@ _INTERNAL_NAME = re.compile(
 
 _PROB_ATOL = 1e-12
 
+#: the largest tensor a game may have: N * Z * M**N * Z entries of R (checked before anything is allocated
+#: where crldgen builds the tensors: built-in games, game files); the symbolic derivation of a game of this
+#: size already takes hours, a larger one could not be derived at all
+MAX_TENSOR_ENTRIES = 2_000_000
+#: the longest game name and label (they end up in file names, tables and generated docstrings)
+MAX_LABEL_LENGTH = 500
 
-def _to_sympy(value: Any, tensor: str, index: tuple) -> sympy.Expr:
+#: sympy node types a tensor entry may contain (besides numbers and parameter symbols): the arithmetic
+#: the code printer turns into plain float code. Anything else (undefined functions, matrices, relations,
+#: unevaluated integrals, ...) is rejected when the Game is built, so nothing but arithmetic ever reaches
+#: generated source.
+_ALLOWED_FUNCTIONS = (
+    sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tan, sympy.sinh, sympy.cosh, sympy.tanh,
+    sympy.asin, sympy.acos, sympy.atan, sympy.Abs, sympy.Min, sympy.Max,
+)
+_ALLOWED_CONSTANTS = (sympy.pi, sympy.E)
+
+
+def check_size(n_agents: int, n_states: int, n_actions: int, what: str = "game") -> None:
+    """Refuse games whose reward tensor would have more than :data:`MAX_TENSOR_ENTRIES` entries.
+
+    Call this *before* allocating tensors: ``N * Z * M**N * Z`` grows exponentially in
+    the number of agents (``--agents 40`` with two actions would need terabytes).
+    """
+    entries = int(n_agents) * int(n_states) * int(n_states)
+    for _ in range(int(n_agents)):  # stops after ~21 factors: never computes a huge power
+        entries *= int(n_actions)
+        if entries > MAX_TENSOR_ENTRIES:
+            break
+    if entries > MAX_TENSOR_ENTRIES:
+        raise GameError(
+            f"{what}: {n_agents} agents with {n_actions} actions and {n_states} states need a reward tensor "
+            f"R of N*Z*M**N*Z > {MAX_TENSOR_ENTRIES:,} entries (the limit crldgen.game.MAX_TENSOR_ENTRIES); "
+            "use fewer agents, actions or states")
+
+
+def check_text(value: Any, what: str) -> str:
+    """A game name or label as a plain ``str`` (never a subclass), printable, at most 500 characters.
+
+    Control characters (newlines, NUL, unicode line separators, ...) are refused: they have
+    no place in a label and would garble tables and file contents. The generated code
+    escapes every string anyway (``repr``), so this rule is for readability, not safety.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, numbers.Integral)):
+        raise GameError(f"{what} = {value!r:.80}: must be a string, not a {type(value).__name__}")
+    text = str.__str__(value) if isinstance(value, str) else str(int(value))
+    if len(text) > MAX_LABEL_LENGTH:
+        raise GameError(f"{what} = {text[:40]!r}... has {len(text)} characters; at most {MAX_LABEL_LENGTH} "
+                        "are allowed")
+    for k, ch in enumerate(text):
+        if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp"):
+            raise GameError(
+                f"{what} = {text!r:.80} contains the control character {ch!r} at position {k}; names and labels "
+                "must be printable text (no newlines, tabs, NUL or unicode line separators)")
+    return text
+
+
+def _check_entry(expr: sympy.Basic, tensor: str, index: tuple, seen: set | None = None) -> None:
+    """Only numbers, symbols and whitelisted arithmetic may appear in a tensor entry (one pass over the tree).
+
+    ``seen`` holds expressions already accepted (tensors repeat the same entries often).
+    """
+    if seen is not None and expr in seen:
+        return
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow, sympy.Symbol)):
+            continue
+        if isinstance(node, sympy.Number):
+            if isinstance(node, sympy.Rational):
+                if abs(node.p).bit_length() - node.q.bit_length() >= 1020:  # |value| above ~1e307
+                    raise GameError(f"{tensor}{list(index)} contains the number {node!s:.40} which is not a "
+                                    "finite float64 value")
+            elif not math.isfinite(float(node)):  # nan, oo, a Float beyond the float64 range
+                raise GameError(f"{tensor}{list(index)} = {str(expr)[:80]} is not a finite real expression")
+            continue
+        if node in _ALLOWED_CONSTANTS or node.func in _ALLOWED_FUNCTIONS or isinstance(node, sympy.Tuple):
+            continue  # (Tuple: the arguments of Min/Max)
+        if node is sympy.zoo or node is sympy.I:
+            raise GameError(f"{tensor}{list(index)} = {str(expr)[:80]} is not a finite real expression")
+        what = type(node).__name__ if not isinstance(node, sympy.Function) else f"the function {node.func}"
+        raise GameError(
+            f"{tensor}{list(index)} = {str(expr)[:80]} contains {what}; tensor entries may only use numbers, "
+            "parameter symbols, + - * / **, and the functions exp, log, sin, cos, tan, sinh, cosh, tanh, asin, "
+            "acos, atan, Abs, Min, Max")
+    if seen is not None:
+        seen.add(expr)
+
+
+def _sample_points(game: Game, n_random: int = 3, seed: int = 20261201) -> list[dict]:
+    """Parameter points for identity checks: the defaults and a few random points near them."""
+    rng = np.random.default_rng(seed)
+    points = [dict(game.params)]
+    for _ in range(n_random):
+        pt = {}
+        for name, d in game.params.items():
+            u = rng.uniform(-1.0, 1.0)
+            pt[name] = d * (1.0 + 0.37 * u) if d != 0 else 0.05 + 0.3 * abs(u)
+        points.append(pt)
+    return points
+
+
+def is_identically_zero(expr: sympy.Expr, game: Game) -> bool:
+    """Whether ``expr`` vanishes for every value of the game's parameters (bounded cost).
+
+    Never expands: ``expr`` is evaluated with 30 significant digits (mpmath, so the
+    cancellation in, say, ``(a+b)**64`` minus its expansion is resolved) at the defaults
+    and at three pseudo-random parameter points. A polynomial or rational function that
+    vanishes at random points is zero with probability one; the cost is linear in the
+    size of ``expr``, where ``sympy.expand`` can take forever (``(a1+...+a6)**64``).
+    """
+    expr = sympy.sympify(expr)
+    if expr == 0:
+        return True
+    if not expr.free_symbols:
+        pts = [{}]
+    else:
+        pts = _sample_points(game)
+    for pt in pts:
+        subs = {game._symbols[n]: sympy.Float(v, 40) for n, v in pt.items()}
+        try:
+            val = expr.evalf(30, subs=subs) if subs else expr.evalf(30)
+            mag = abs(complex(val))
+        except (TypeError, ValueError, ArithmeticError):
+            return False
+        if not math.isfinite(mag) or mag > 1e-20:
+            return False
+    return True
+
+
+def _to_sympy(value: Any, tensor: str, index: tuple, seen: set | None = None) -> sympy.Expr:
     """Convert one tensor entry to sympy without ever parsing text."""
     if isinstance(value, sympy.Basic):
+        _check_entry(value, tensor, index, seen)
         return value
     if isinstance(value, (bool, np.bool_)):
         raise GameError(f"{tensor}{list(index)} is a boolean ({value!r}); expected a number or sympy expression")
     if isinstance(value, numbers.Integral):
+        if abs(int(value)).bit_length() > 1020:
+            raise GameError(f"{tensor}{list(index)} is an integer of {abs(int(value)).bit_length()} bits, "
+                            "not a finite float64 value")
         return sympy.Integer(int(value))
     if isinstance(value, numbers.Real):
         v = float(value)
@@ -93,8 +229,9 @@ def _as_object_array(data: Any, tensor: str) -> np.ndarray:
         except ValueError as exc:  # ragged nested lists
             raise GameError(f"{tensor} is ragged (rows of different lengths): {exc}") from exc
     out = np.empty(arr.shape, dtype=object)
+    seen: set = set()
     for idx in np.ndindex(arr.shape):
-        out[idx] = _to_sympy(arr[idx], tensor, idx)
+        out[idx] = _to_sympy(arr[idx], tensor, idx, seen)
     return out
 
 
@@ -135,7 +272,12 @@ class Game:
         name: str = "game",
         check: bool = True,
     ) -> None:
-        self.name = str(name)
+        self.name = check_text(name, "name")
+        if not self.name:
+            raise GameError("name = '': a game needs a non-empty name")
+        if params is not None and not isinstance(params, Mapping):
+            raise GameError(f"params = {params!r:.60}: must be a mapping {{name or Symbol: default value}}")
+        check = _validate.check_bool("check", check, error=GameError)
         self._init_params(params or {})
         self.T = _as_object_array(T, "T")
         self.R = _as_object_array(R, "R")
@@ -165,18 +307,24 @@ class Game:
                 sym, pname = sympy.Symbol(key, real=True), key
             else:
                 raise GameError(f"parameter key {key!r} must be a name (str) or a sympy Symbol")
-            if not pname.isidentifier() or keyword.iskeyword(pname):
-                raise GameError(f"parameter name {pname!r} is not a Python identifier; use letters, digits and _")
+            if not isinstance(pname, str) or not (pname.isascii() and pname.isidentifier()) \
+                    or keyword.iskeyword(pname):
+                raise GameError(f"parameter name {pname!r:.80} is not a Python identifier of ASCII letters, digits "
+                                "and _ (not starting with a digit, not a keyword); rename it")
+            pname = str.__str__(pname)
             if pname in RESERVED_NAMES or pname in OPTION_NAMES or _INTERNAL_NAME.fullmatch(pname):
                 raise GameError(
                     f"parameter name {pname!r} is reserved by crldgen (it has the shape of an internal "
                     "symbol or of a name in generated code); choose another name")
             if pname in self.params:
                 raise GameError(f"parameter {pname!r} is given twice")
+            if isinstance(value, (bool, np.bool_, str, bytes)) or not isinstance(value, numbers.Real):
+                raise GameError(f"default value of parameter {pname!r} must be a number, got {value!r:.80} "
+                                f"({type(value).__name__})")
             try:
                 v = float(value)
-            except (TypeError, ValueError) as exc:
-                raise GameError(f"default value of parameter {pname!r} must be a number, got {value!r}") from exc
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise GameError(f"default value of parameter {pname!r} must be a number, got {value!r:.80}") from exc
             if not math.isfinite(v):
                 raise GameError(f"default value of parameter {pname!r} is {v}; it must be finite")
             self.params[pname] = v
@@ -201,6 +349,7 @@ class Game:
         expected_R = (n_agents,) + T.shape
         if R.shape != expected_R:
             raise GameError(f"R has shape {R.shape}; expected {expected_R} = (N, Z, M x N, Z) to match T {T.shape}")
+        check_size(n_agents, n_states, n_actions)
         self.n_agents, self.n_states, self.n_actions = n_agents, n_states, n_actions
         if self.O is not None:
             if self.O.ndim != 3 or self.O.shape[:2] != (n_agents, n_states):
@@ -213,7 +362,9 @@ class Game:
     def _labels(labels: Sequence[str] | None, n: int, what: str) -> tuple[str, ...]:
         if labels is None:
             return tuple(str(k) for k in range(n))
-        out = tuple(str(x) for x in labels)
+        if isinstance(labels, (str, bytes)) or not isinstance(labels, (Sequence, np.ndarray)):
+            raise GameError(f"{what} = {labels!r:.80}: must be a sequence of labels, one per entry")
+        out = tuple(check_text(x, f"{what}[{k}]") for k, x in enumerate(labels))
         if len(out) != n:
             raise GameError(f"{what} has {len(out)} labels {out}; the tensors have {n} {what}")
         if len(set(out)) != n:
@@ -276,18 +427,27 @@ class Game:
         for tname, tensor in self.tensors().items():
             arr = np.empty(tensor.shape)
             for idx in np.ndindex(tensor.shape):
-                val = tensor[idx].xreplace(subs) if subs else tensor[idx]
+                val = tensor[idx]
                 try:
+                    val = val.xreplace(subs) if subs else val
                     arr[idx] = float(val)
-                except TypeError as exc:
-                    raise GameError(f"{tname}{list(idx)} = {val} does not evaluate to a number") from exc
+                except (TypeError, ValueError, ArithmeticError) as exc:
+                    raise GameError(f"{tname}{list(idx)} = {str(val)[:80]} does not evaluate to a real number"
+                                    + (f" at parameters {dict(self.params, **values)}" if self.params else "")) \
+                        from exc
+                if not math.isfinite(arr[idx]):
+                    raise GameError(f"{tname}{list(idx)} = {arr[idx]!r}"
+                                    + (f" at parameters {dict(self.params, **values)}" if self.params else "")
+                                    + "; every entry must be finite")
             out[tname] = arr
         return out
 
     def _subs(self, values: Mapping[str, float]) -> dict:
-        for k in values:
+        for k, v in values.items():
             if k not in self.params:
                 raise GameError(f"game {self.name!r} has no parameter {k!r}; it has {list(self.params)}")
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+                raise GameError(f"parameter {k} = {v!r:.60}: must be a finite number")
         return {self._symbols[n]: sympy.Float(float(values.get(n, d)), precision=53) for n, d in self.params.items()}
 
     def substitute(self, **values: float) -> Game:
@@ -333,7 +493,8 @@ class Game:
             for idx in np.ndindex(sym.shape[:-1]):
                 row = sym[idx]
                 total = sympy.Add(*row)
-                if total.free_symbols and sympy.expand(total - 1) != 0 and sympy.simplify(total - 1) != 0:
+                # bounded: numeric evaluation at random points, never sympy.expand (which can take forever)
+                if total.free_symbols and not is_identically_zero(total - 1, self):
                     raise GameError(
                         f"{tname}[{', '.join(map(str, idx))}, :] sums to {total} over {axis_label}, not identically 1; "
                         "probabilities must sum to 1 for every parameter value"

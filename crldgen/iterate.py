@@ -43,6 +43,7 @@ from typing import TextIO
 import numba
 import numpy as np
 
+from ._validate import check_int, check_real
 from .errors import DivergenceError, GenerationError, ParameterError, StrategyError
 from .runtime.dynamics import LEARNER_RULES
 
@@ -267,39 +268,24 @@ def _module(dyn):
 
 
 def _tmax(tmax) -> int:
-    try:
-        value = int(tmax)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise ParameterError(f"tmax = {tmax!r} is not an integer (the maximum number of recorded strategies)") from exc
-    if value != tmax or value < 1:
-        raise ParameterError(f"tmax = {tmax!r}: the maximum number of recorded strategies must be an integer >= 1")
-    return value
+    """``tmax``: the maximum number of recorded strategies, an integer >= 1 (never bool or str)."""
+    return check_int("tmax", tmax, 1)
 
 
 def _tol(tol) -> float:
-    if tol is None:
-        return 0.0
-    try:
-        value = float(tol)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"tol = {tol!r} is not a number (or None: run tmax steps)") from exc
-    if not (value >= 0.0 and math.isfinite(value)):
-        raise ParameterError(f"tol = {tol!r}: the convergence tolerance must be finite and >= 0 (or None)")
-    return value
+    """``tol``: a finite number >= 0, or None (run tmax steps)."""
+    value = check_real("tol", tol, minimum=0.0, allow_none=True)
+    return 0.0 if value is None else value
 
 
 def _every(every) -> int:
     """Kernel value of ``every``: 0 keeps no strategies (None), k >= 1 every k-th."""
-    if every is None:
-        return 0
-    if isinstance(every, (bool, np.bool_)) or int(every) != every or int(every) < 1:
-        raise ParameterError(f"every = {every!r}: keep every k-th strategy with an integer k >= 1, or None "
-                             "(final strategy only)")
-    return int(every)
+    value = check_int("every", every, 1, allow_none=True)
+    return 0 if value is None else value
 
 
 def _check_divergence(on_divergence: str) -> None:
-    if on_divergence not in ("raise", "flag"):
+    if not isinstance(on_divergence, str) or on_divergence not in ("raise", "flag"):
         raise ParameterError(f"on_divergence must be 'raise' or 'flag', got {on_divergence!r}")
 
 

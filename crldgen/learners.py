@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import ParameterError
 
 LEARNERS = ("sarsa", "actor_critic")
@@ -36,9 +38,12 @@ class Learner:
     prefactor: bool = True
 
     def __post_init__(self) -> None:
-        kind = _ALIASES.get(str(self.kind).lower())
+        kind = _ALIASES.get(self.kind.lower()) if isinstance(self.kind, str) else None
         if kind is None:
-            raise ParameterError(f"unknown learner {self.kind!r}; choose one of {LEARNERS}")
+            raise ParameterError(f"learner = {self.kind!r:.60}: unknown learner; choose one of {LEARNERS}")
+        if not isinstance(self.prefactor, (bool, np.bool_)):  # 'False' or 0 must not silently mean True/False
+            raise ParameterError(f"prefactor = {self.prefactor!r:.60}: must be True or False, "
+                                 f"not a {type(self.prefactor).__name__}")
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "prefactor", bool(self.prefactor))
 
@@ -53,6 +58,8 @@ class Learner:
 
 def as_learner(learner: str | Learner, prefactor: bool | None = None) -> Learner:
     """Coerce a name or :class:`Learner` (``prefactor`` overrides when given)."""
+    if not isinstance(learner, (str, Learner)):
+        raise ParameterError(f"learner = {learner!r:.60}: must be a learner name {LEARNERS} or a Learner")
     if isinstance(learner, Learner):
         return learner if prefactor is None else Learner(learner.kind, prefactor)
     return Learner(learner, True if prefactor is None else prefactor)

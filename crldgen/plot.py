@@ -306,11 +306,13 @@ def _evaluate(dyn, Xs: np.ndarray, arrows: str, p: dict) -> np.ndarray:
 
 def _grid(points, eps: float = 1e-2) -> np.ndarray:
     if np.ndim(points) == 0:
-        n = int(points)
-        if n < 2:
-            raise ParameterError(f"points must be >= 2 grid points per axis, got {points!r}")
+        from ._validate import check_int
+
+        n = check_int("points", points, 2)  # grid points per axis
         return np.linspace(eps, 1 - eps, n)
-    g = np.asarray(points, dtype=float).ravel()
+    from ._validate import check_finite_array
+
+    g = check_finite_array("points", points).ravel()
     if g.size < 2 or np.any((g <= 0) | (g >= 1)):
         raise ParameterError("grid points must lie strictly between 0 and 1 (at least two of them)")
     return g
@@ -1220,11 +1222,17 @@ def eigenvalues(points, *, axes=None, zoom: bool = True, names: Sequence[str] | 
 def save(fig_or_ax, path, dpi: int = 200) -> str:
     """Save the figure of ``fig_or_ax`` as ``path`` (PNG by default) and close it; returns the path.
 
-    Missing parent folders are created.
+    Raises :class:`~crldgen.errors.ParameterError` naming ``path`` when its folder does
+    not exist or ``dpi`` is not a positive integer (before anything is drawn).
     """
     from pathlib import Path
 
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    from ._validate import check_int
+
+    check_int("dpi", dpi, 1)
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise ParameterError(f"path = {str(path)!r}: the folder {str(folder)!r} does not exist; create it first")
     fig = getattr(fig_or_ax, "figure", fig_or_ax)
     if isinstance(fig_or_ax, (list, tuple, np.ndarray)):
         fig = np.ravel(fig_or_ax)[0].figure

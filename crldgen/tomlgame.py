@@ -64,7 +64,7 @@ import numpy as np
 import sympy
 
 from .errors import GameError
-from .game import Game
+from .game import MAX_TENSOR_ENTRIES, Game
 
 FORMAT = 1
 #: limits on expression strings (characters, nesting depth, numeric literal length, |exponent|)
@@ -72,8 +72,44 @@ MAX_EXPRESSION_LENGTH = 1000
 MAX_DEPTH = 40
 MAX_LITERAL_LENGTH = 40
 MAX_EXPONENT = 64
-#: limit on the number of tensor entries a file may describe
-MAX_ENTRIES = 2_000_000
+#: limit on the number of tensor entries a file may describe (the Game limit, see crldgen.game.check_size)
+MAX_ENTRIES = MAX_TENSOR_ENTRIES
+#: limits on the file: characters, nesting of arrays and inline tables (a tensor needs N + 3 levels)
+MAX_FILE_CHARACTERS = 50_000_000
+MAX_NESTING = 64
+
+
+def _bracket_depth(text: str) -> int:
+    """Maximal nesting of ``[ ]`` and ``{ }`` outside strings and comments (an upper bound of TOML nesting)."""
+    depth = best = 0
+    k, n = 0, len(text)
+    while k < n:
+        ch = text[k]
+        if ch in "[{":
+            depth += 1
+            best = max(best, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        elif ch == "#":
+            j = text.find("\n", k)
+            k = n if j < 0 else j
+            continue
+        elif ch in "\"'":
+            quote = text[k:k + 3] if text[k:k + 3] in ('"""', "'''") else ch
+            j = k + len(quote)
+            while j < n:
+                if text[j] == "\\" and quote[0] == '"':
+                    j += 2
+                    continue
+                if text.startswith(quote, j):
+                    break
+                if len(quote) == 1 and text[j] == "\n":
+                    break
+                j += 1
+            k = j + len(quote)
+            continue
+        k += 1
+    return best
 
 _TOP_KEYS = {"name", "description", "format", "agents", "states", "actions", "observations", "parameters",
              "T", "R", "O"}
@@ -339,10 +375,20 @@ def load_game(path: str | os.PathLike) -> Game:
 
 def loads_game(text: str, source: str = "<string>", default_name: str = "game") -> Game:
     """Read a game from TOML text; ``source`` names it in error messages."""
+    if not isinstance(text, str):
+        raise GameFileError(f"{source}: game text must be a str, got {type(text).__name__}")
+    if len(text) > MAX_FILE_CHARACTERS:
+        raise GameFileError(f"{source}: the game file has {len(text)} characters (limit {MAX_FILE_CHARACTERS})")
+    depth = _bracket_depth(text)
+    if depth > MAX_NESTING:
+        raise GameFileError(f"{source}: arrays or tables are nested {depth} levels deep (limit {MAX_NESTING}); "
+                            "a game tensor needs N + 3 levels")
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise GameFileError(f"{source}: TOML syntax error: {exc}") from exc
+    except (RecursionError, MemoryError) as exc:  # pathological nesting the scan above did not see
+        raise GameFileError(f"{source}: the file is nested too deeply or too large to read") from exc
     return _GameReader(doc, source, default_name).game()
 
 

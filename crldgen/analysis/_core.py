@@ -204,6 +204,9 @@ def sample_strategies(dyn, n: int, rng=None, method: str = "lhs", eps: float = 1
     any number of actions. Samples are mixed with ``eps`` of the uniform strategy to
     stay away from the boundary.
     """
+    from . import _checks
+
+    _checks.sample_strategies(n, rng, method, eps)
     rng = np.random.default_rng(rng)
     N, Q, M = dyn.shape
     if method == "dirichlet":

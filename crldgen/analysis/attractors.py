@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _checks
 from ..errors import ParameterError, StrategyError
 from ._core import Result, System, batch_overrides, coordinate, params_key, sample_strategies, set_probability
 from .fixedpoints import newton
@@ -161,6 +162,7 @@ def basins(dyn, x, y, grid=21, *, base=None, x_range=(0.01, 0.99), y_range=(0.01
     BasinResult
         ``labels[j, k]`` is the attractor of the strategy ``(x_values[k], y_values[j])``.
     """
+    _checks.basins(grid, x_range, y_range, tmax, tol, match_tol)
     cx, cy = coordinate(dyn, x, "x"), coordinate(dyn, y, "y")
     if cx == cy:
         raise ParameterError("x and y must be different coordinates")
@@ -196,6 +198,7 @@ def basin_fractions(dyn, n_samples: int = 1000, rng=None, *, sampling: str = "di
     Returns a :class:`BasinResult` with ``fractions`` and their binomial standard
     errors ``stderr``; ``labels`` has one entry per sample, ``X0`` holds the samples.
     """
+    _checks.basin_fractions(n_samples, rng, sampling, tmax, tol, match_tol)
     X0 = sample_strategies(dyn, n_samples, rng, sampling, eps=1e-9)
     runs, labels, items, fractions = _classify(dyn, X0, p, tmax, tol, match_tol, attractors)
     n = max(int(np.sum(labels >= 0)), 1)
@@ -259,6 +262,7 @@ def tipping_point(dyn, X_start=None, X_end=None, *, coordinate=None, interval=(0
     **p
         Parameter overrides.
     """
+    _checks.tipping_point(X_start, X_end, interval, tol, tmax, run_tol, max_runs)
     Xa, Xb, span = _line(dyn, X_start, X_end, coordinate, interval, base)
     scale = (span[1] - span[0]) if span is not None else 1.0
     t_tol = tol / abs(scale)
@@ -336,6 +340,7 @@ def critical_slowing_down(dyn, tip: TippingPoint, distances=None, *, tmax: int =
         ``reached`` (2, D) (the run ended at its side's attractor), ``fitted``,
         ``converged``, ``slope``, ``predicted_slope`` (None without a saddle).
     """
+    _checks.critical_slowing_down(distances, tmax, tol)
     p = {**tip.params, **p}
     scale = (tip.span[1] - tip.span[0]) if tip.span is not None else 1.0
     d = np.logspace(-8, -1, 15) if distances is None else np.asarray(distances, dtype=float)
@@ -412,6 +417,7 @@ def stable_manifold(dyn, saddle, *, eigen_index: int | None = None, eps: float =
         ``branches``: two Results with ``y`` (L, n_free) and ``X`` (L, N, Q, M), and
         ``eigenvalue``, ``eigenvector``.
     """
+    _checks.stable_manifold(eigen_index, eps, n_per_domain, max_iter, y_limit)
     system = System(dyn, p)
     fp = saddle if isinstance(saddle, FixedPoint) else report(system, system.y(saddle))
     fp = report(system, fp.y.ravel()) if fp.params != params_key(p) else fp
@@ -456,6 +462,7 @@ def crossing(dyn, curve, coordinate_, value: float) -> list[np.ndarray]:
     :func:`stable_manifold`). Between consecutive points the curve is interpolated
     linearly in log-ratio coordinates and the crossing found by bisection.
     """
+    _checks.crossing(value)
     c = coordinate(dyn, coordinate_, "coordinate")
     Y = np.asarray(curve.y if hasattr(curve, "y") else curve, dtype=float)
     Y = Y.reshape(len(Y), -1)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _checks
 from ..errors import ParameterError
 from ._core import Result, System, batch_overrides, coordinate, params_key, run_one
 from .fixedpoints import newton
@@ -266,6 +267,8 @@ def continuation(dyn, param: str, X0, *, start: float | None = None, bounds=(Non
     -------
     ContinuationResult
     """
+    _checks.continuation(param, X0, start, bounds, direction, ds, ds_min, ds_max, max_steps, param_scale, tol,
+                         max_angle)
     if param in p and start is None:
         start = _param_value(dyn, param, p)
     p = {k: v for k, v in p.items() if k != param}
@@ -274,6 +277,8 @@ def continuation(dyn, param: str, X0, *, start: float | None = None, bounds=(Non
     branch = _Branch(dyn, param, p, scale)
     obs = make_observable(dyn, observable)
     lo, hi = (-np.inf if bounds[0] is None else float(bounds[0])), (np.inf if bounds[1] is None else float(bounds[1]))
+    if not lo <= mu0 <= hi:
+        raise ParameterError(f"start: {param} = {mu0!r} lies outside bounds = {bounds!r}; start inside [lo, hi]")
     stop_at = set(stop_at)
     bad = stop_at - set(KINDS) - {"stability"}
     if bad:
@@ -468,6 +473,7 @@ def hysteresis(dyn, param: str, lo: float, hi: float, X0=None, *, observable=Non
         ``up``/``down`` arrays ready to plot (``param``, ``observable``, ``X``) and ``jumps``
         recording where each stable branch ends.
     """
+    _checks.hysteresis(param, lo, hi, X0, jump, tmax, tol, max_pieces, ds, ds_max, param_scale, max_steps)
     ckw = dict(ds=ds, ds_max=ds_max, param_scale=param_scale, max_steps=max_steps)
     jump = (hi - lo) * 1e-3 if jump is None else float(jump)
     X0 = dyn.uniform_strategy() if X0 is None else X0
@@ -521,6 +527,7 @@ def hysteresis_sweep(dyn, param: str, values, X0=None, *, tmax: int = 2500, tol:
     observable changes by more than ``threshold`` between neighbouring grid values;
     ``value`` is the first grid value on the new branch, ``last_before`` the one before.
     """
+    _checks.hysteresis_sweep(param, values, X0, tmax, tol, threshold)
     from ..iterate import sweep
 
     values = np.asarray(values, dtype=float)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _checks
 from ..errors import ParameterError
 from ._core import Result, System, params_key, run_batch, sample_strategies
 from .linear import report
@@ -146,6 +147,7 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
     FixedPointResult
         ``.points`` lists one :class:`FixedPoint` per distinct fixed point.
     """
+    _checks.fixed_points(guesses, n_starts, rng, sampling, iterate, tmax, tol, dedupe_tol)
     system = System(dyn, p)
     starts = []
     if guesses is not None:

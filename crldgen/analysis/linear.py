@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _checks
 from ._core import Result, System, params_key
 
 #: |lambda| within this distance of 1 (map) or |Re| below it (flow) counts as non-hyperbolic
@@ -162,6 +163,7 @@ def stability(dyn, X, **p) -> FixedPoint:
         coordinates, spectral radius, classification, relaxation time. ``X`` need not
         be a fixed point: check ``residual``.
     """
+    _checks.strategy_arg("X", X)
     system = System(dyn, p)
     return report(system, _as_y(system, X))
 

@@ -8,10 +8,16 @@ their order.
 
 from __future__ import annotations
 
+import keyword
+import re
+
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
+from ..errors import GenerationError
 from ..symbolic.program import Program
+
+_SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _MAX_LINE_TERMS = 40
 
@@ -22,8 +28,14 @@ class KernelPrinter(PythonCodePrinter):
     def __init__(self) -> None:
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
 
-    def _print_Symbol(self, expr):  # names are valid identifiers by construction
+    def _print_Symbol(self, expr):  # names are ASCII identifiers by construction; checked again here
+        if not _SAFE_NAME.fullmatch(expr.name) or keyword.iskeyword(expr.name):
+            raise GenerationError(f"symbol name {expr.name!r:.60} is not an ASCII identifier; it cannot be printed "
+                                  "into generated code")
         return expr.name
+
+    def _print_not_supported(self, expr):  # never print str(expr) of something unknown into code
+        raise GenerationError(f"cannot print {type(expr).__name__} {str(expr)[:60]!r} into generated code")
 
     def _print_Float(self, expr):
         return repr(float(expr))

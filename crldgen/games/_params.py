@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import sympy
 
+from .._validate import check_real
 from ..errors import GameError
 
 
@@ -16,8 +17,9 @@ def agent_params(name: str, value, n_agents: int, params: dict) -> list[sympy.Sy
     A scalar gives one parameter ``name``; a sequence of length ``n_agents`` gives
     ``name_0, ..., name_{N-1}``.
     """
-    if isinstance(value, Sequence) or isinstance(value, np.ndarray):
-        values = list(np.asarray(value, dtype=float).ravel())
+    if (isinstance(value, Sequence) and not isinstance(value, (str, bytes))) or isinstance(value, np.ndarray):
+        values = [check_real(f"{name}[{k}]", v, error=GameError)
+                  for k, v in enumerate(np.asarray(value, dtype=object).ravel())]
         if len(values) != n_agents:
             raise GameError(f"parameter {name!r} has {len(values)} values; expected one per agent ({n_agents})")
         syms = []
@@ -27,5 +29,5 @@ def agent_params(name: str, value, n_agents: int, params: dict) -> list[sympy.Sy
             syms.append(sym)
         return syms
     sym = sympy.Symbol(name, real=True)
-    params[sym] = float(value)
+    params[sym] = check_real(name, value, error=GameError)
     return [sym] * n_agents

@@ -6,7 +6,8 @@ import numpy as np
 import sympy
 
 from ..errors import GameError
-from ..game import Game
+from .._validate import check_bool, check_int
+from ..game import Game, check_size
 from ._params import agent_params
 
 DEGRADED, PROSPEROUS = 0, 1
@@ -26,8 +27,12 @@ def ecological_public_good(
 
     States ``('g', 'p')``, actions ``('c', 'd')`` (cooperate, defect).
 
-    * Prosperous state, no collapse: agent ``i`` receives ``f_i * (sum_j c_j [j
-      cooperates]) / N - c_i [i cooperates]``.
+    * Prosperous state, no collapse: agent ``i`` receives ``(sum_j f_j c_j [j
+      cooperates]) / N - c_i [i cooperates]``: each contributor's investment is
+      multiplied by *its own* synergy factor ``f_j`` and the pot is shared equally.
+      This is pyCRLD's convention (``EcologicalPublicGood`` with per-agent factors), so
+      studies ported from pyCRLD give the same numbers; with one ``f`` for all agents
+      it is the familiar ``f * (sum_j c_j [j cooperates]) / N - c_i [i cooperates]``.
     * Collapse: from 'p' the state degrades with probability
       ``sum_j qc_j [j defects] / N``; every agent receives the collapse impact ``m_i``
       on that transition and in every step in the degraded state.
@@ -38,9 +43,9 @@ def ecological_public_good(
     game has parameters ``c_0, c_1, ...``). With N=2, f=1.2, c=5 the prosperous-state
     rewards of agent 0 are ``[[1, -2], [3, 0]]``.
     """
-    if int(n_agents) != n_agents or n_agents < 1:
-        raise GameError(f"n_agents must be a positive integer, got {n_agents!r}")
-    n = int(n_agents)
+    n = check_int("n_agents", n_agents, 1, error=GameError)
+    check_bool("degraded_choice", degraded_choice, error=GameError)
+    check_size(n, 2, 2, what="ecological_public_good")  # before allocating 2**n joint actions
     params: dict = {}
     f_, c_, m_, qc_, qr_ = (agent_params(k, v, n, params) for k, v in
                             (("f", f), ("c", c), ("m", m), ("qc", qc), ("qr", qr)))
@@ -59,9 +64,12 @@ def ecological_public_good(
         T[(PROSPEROUS,) + joint + (PROSPEROUS,)] = 1 - collapse
         T[(DEGRADED,) + joint + (PROSPEROUS,)] = recover
         T[(DEGRADED,) + joint + (DEGRADED,)] = 1 - recover
-        pot = sympy.Add(*[c_[j] for j in range(n) if coop[j]])
+        if len(set(f_)) == 1:  # one synergy factor: f * sum_j c_j [j cooperates] (the same expression as before)
+            pot = f_[0] * sympy.Add(*[c_[j] for j in range(n) if coop[j]])
+        else:  # pyCRLD: each contributor's own factor
+            pot = sympy.Add(*[f_[j] * c_[j] for j in range(n) if coop[j]])
         for i in range(n):
-            R[(i, PROSPEROUS) + joint + (PROSPEROUS,)] = f_[i] * pot / N - (c_[i] if coop[i] else 0)
+            R[(i, PROSPEROUS) + joint + (PROSPEROUS,)] = pot / N - (c_[i] if coop[i] else 0)
             R[(i, PROSPEROUS) + joint + (DEGRADED,)] = m_[i]
             R[(i, DEGRADED) + joint + (DEGRADED,)] = m_[i]
             R[(i, DEGRADED) + joint + (PROSPEROUS,)] = m_[i]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
+from .._validate import check_real
+from ..errors import GameError
 from ..game import Game
 
 
@@ -27,5 +29,5 @@ def social_dilemma(R=1.0, T=1.5, S=-0.5, P=0.0) -> Game:
             Rt[0, 0, a0, a1, 0] = payoff[a0][a1]
             Rt[1, 0, a0, a1, 0] = payoff[a1][a0]
     defaults = dict(zip(names, (R, T, S, P)))
-    return Game(Tt, Rt, params={syms[k]: float(v) for k, v in defaults.items()},
+    return Game(Tt, Rt, params={syms[k]: check_real(k, v, error=GameError) for k, v in defaults.items()},
                 states=("s",), actions=("c", "d"), name="social_dilemma")

@@ -9,16 +9,17 @@ import numpy as np
 import sympy
 
 from ..errors import GameError
-from ..game import Game
+from .._validate import check_int
+from ..game import MAX_TENSOR_ENTRIES, Game, check_size, is_identically_zero
 
 
-def _possibly_nonzero(expr: sympy.Expr, value: float) -> bool:
-    """A transition is impossible only if it is zero for every parameter value."""
+def _possibly_nonzero(expr: sympy.Expr, value: float, game: Game) -> bool:
+    """A transition is impossible only if it is zero for every parameter value (bounded check, never expands)."""
     if value != 0.0:
         return True
     if expr == 0:
         return False
-    return sympy.simplify(sympy.expand(expr)) != 0
+    return not is_identically_zero(expr, game)
 
 
 def with_memory(game: Game, h: Sequence[int]) -> Game:
@@ -68,15 +69,30 @@ def with_memory(game: Game, h: Sequence[int]) -> Game:
     observations would make consecutive observations correlated, which a memoryless
     observation tensor cannot express.
     """
+    if not isinstance(game, Game):
+        raise GameError(f"game = {game!r:.60}: with_memory needs a crldgen.Game")
     N, Z, M = game.n_agents, game.n_states, game.n_actions
+    rule = f"must be N+1 = {N + 1} non-negative integers (h_s, h_0, ..., h_{N - 1})"
+    if isinstance(h, (str, bytes)) or not isinstance(h, Sequence):
+        raise GameError(f"history specification h={h!r:.60} {rule}")
     h = tuple(h)
-    if len(h) != N + 1 or any(int(x) != x or x < 0 for x in h):
-        raise GameError(
-            f"history specification h={h!r} must be N+1 = {N + 1} non-negative integers (h_s, h_0, ..., h_{N - 1})"
-        )
+    if len(h) != N + 1:
+        raise GameError(f"history specification h={h!r} {rule}")
+    for k, x in enumerate(h):
+        try:
+            check_int(f"h[{k}]", x, 0, error=GameError)
+        except GameError as exc:
+            raise GameError(f"history specification h={h!r:.60}: {exc}; h {rule}") from None
     h = tuple(int(x) for x in h)
     h_s, h_a = h[0], h[1:]
     L, H = max(h_s, 1), max(h_a)
+    # at most Z**L * (M**N)**H histories: refuse sizes past the limit before building anything
+    n_hist = 1
+    for factor in [Z] * L + [M] * (N * H):
+        n_hist *= factor
+        if n_hist > MAX_TENSOR_ENTRIES:
+            break
+    check_size(N, min(n_hist, MAX_TENSOR_ENTRIES + 1), M, what=f"with_memory(h={h})")
     if game.O is not None and L > 1:
         raise GameError(
             f"with_memory(h={h}) of the partially observed game {game.name!r}: remembering h_s={h_s} > 1 past "
@@ -92,7 +108,7 @@ def with_memory(game: Game, h: Sequence[int]) -> Game:
     succ = {}
     for s, ja in itertools.product(range(Z), joints):
         succ[s, ja] = [sp for sp in range(Z)
-                       if _possibly_nonzero(game.T[(s,) + ja + (sp,)], float(numT[(s,) + ja + (sp,)]))]
+                       if _possibly_nonzero(game.T[(s,) + ja + (sp,)], float(numT[(s,) + ja + (sp,)]), game)]
 
     def shift(states, acts, ja, sp):
         return (states + (sp,))[-L:], ((acts + (ja,))[-H:] if H else ())

@@ -6,7 +6,8 @@ import numpy as np
 import sympy
 
 from ..errors import GameError
-from ..game import Game
+from .._validate import check_int
+from ..game import Game, check_size
 
 
 def renewable_resources(
@@ -38,10 +39,9 @@ def renewable_resources(
     collective extraction shapes the stock they live on. The expected regrowth
     ``g(x)`` is a discretized logistic map: at most one unit per step.
     """
-    for what, value, low in (("n_agents", n_agents, 1), ("n_levels", n_levels, 2), ("n_actions", n_actions, 2)):
-        if int(value) != value or value < low:
-            raise GameError(f"{what} must be an integer >= {low}, got {value!r}")
-    N, Z, M = int(n_agents), int(n_levels), int(n_actions)
+    N, Z, M = (check_int(what, value, low, error=GameError) for what, value, low in
+               (("n_agents", n_agents, 1), ("n_levels", n_levels, 2), ("n_actions", n_actions, 2)))
+    check_size(N, Z, M, what="renewable_resources")
     K = Z - 1
     r_, pr_, price_ = (sympy.Symbol(k, real=True) for k in ("r", "pr", "price"))
     T = np.empty((Z,) + (M,) * N + (Z,), dtype=object)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
+from .._validate import check_real
+from ..errors import GameError
 from ..game import Game
 from ._params import agent_params
 
@@ -42,7 +44,7 @@ def uncertain_social_dilemma(
     syms = {}
     for name, value in zip(names, values):
         syms[name] = sympy.Symbol(name, real=True)
-        params[syms[name]] = float(value)
+        params[syms[name]] = check_real(name, value, error=GameError)
     noise_ = agent_params("noise", noise, 2, params)
     Z, M, N = 2, 2, 2
     payoff = {

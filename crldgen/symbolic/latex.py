@@ -23,8 +23,15 @@ TD = {
 }
 
 
+_TEX_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+                "^": r"\textasciicircum{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}"}
+
+
 def _tex_label(label: str) -> str:
-    return label if label.isalnum() else r"\text{" + label.replace("_", r"\_") + "}"
+    """A label as LaTeX: plain when alphanumeric, else ``\\text{...}`` with every special character escaped."""
+    if label.isascii() and label.isalnum():
+        return label
+    return r"\text{" + "".join(_TEX_ESCAPES.get(ch, ch) for ch in label) + "}"
 
 
 def symbol_names(model) -> dict:
@@ -73,9 +80,11 @@ def model_latex(model, general: bool = True, specific: bool = True, max_entries:
         def tidy(e):
             if not simplify:
                 return e
-            try:
+            from .model import expansion_is_small
+
+            try:  # bounded: expand only what expands to a few terms ((a1+...+a6)**64 stays as it is)
                 return sympy.collect(sympy.expand(e), list(model._X.flat), evaluate=True) \
-                    if sympy.count_ops(e) < 400 else e
+                    if sympy.count_ops(e) < 400 and expansion_is_small(e) else e
             except Exception:  # pragma: no cover - readability only
                 return e
 

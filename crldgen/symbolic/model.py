@@ -19,6 +19,48 @@ from ..learners import Learner, as_learner
 from .program import Program, inverse_program
 
 
+#: expand an expression (to shorten it) only if its expansion has at most this many terms
+MAX_EXPANDED_TERMS = 200
+
+
+def expanded_terms_bound(expr, limit: int = MAX_EXPANDED_TERMS) -> int:
+    """An upper bound of the number of terms of ``sympy.expand(expr)``, capped at ``limit + 1``.
+
+    Linear in the size of ``expr`` and never expands: sums add, products multiply,
+    ``base**n`` (integer ``n > 0``) raises the bound of the base to the ``n``-th power.
+    ``(a1 + ... + a6)**64`` has a bound far above any limit, so it is never expanded.
+    """
+    cap = limit + 1
+
+    def bound(e) -> int:
+        if isinstance(e, sympy.Add):
+            return min(cap, sum(bound(a) for a in e.args))
+        if isinstance(e, sympy.Mul):
+            out = 1
+            for a in e.args:
+                out = min(cap, out * bound(a))
+            return out
+        if isinstance(e, sympy.Pow) and e.exp.is_Integer and abs(int(e.exp)) > 1:
+            b = bound(e.base)  # expand also expands the base of a negative power (the denominator)
+            if b <= 1:
+                return 1
+            out = 1
+            for _ in range(min(abs(int(e.exp)), 64)):
+                out = min(cap, out * b)
+                if out >= cap:
+                    break
+            return out
+        # any other node: expand works inside its arguments; too big inside is too big
+        return cap if any(bound(a) >= cap for a in e.args) else 1
+
+    return bound(sympy.sympify(expr))
+
+
+def expansion_is_small(expr, limit: int = MAX_EXPANDED_TERMS) -> bool:
+    """Whether ``sympy.expand(expr)`` is cheap (at most ``limit`` terms, see :func:`expanded_terms_bound`)."""
+    return expanded_terms_bound(expr, limit) <= limit
+
+
 #: above this many states values are computed by a pivoting linear solve, not unrolled
 UNROLLED_INVERSE_MAX_STATES = 4
 
@@ -119,7 +161,7 @@ class Model:
         for idx in np.ndindex(out.shape):
             i, s, joint = idx[0], idx[1], idx[2:]
             e = sympy.Add(*[g.T[(s,) + joint + (sp,)] * g.R[(i, s) + joint + (sp,)] for sp in range(g.n_states)])
-            if e.free_symbols:
+            if e.free_symbols and expansion_is_small(e):
                 short = sympy.expand(e)
                 if sympy.count_ops(short) < sympy.count_ops(e):
                     e = short
@@ -536,6 +578,10 @@ def derive(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None 
     Returns a :class:`Model`, or a :class:`~crldgen.symbolic.partial.POModel` when the
     game has an observation tensor ``O`` (partial observability).
     """
+    if not isinstance(game, Game):
+        from ..errors import GameError
+
+        raise GameError(f"game = {game!r:.60}: derive needs a crldgen.Game (see crldgen.games or crldgen.Game)")
     learner = as_learner(learner, prefactor)
     if not game.fully_observed:
         from .partial import POModel
