@@ -12,25 +12,43 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .codegen import cache_key, generate_source, module_name, write_atomic
 from .game import Game
 from .learners import Learner, as_learner
+from .lazygame import game_digest, record
 from .runtime.dynamics import Dynamics
+from .runtime.keys import module_key, module_stem
 from .runtime.loader import default_cache_dir, header_problem, load_module, read_header, repo_generated_dir
-from .symbolic.model import Model, derive
+
+if TYPE_CHECKING:  # the derivation (sympy) is imported only when a module must be generated
+    from .symbolic.model import Model
+
+
+def _key_of(model: Model) -> str:
+    return module_key(game_digest(model.game), model.learner.canonical())
+
+
+def _stem(game_name: str, learner: Learner, key: str) -> str:
+    return module_stem(game_name, learner.kind, key)
+
+
+def _find(stem: str, key: str, cache_dir) -> tuple[Path, bool]:
+    """``(path, valid)``: where the module is (repo ``generated/`` or cache) or will be written."""
+    fname = stem + ".py"
+    if cache_dir is None and not os.environ.get("CRLDGEN_NO_BUNDLED"):
+        repo = repo_generated_dir() / fname
+        if repo.exists() and header_problem(repo, key) is None:
+            return repo, True
+    base = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    path = base / fname
+    return path, path.exists() and header_problem(path, key) is None
 
 
 def module_path(model: Model, cache_dir: str | os.PathLike | None = None, *, key: str | None = None) -> Path:
     """Where the module of ``model`` lives (or will be written); ``key`` saves recomputing it."""
-    key = key or cache_key(model)
-    fname = module_name(model, key) + ".py"
-    if cache_dir is None:
-        repo = repo_generated_dir() / fname
-        if repo.exists() and header_problem(repo, key) is None:
-            return repo
-    base = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    return base / fname
+    key = key or _key_of(model)
+    return _find(_stem(model.game.name, model.learner, key), key, cache_dir)[0]
 
 
 def generate(model: Model, out_dir: str | os.PathLike | None = None, *, key: str | None = None) -> Path:
@@ -40,8 +58,11 @@ def generate(model: Model, out_dir: str | os.PathLike | None = None, *, key: str
     or foreign file at the target is replaced (with a warning), never imported. Returns
     the file's path.
     """
-    key = key or cache_key(model)
-    path = (Path(out_dir) / (module_name(model, key) + ".py")) if out_dir is not None \
+    from .codegen.generator import generate_source
+    from .codegen.writer import write_atomic
+
+    key = key or _key_of(model)
+    path = (Path(out_dir) / (_stem(model.game.name, model.learner, key) + ".py")) if out_dir is not None \
         else module_path(model, key=key)
     if path.exists() and header_problem(path, key) is None:
         return path
@@ -51,6 +72,26 @@ def generate(model: Model, out_dir: str | os.PathLike | None = None, *, key: str
     return path
 
 
+def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | None = None):
+    """``(module, path)`` of ``game`` under ``learner``: load the cached module, else derive and generate it.
+
+    The cache key needs no derivation (:mod:`crldgen.runtime.keys`): a cached module is
+    loaded without importing sympy.
+    """
+    key = module_key(game_digest(game), learner.canonical())
+    path, valid = _find(_stem(game.name, learner, key), key, cache_dir)
+    if not valid:
+        if model is None:
+            from .symbolic.model import derive
+
+            model = derive(game, learner)
+        path = generate(model, path.parent, key=key)
+    module = load_module(path, key)
+    if "_lazy_build" not in game.__dict__:
+        record(game, game_digest(game))
+    return module, path
+
+
 def compile_model(model: Model, *, cache_dir=None, alpha=0.05, beta=50.0, gamma=0.75, **game_params) -> Dynamics:
     """Generate (if needed), import and wrap the compiled module of ``model``.
 
@@ -58,11 +99,7 @@ def compile_model(model: Model, *, cache_dir=None, alpha=0.05, beta=50.0, gamma=
     overridden by ``game_params``; they are not part of the module (one module serves
     every parameter value).
     """
-    key = cache_key(model)
-    path = module_path(model, cache_dir, key=key)
-    if not path.exists() or header_problem(path, key) is not None:
-        path = generate(model, path.parent, key=key)
-    module = load_module(path, key)
+    module, path = _load_or_generate(model.game, model.learner, cache_dir, model)
     defaults = dict(model.game.params)
     defaults.update(game_params)
     return Dynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
@@ -72,6 +109,10 @@ def compile(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None
             alpha=0.05, beta=50.0, gamma=0.75, **game_params) -> Dynamics:  # noqa: A001 - public API name
     """Compiled CRLD simulator of ``game``: derive, generate, cache and load in one call.
 
+    A module already in the cache (or in the repository's ``generated/``) is loaded
+    without deriving; for games from the built-in constructors or TOML files seen
+    before, without importing sympy at all (see :mod:`crldgen.lazygame`).
+
     Parameters
     ----------
     game : Game
@@ -80,13 +121,18 @@ def compile(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None
         Multiply rewards by ``1 - gamma`` (default True).
     cache_dir : path, optional
         Where generated modules go (default ``$CRLDGEN_CACHE`` or ``~/.cache/crldgen``).
+        A read-only folder (a copy on a read-only mount, another user's cache) serves
+        the modules it holds; writing a missing one there raises :class:`CacheError`.
     alpha, beta, gamma : float or sequence
         Default learner parameters (scalar or one per agent); override per call.
     **game_params
         Default values of game parameters (override the game's defaults).
     """
-    model = derive(game, as_learner(learner, prefactor))
-    return compile_model(model, cache_dir=cache_dir, alpha=alpha, beta=beta, gamma=gamma, **game_params)
+    lrn = as_learner(learner, prefactor)
+    module, path = _load_or_generate(game, lrn, cache_dir)
+    defaults = dict(game.params)
+    defaults.update(game_params)
+    return Dynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
 
 
 # ------------------------------------------------------------------ built-in modules
@@ -103,6 +149,7 @@ BUILTIN_MODULES = (
 def builtin_models() -> list[Model]:
     """The models of :data:`BUILTIN_MODULES`, derived with the built-in games' defaults."""
     from . import games
+    from .symbolic.model import derive
 
     return [derive(getattr(games, ctor)(**kwargs), learner, prefactor)
             for ctor, kwargs, learner, prefactor in BUILTIN_MODULES]
@@ -110,10 +157,12 @@ def builtin_models() -> list[Model]:
 
 def builtin_sources() -> dict[str, str]:
     """``{file name: module text}`` the current generator emits for :data:`BUILTIN_MODULES`."""
+    from .codegen.generator import generate_source
+
     out = {}
     for model in builtin_models():
-        key = cache_key(model)
-        out[module_name(model, key) + ".py"] = generate_source(model, key)
+        key = _key_of(model)
+        out[_stem(model.game.name, model.learner, key) + ".py"] = generate_source(model, key)
     return out
 
 
@@ -127,12 +176,24 @@ def regenerate_builtin(out_dir: str | os.PathLike | None = None) -> list[Path]:
     Run ``python -m crldgen.compiler`` after changing the generator, the symbolic layer,
     ``game.py`` or ``learners.py`` (their sources are part of every cache key).
     """
+    import json
+
+    from .codegen.writer import write_atomic
+    from .lazygame import BUNDLED_INDEX, describe
+
     out = Path(out_dir) if out_dir is not None else repo_generated_dir()
     sources = builtin_sources()
     paths = []
     for fname, text in sources.items():
         write_atomic(out / fname, text)
         paths.append(out / fname)
+    # the identity index of these games: a fresh process finds their modules without sympy
+    index = {}
+    for model in builtin_models():
+        ident = model.game.__dict__.get("_crldgen_identity")
+        if ident:
+            index[ident] = describe(model.game, game_digest(model.game))
+    write_atomic(out / BUNDLED_INDEX, json.dumps(index, sort_keys=True, indent=1) + "\n")
     for old in sorted(out.glob("*.py")):
         if old.name in sources:
             continue

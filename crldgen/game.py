@@ -24,9 +24,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import sympy
 
 from .errors import GameError
+
+from ._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 #: names that generated code and the learner use; game parameters may not take them
 RESERVED_NAMES = frozenset(

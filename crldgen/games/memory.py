@@ -6,10 +6,13 @@ import itertools
 from collections.abc import Sequence
 
 import numpy as np
-import sympy
 
 from ..errors import GameError
 from ..game import Game
+
+from .._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 
 def _possibly_nonzero(expr: sympy.Expr, value: float) -> bool:

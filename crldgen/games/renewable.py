@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from ..errors import GameError
 from ..game import Game
+from ..lazygame import builtin_game
+
+from .._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 
+@builtin_game
 def renewable_resources(
     n_agents: int = 2,
     n_levels: int = 5,
