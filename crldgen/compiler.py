@@ -10,6 +10,7 @@ never executed.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,15 +73,46 @@ def generate(model: Model, out_dir: str | os.PathLike | None = None, *, key: str
     return path
 
 
-def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | None = None):
+def _quiet(quiet: bool | None) -> bool:
+    return bool(int(os.environ.get("CRLDGEN_QUIET", "0") or 0)) if quiet is None else bool(quiet)
+
+
+def _kernels_cached(path: Path) -> bool:
+    """Whether numba's cache beside ``path`` holds the loop kernels (a cheap look, no loading)."""
+    folder = path.parent / "__pycache__"
+    try:
+        names = {p.name.split("-")[0] for p in folder.glob(f"{path.stem}.*.nbi")}
+    except OSError:
+        return False
+    return {f"{path.stem}.trajectory", f"{path.stem}.strategy_step", f"{path.stem}._run"} <= names
+
+
+def _label(game: Game, learner: Learner) -> str:
+    return (f"{game.name} ({learner.kind}, N={game.n_agents}, Z={game.n_states}, M={game.n_actions}"
+            + ("" if game.fully_observed else f", Q={game.n_observations}") + ")")
+
+
+def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | None = None, *,
+                      engine: bool | None = None, quiet: bool | None = None):
     """``(module, path)`` of ``game`` under ``learner``: load the cached module, else derive and generate it.
 
     The cache key needs no derivation (:mod:`crldgen.runtime.keys`): a cached module is
-    loaded without importing sympy.
+    loaded without importing sympy. When numba has not compiled the module's kernels yet
+    (a new game, a fresh checkout), a fully observed game gets an
+    :class:`~crldgen.runtime.engine.EngineModule`: the generic engine serves the first
+    calls while a background thread compiles the module's own kernels.
     """
+    from .runtime.engine import EngineModule, engine_enabled, numeric_tensors, warm_up
+    from .runtime.loader import _LOCK, _REGISTRY
+
+    quiet = _quiet(quiet)
     key = module_key(game_digest(game), learner.canonical())
     path, valid = _find(_stem(game.name, learner, key), key, cache_dir)
     if not valid:
+        big = game.n_actions ** game.n_agents * game.n_states >= 32
+        if big and not quiet:
+            print(f"crldgen: deriving and generating the module of {_label(game, learner)} ...", file=sys.stderr,
+                  flush=True)
         if model is None:
             from .symbolic.model import derive
 
@@ -89,24 +121,45 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
     module = load_module(path, key)
     if "_lazy_build" not in game.__dict__:
         record(game, game_digest(game))
+    use_engine = engine if engine is not None else engine_enabled()
+    if isinstance(module, EngineModule) or _kernels_cached(path):
+        return module, path
+    if use_engine and game.fully_observed:
+        with _LOCK:
+            current = _REGISTRY.get(str(path.resolve()))
+            if isinstance(current, EngineModule):
+                return current, path
+            warm_up()  # the engine's own kernels: loaded from numba's cache (compiled once per installation)
+            if not quiet:
+                print(f"crldgen: compiling {_label(game, learner)} in the background; the generic engine "
+                      "serves the first calls (CRLDGEN_QUIET=1 silences this)", file=sys.stderr, flush=True)
+            served = EngineModule(module, numeric_tensors(game, module.PARAM_NAMES), quiet=quiet,
+                                  label=_label(game, learner))
+            _REGISTRY[str(path.resolve())] = served
+        return served, path
+    if not quiet:
+        print(f"crldgen: numba compiles the kernels of {_label(game, learner)} on first use "
+              "(seconds per kernel, once; CRLDGEN_QUIET=1 silences this)", file=sys.stderr, flush=True)
     return module, path
 
 
-def compile_model(model: Model, *, cache_dir=None, alpha=0.05, beta=50.0, gamma=0.75, **game_params) -> Dynamics:
+def compile_model(model: Model, *, cache_dir=None, alpha=0.05, beta=50.0, gamma=0.75, engine: bool | None = None,
+                  quiet: bool | None = None, **game_params) -> Dynamics:
     """Generate (if needed), import and wrap the compiled module of ``model``.
 
     The defaults of the returned :class:`Dynamics` are the game's parameter defaults,
     overridden by ``game_params``; they are not part of the module (one module serves
     every parameter value).
     """
-    module, path = _load_or_generate(model.game, model.learner, cache_dir, model)
+    module, path = _load_or_generate(model.game, model.learner, cache_dir, model, engine=engine, quiet=quiet)
     defaults = dict(model.game.params)
     defaults.update(game_params)
     return Dynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
 
 
 def compile(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None = None, *, cache_dir=None,
-            alpha=0.05, beta=50.0, gamma=0.75, **game_params) -> Dynamics:  # noqa: A001 - public API name
+            alpha=0.05, beta=50.0, gamma=0.75, engine: bool | None = None, quiet: bool | None = None,
+            **game_params) -> Dynamics:  # noqa: A001 - public API name
     """Compiled CRLD simulator of ``game``: derive, generate, cache and load in one call.
 
     A module already in the cache (or in the repository's ``generated/``) is loaded
@@ -125,11 +178,18 @@ def compile(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None
         the modules it holds; writing a missing one there raises :class:`CacheError`.
     alpha, beta, gamma : float or sequence
         Default learner parameters (scalar or one per agent); override per call.
+    engine : bool, optional
+        When numba has not compiled the module yet, serve the first calls from the
+        game-independent engine (:mod:`crldgen.runtime.engine`) while a background
+        thread compiles the module's kernels (fully observed games; default True,
+        ``CRLDGEN_ENGINE=0`` turns it off). ``dyn.module.wait_compiled()`` waits for it.
+    quiet : bool, optional
+        No progress lines on stderr (default: ``CRLDGEN_QUIET=1`` in the environment).
     **game_params
         Default values of game parameters (override the game's defaults).
     """
     lrn = as_learner(learner, prefactor)
-    module, path = _load_or_generate(game, lrn, cache_dir)
+    module, path = _load_or_generate(game, lrn, cache_dir, engine=engine, quiet=quiet)
     defaults = dict(game.params)
     defaults.update(game_params)
     return Dynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)

@@ -28,11 +28,16 @@ STEP_SCRIPT = """
 import json, sys
 import crldgen
 game = {game}
-dyn = crldgen.compile(game)
+dyn = crldgen.compile(game, quiet=True)
 X = dyn.uniform_strategy() * 0 + [[[0.3, 0.7]], [[0.6, 0.4]]]
 out = dyn.step(X)
+engine = hasattr(dyn.module, "wait_compiled")  # a new module: the engine served, numba compiles meanwhile
+if engine:
+    assert dyn.module.wait_compiled()
+    assert (dyn.step(X) == out).all() or abs(dyn.step(X) - out).max() < 1e-13
 k = dyn.module.strategy_step
 print(json.dumps({{"sympy": "sympy" in sys.modules, "lazy": type(game).__name__, "path": str(dyn.path),
+                  "engine": engine,
                   "step": out.ravel().tolist(), "hits": sum(k.stats.cache_hits.values()),
                   "misses": sum(k.stats.cache_misses.values())}}))
 """
@@ -83,6 +88,7 @@ def test_warm_start_never_imports_sympy(tmp_path):
     warm = _run(STEP_SCRIPT.format(game="crldgen.games.social_dilemma()"), cache)
     assert not warm["sympy"], "a cached built-in game must load without importing sympy"
     assert warm["lazy"] == "LazyGame" and warm["path"] == cold["path"]
+    assert cold["engine"] and not warm["engine"]  # numba's cache is there: the module's kernels at once
     np.testing.assert_allclose(warm["step"], cold["step"], rtol=0, atol=0)
     np.testing.assert_allclose(np.reshape(warm["step"], (2, 1, 2)), _expected_step(), rtol=1e-12, atol=1e-14)
     # other parameter defaults: the same module, still without sympy after one compile
@@ -174,6 +180,7 @@ def test_copied_or_moved_cache_keeps_its_compiled_kernels(compiled_cache, tmp_pa
     out = _run(STEP_SCRIPT.format(game="crldgen.games.social_dilemma()"), target)
     assert Path(out["path"]).parent == target  # loaded from the new place (no regeneration)
     assert out["step"] == first["step"]
+    assert not out["engine"]
     assert out["hits"] >= 1 and out["misses"] == 0, "numba must reuse the kernels compiled at the old place"
 
 
