@@ -10,27 +10,46 @@ never executed.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .codegen import cache_key, generate_source, module_name, write_atomic
 from .game import Game
 from .learners import Learner, as_learner
+from .lazygame import game_digest, record
 from .runtime.dynamics import Dynamics
+from .runtime.keys import module_key, module_stem
 from .runtime.loader import default_cache_dir, header_problem, load_module, read_header, repo_generated_dir
-from .symbolic.model import Model, derive
+
+if TYPE_CHECKING:  # the derivation (sympy) is imported only when a module must be generated
+    from .symbolic.model import Model
+
+
+def _key_of(model: Model) -> str:
+    return module_key(game_digest(model.game), model.learner.canonical())
+
+
+def _stem(game_name: str, learner: Learner, key: str) -> str:
+    return module_stem(game_name, learner.kind, key)
+
+
+def _find(stem: str, key: str, cache_dir) -> tuple[Path, bool]:
+    """``(path, valid)``: where the module is (repo ``generated/`` or cache) or will be written."""
+    fname = stem + ".py"
+    if cache_dir is None and not os.environ.get("CRLDGEN_NO_BUNDLED"):
+        repo = repo_generated_dir() / fname
+        if repo.exists() and header_problem(repo, key) is None:
+            return repo, True
+    base = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    path = base / fname
+    return path, path.exists() and header_problem(path, key) is None
 
 
 def module_path(model: Model, cache_dir: str | os.PathLike | None = None, *, key: str | None = None) -> Path:
     """Where the module of ``model`` lives (or will be written); ``key`` saves recomputing it."""
-    key = key or cache_key(model)
-    fname = module_name(model, key) + ".py"
-    if cache_dir is None:
-        repo = repo_generated_dir() / fname
-        if repo.exists() and header_problem(repo, key) is None:
-            return repo
-    base = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    return base / fname
+    key = key or _key_of(model)
+    return _find(_stem(model.game.name, model.learner, key), key, cache_dir)[0]
 
 
 def generate(model: Model, out_dir: str | os.PathLike | None = None, *, key: str | None = None) -> Path:
@@ -40,8 +59,11 @@ def generate(model: Model, out_dir: str | os.PathLike | None = None, *, key: str
     or foreign file at the target is replaced (with a warning), never imported. Returns
     the file's path.
     """
-    key = key or cache_key(model)
-    path = (Path(out_dir) / (module_name(model, key) + ".py")) if out_dir is not None \
+    from .codegen.generator import generate_source
+    from .codegen.writer import write_atomic
+
+    key = key or _key_of(model)
+    path = (Path(out_dir) / (_stem(model.game.name, model.learner, key) + ".py")) if out_dir is not None \
         else module_path(model, key=key)
     if path.exists() and header_problem(path, key) is None:
         return path
@@ -51,26 +73,98 @@ def generate(model: Model, out_dir: str | os.PathLike | None = None, *, key: str
     return path
 
 
-def compile_model(model: Model, *, cache_dir=None, alpha=0.05, beta=50.0, gamma=0.75, **game_params) -> Dynamics:
+def _quiet(quiet: bool | None) -> bool:
+    return bool(int(os.environ.get("CRLDGEN_QUIET", "0") or 0)) if quiet is None else bool(quiet)
+
+
+def _kernels_cached(path: Path) -> bool:
+    """Whether numba's cache beside ``path`` holds the loop kernels (a cheap look, no loading)."""
+    folder = path.parent / "__pycache__"
+    try:
+        names = {p.name.split("-")[0] for p in folder.glob(f"{path.stem}.*.nbi")}
+    except OSError:
+        return False
+    return {f"{path.stem}.trajectory", f"{path.stem}.strategy_step", f"{path.stem}._run"} <= names
+
+
+def _label(game: Game, learner: Learner) -> str:
+    return (f"{game.name} ({learner.kind}, N={game.n_agents}, Z={game.n_states}, M={game.n_actions}"
+            + ("" if game.fully_observed else f", Q={game.n_observations}") + ")")
+
+
+def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | None = None, *,
+                      engine: bool | None = None, quiet: bool | None = None):
+    """``(module, path)`` of ``game`` under ``learner``: load the cached module, else derive and generate it.
+
+    The cache key needs no derivation (:mod:`crldgen.runtime.keys`): a cached module is
+    loaded without importing sympy. When numba has not compiled the module's kernels yet
+    (a new game, a fresh checkout), a fully observed game gets an
+    :class:`~crldgen.runtime.engine.EngineModule`: the generic engine serves the first
+    calls while a background thread compiles the module's own kernels.
+    """
+    from .runtime.engine import EngineModule, engine_enabled, numeric_tensors, warm_up
+    from .runtime.loader import _LOCK, _REGISTRY
+
+    quiet = _quiet(quiet)
+    key = module_key(game_digest(game), learner.canonical())
+    path, valid = _find(_stem(game.name, learner, key), key, cache_dir)
+    if not valid:
+        big = game.n_actions ** game.n_agents * game.n_states >= 32
+        if big and not quiet:
+            print(f"crldgen: deriving and generating the module of {_label(game, learner)} ...", file=sys.stderr,
+                  flush=True)
+        if model is None:
+            from .symbolic.model import derive
+
+            model = derive(game, learner)
+        path = generate(model, path.parent, key=key)
+    module = load_module(path, key)
+    if "_lazy_build" not in game.__dict__:
+        record(game, game_digest(game))
+    use_engine = engine if engine is not None else engine_enabled()
+    if isinstance(module, EngineModule) or _kernels_cached(path):
+        return module, path
+    if use_engine and game.fully_observed:
+        with _LOCK:
+            current = _REGISTRY.get(str(path.resolve()))
+            if isinstance(current, EngineModule):
+                return current, path
+            warm_up()  # the engine's own kernels: loaded from numba's cache (compiled once per installation)
+            if not quiet:
+                print(f"crldgen: compiling {_label(game, learner)} in the background; the generic engine "
+                      "serves the first calls (CRLDGEN_QUIET=1 silences this)", file=sys.stderr, flush=True)
+            served = EngineModule(module, numeric_tensors(game, module.PARAM_NAMES), quiet=quiet,
+                                  label=_label(game, learner))
+            _REGISTRY[str(path.resolve())] = served
+        return served, path
+    if not quiet:
+        print(f"crldgen: numba compiles the kernels of {_label(game, learner)} on first use "
+              "(seconds per kernel, once; CRLDGEN_QUIET=1 silences this)", file=sys.stderr, flush=True)
+    return module, path
+
+
+def compile_model(model: Model, *, cache_dir=None, alpha=0.05, beta=50.0, gamma=0.75, engine: bool | None = None,
+                  quiet: bool | None = None, **game_params) -> Dynamics:
     """Generate (if needed), import and wrap the compiled module of ``model``.
 
     The defaults of the returned :class:`Dynamics` are the game's parameter defaults,
     overridden by ``game_params``; they are not part of the module (one module serves
     every parameter value).
     """
-    key = cache_key(model)
-    path = module_path(model, cache_dir, key=key)
-    if not path.exists() or header_problem(path, key) is not None:
-        path = generate(model, path.parent, key=key)
-    module = load_module(path, key)
+    module, path = _load_or_generate(model.game, model.learner, cache_dir, model, engine=engine, quiet=quiet)
     defaults = dict(model.game.params)
     defaults.update(game_params)
     return Dynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
 
 
 def compile(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None = None, *, cache_dir=None,
-            alpha=0.05, beta=50.0, gamma=0.75, **game_params) -> Dynamics:  # noqa: A001 - public API name
+            alpha=0.05, beta=50.0, gamma=0.75, engine: bool | None = None, quiet: bool | None = None,
+            **game_params) -> Dynamics:  # noqa: A001 - public API name
     """Compiled CRLD simulator of ``game``: derive, generate, cache and load in one call.
+
+    A module already in the cache (or in the repository's ``generated/``) is loaded
+    without deriving; for games from the built-in constructors or TOML files seen
+    before, without importing sympy at all (see :mod:`crldgen.lazygame`).
 
     Parameters
     ----------
@@ -80,13 +174,25 @@ def compile(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None
         Multiply rewards by ``1 - gamma`` (default True).
     cache_dir : path, optional
         Where generated modules go (default ``$CRLDGEN_CACHE`` or ``~/.cache/crldgen``).
+        A read-only folder (a copy on a read-only mount, another user's cache) serves
+        the modules it holds; writing a missing one there raises :class:`CacheError`.
     alpha, beta, gamma : float or sequence
         Default learner parameters (scalar or one per agent); override per call.
+    engine : bool, optional
+        When numba has not compiled the module yet, serve the first calls from the
+        game-independent engine (:mod:`crldgen.runtime.engine`) while a background
+        thread compiles the module's kernels (fully observed games; default True,
+        ``CRLDGEN_ENGINE=0`` turns it off). ``dyn.module.wait_compiled()`` waits for it.
+    quiet : bool, optional
+        No progress lines on stderr (default: ``CRLDGEN_QUIET=1`` in the environment).
     **game_params
         Default values of game parameters (override the game's defaults).
     """
-    model = derive(game, as_learner(learner, prefactor))
-    return compile_model(model, cache_dir=cache_dir, alpha=alpha, beta=beta, gamma=gamma, **game_params)
+    lrn = as_learner(learner, prefactor)
+    module, path = _load_or_generate(game, lrn, cache_dir, engine=engine, quiet=quiet)
+    defaults = dict(game.params)
+    defaults.update(game_params)
+    return Dynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
 
 
 # ------------------------------------------------------------------ built-in modules
@@ -103,6 +209,7 @@ BUILTIN_MODULES = (
 def builtin_models() -> list[Model]:
     """The models of :data:`BUILTIN_MODULES`, derived with the built-in games' defaults."""
     from . import games
+    from .symbolic.model import derive
 
     return [derive(getattr(games, ctor)(**kwargs), learner, prefactor)
             for ctor, kwargs, learner, prefactor in BUILTIN_MODULES]
@@ -110,10 +217,12 @@ def builtin_models() -> list[Model]:
 
 def builtin_sources() -> dict[str, str]:
     """``{file name: module text}`` the current generator emits for :data:`BUILTIN_MODULES`."""
+    from .codegen.generator import generate_source
+
     out = {}
     for model in builtin_models():
-        key = cache_key(model)
-        out[module_name(model, key) + ".py"] = generate_source(model, key)
+        key = _key_of(model)
+        out[_stem(model.game.name, model.learner, key) + ".py"] = generate_source(model, key)
     return out
 
 
@@ -127,12 +236,24 @@ def regenerate_builtin(out_dir: str | os.PathLike | None = None) -> list[Path]:
     Run ``python -m crldgen.compiler`` after changing the generator, the symbolic layer,
     ``game.py`` or ``learners.py`` (their sources are part of every cache key).
     """
+    import json
+
+    from .codegen.writer import write_atomic
+    from .lazygame import BUNDLED_INDEX, describe
+
     out = Path(out_dir) if out_dir is not None else repo_generated_dir()
     sources = builtin_sources()
     paths = []
     for fname, text in sources.items():
         write_atomic(out / fname, text)
         paths.append(out / fname)
+    # the identity index of these games: a fresh process finds their modules without sympy
+    index = {}
+    for model in builtin_models():
+        ident = model.game.__dict__.get("_crldgen_identity")
+        if ident:
+            index[ident] = describe(model.game, game_digest(model.game))
+    write_atomic(out / BUNDLED_INDEX, json.dumps(index, sort_keys=True, indent=1) + "\n")
     for old in sorted(out.glob("*.py")):
         if old.name in sources:
             continue

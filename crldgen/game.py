@@ -25,10 +25,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import sympy
 
 from . import _validate
 from .errors import GameError
+
+from ._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 #: names that generated code and the learner use; game parameters may not take them
 RESERVED_NAMES = frozenset(
@@ -47,7 +50,8 @@ OPTION_NAMES = frozenset(
      "max_angle", "max_iter", "max_pieces", "max_runs", "max_steps", "n_per_domain", "n_samples", "n_starts",
      "normalize", "observable", "on_divergence", "param", "param_name", "param_scale", "prefactor", "progress",
      "reverse", "rng", "run_tol", "saddle", "sampling", "self", "start", "stop_at", "threshold", "tip", "tmax",
-     "tol", "values", "x", "x_range", "y_limit", "y_range", "name"}
+     "tol", "values", "x", "x_range", "y_limit", "y_range", "name",
+     "engine", "quiet"}
 )
 
 #: shapes of the names of internal symbols (statement temporaries, indexed quantities)

@@ -53,6 +53,7 @@ key (``R[3].value``; rules count from 1) and, for expressions, the column.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import tomllib
@@ -61,10 +62,13 @@ from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-import sympy
 
 from .errors import GameError
 from .game import MAX_TENSOR_ENTRIES, Game
+
+from ._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 FORMAT = 1
 #: limits on expression strings (characters, nesting depth, numeric literal length, |exponent|)
@@ -374,7 +378,14 @@ def load_game(path: str | os.PathLike) -> Game:
 
 
 def loads_game(text: str, source: str = "<string>", default_name: str = "game") -> Game:
-    """Read a game from TOML text; ``source`` names it in error messages."""
+    """Read a game from TOML text; ``source`` names it in error messages.
+
+    A text read (and compiled) before gives a :class:`crldgen.lazygame.LazyGame` that
+    builds its sympy tensors only when needed (see :mod:`crldgen.lazygame`). The size and
+    nesting limits are checked first, on every path.
+    """
+    from .lazygame import lazy_or_build
+
     if not isinstance(text, str):
         raise GameFileError(f"{source}: game text must be a str, got {type(text).__name__}")
     if len(text) > MAX_FILE_CHARACTERS:
@@ -383,13 +394,18 @@ def loads_game(text: str, source: str = "<string>", default_name: str = "game") 
     if depth > MAX_NESTING:
         raise GameFileError(f"{source}: arrays or tables are nested {depth} levels deep (limit {MAX_NESTING}); "
                             "a game tensor needs N + 3 levels")
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise GameFileError(f"{source}: TOML syntax error: {exc}") from exc
-    except (RecursionError, MemoryError) as exc:  # pathological nesting the scan above did not see
-        raise GameFileError(f"{source}: the file is nested too deeply or too large to read") from exc
-    return _GameReader(doc, source, default_name).game()
+
+    def build() -> Game:
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise GameFileError(f"{source}: TOML syntax error: {exc}") from exc
+        except (RecursionError, MemoryError) as exc:  # pathological nesting the scan above did not see
+            raise GameFileError(f"{source}: the file is nested too deeply or too large to read") from exc
+        return _GameReader(doc, source, default_name).game()
+
+    payload = [hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), str(default_name)]
+    return lazy_or_build("toml", payload, build)
 
 
 class _GameReader:

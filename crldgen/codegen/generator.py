@@ -37,26 +37,28 @@ def cache_key(model: Model) -> str:
     """sha256 of everything the generated text depends on, and nothing else.
 
     The key covers the canonical game (name, shape, tensor entries, parameter *names*
-    and symbol assumptions, labels), the learner and prefactor option, the generator
+    and symbol assumptions, labels; through the sha256 digest of
+    :meth:`crldgen.Game.canonical`), the learner and prefactor option, the generator
     ``FORMAT``, the crldgen and sympy versions and a fingerprint of the sources of the
-    symbolic layer and the generator (:mod:`.fingerprint`).
+    symbolic layer and the generator (:mod:`.fingerprint`). It is computed by
+    :func:`crldgen.runtime.keys.module_key`, which needs neither sympy nor the
+    derivation: :func:`crldgen.compile` finds a cached module without deriving.
 
     Parameter *default values* are deliberately not part of the key: parameters are
     run-time arguments, so the module text does not contain them and one module serves
     every value (``ecological_public_good(2, f=1.5)`` and ``f=1.2`` share a file; the
     defaults travel with the :class:`~crldgen.runtime.Dynamics` object instead).
     """
-    from .fingerprint import source_fingerprint
+    from ..runtime.keys import canonical_digest, module_key
 
-    text = "\n".join([model.canonical(), f"format={FORMAT}", f"crldgen={__version__}",
-                      f"sympy={sympy.__version__}", f"source={source_fingerprint()}"])
-    return hashlib.sha256(text.encode()).hexdigest()
+    return module_key(canonical_digest(model.game.canonical()), model.learner.canonical())
 
 
 def module_name(model: Model, key: str | None = None) -> str:
-    key = key or cache_key(model)
-    slug = re.sub(r"[^0-9a-zA-Z_]", "_", model.game.name).strip("_").lower() or "game"
-    return f"{slug}_{model.learner.kind}_{key[:12]}"
+    """File stem of the module of ``model`` (see :func:`crldgen.runtime.keys.module_stem`)."""
+    from ..runtime.keys import module_stem
+
+    return module_stem(model.game.name, model.learner.kind, key or cache_key(model))
 
 
 def py_literal(value) -> str:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import sympy
 
 from .._validate import check_real
 from ..errors import GameError
+
+from .._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 
 def agent_params(name: str, value, n_agents: int, params: dict) -> list[sympy.Symbol]:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from ..errors import GameError
 from .._validate import check_bool, check_int
 from ..game import Game, check_size
+from ..lazygame import builtin_game
 from ._params import agent_params
+
+from .._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 DEGRADED, PROSPEROUS = 0, 1
 COOPERATE, DEFECT = 0, 1
 
 
+@builtin_game
 def ecological_public_good(
     n_agents: int = 2,
     f=1.2,

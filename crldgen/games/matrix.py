@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from .._validate import check_real
 from ..errors import GameError
 from ..game import Game
+from ..lazygame import builtin_game
+
+from .._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 
+@builtin_game
 def social_dilemma(R=1.0, T=1.5, S=-0.5, P=0.0) -> Game:
     """A symmetric 2x2 social dilemma with one state 's' and actions ('c', 'd').
 

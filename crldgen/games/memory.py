@@ -6,11 +6,14 @@ import itertools
 from collections.abc import Sequence
 
 import numpy as np
-import sympy
 
 from ..errors import GameError
 from .._validate import check_int
 from ..game import MAX_TENSOR_ENTRIES, Game, check_size, is_identically_zero
+
+from .._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 
 def _possibly_nonzero(expr: sympy.Expr, value: float, game: Game) -> bool:

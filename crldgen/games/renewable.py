@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from ..errors import GameError
 from .._validate import check_int
 from ..game import Game, check_size
+from ..lazygame import builtin_game
+
+from .._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 
+@builtin_game
 def renewable_resources(
     n_agents: int = 2,
     n_levels: int = 5,

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from ..game import Game
+from ..lazygame import builtin_game
+
+from .._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 DEGRADED, PROSPEROUS = 0, 1
 SAFE, RISKY = 0, 1
 
 
+@builtin_game
 def risk_reward(pc=0.2, pr=0.01, rs=0.5, rr=1.0, rd=0.0) -> Game:
     """One agent choosing between a safe ('s') and a risky ('r') action.
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from .._validate import check_real
 from ..errors import GameError
 from ..game import Game
+from ..lazygame import builtin_game
 from ._params import agent_params
+
+from .._lazy import LazyModule
+
+sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 PD, SH = 0, 1
 
 
+@builtin_game
 def uncertain_social_dilemma(
     R1=1.0, T1=1.5, S1=-0.5, P1=0.0,
     R2=1.0, T2=0.5, S2=-0.5, P2=0.0,

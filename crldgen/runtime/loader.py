@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import CacheError, GenerationError
+from .keys import canonical_mtime, import_name
 
 #: format of generated modules this loader understands (the generator writes it too)
 FORMAT = 2
@@ -34,6 +35,8 @@ FORMAT = 2
 HEADER_LINES = 6
 
 _REGISTRY: dict[str, ModuleType] = {}
+#: import name -> module (one module per name, whichever copy of the file was loaded first)
+_BY_NAME: dict[str, ModuleType] = {}
 _LOCK = threading.RLock()
 
 
@@ -122,7 +125,16 @@ def load_module(path: str | os.PathLike, key: str | None = None) -> ModuleType:
             raise CacheError(
                 f"refusing to import {path}: {problem}. Regenerate it with crldgen.generate(model) "
                 "(crldgen.compile does this automatically)")
-        name = f"crldgen_generated_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+        info_key = read_header(path)["key"]
+        name = import_name(path.stem)
+        same = _BY_NAME.get(name)
+        if same is not None and getattr(same, "KEY", None) == info_key:
+            # another copy of the same module (same key, hence the same bytes): reuse it
+            _REGISTRY[str(path)] = same
+            return same
+        if same is not None:  # two keys with the same 12-digit prefix: keep both importable
+            name = f"{name}_{info_key[12:24]}"
+        pin_mtime(path, info_key)
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise GenerationError(f"cannot import generated module {path}")
@@ -133,8 +145,27 @@ def load_module(path: str | os.PathLike, key: str | None = None) -> ModuleType:
         except Exception as exc:
             sys.modules.pop(name, None)
             raise GenerationError(f"importing generated module {path} failed: {exc}") from exc
+        _BY_NAME[name] = module
         _REGISTRY[str(path)] = module
         return module
+
+
+def pin_mtime(path: str | os.PathLike, key: str) -> bool:
+    """Give the module file at ``path`` its canonical mtime (see :func:`.keys.canonical_mtime`).
+
+    Returns False when the file's time could not be set (read-only copy, another user's
+    file): numba then recompiles into a cache it can write (its user-wide cache when the
+    folder beside the file is read-only), which is slower but correct.
+    """
+    want = canonical_mtime(key)
+    try:
+        st = os.stat(path)
+        if st.st_mtime == want:
+            return True
+        os.utime(path, (st.st_atime, want))
+        return True
+    except OSError:
+        return False
 
 
 def loaded_modules() -> dict[str, ModuleType]:

@@ -1,0 +1,146 @@
+"""The game-independent engine (crldgen.runtime.engine) against the generated module and plain numpy.
+
+The engine serves a new game's first calls while its generated module compiles; its
+numbers must be those of the module (to ~1e-12) and of crld-math.md evaluated plainly
+(tests/reference.py).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+import crldgen
+import reference as ref
+from crldgen.runtime import engine as E
+from crldgen.runtime.engine import EngineModule
+
+GAMES = [
+    ("ecopg2", functools.partial(crldgen.games.ecological_public_good, 2), "sarsa"),
+    ("ecopg2-ac", functools.partial(crldgen.games.ecological_public_good, 2), "actor_critic"),
+    ("ecopg3", functools.partial(crldgen.games.ecological_public_good, 3, qc=[0.2, 0.3, 0.25]), "sarsa"),
+    ("risk_reward", crldgen.games.risk_reward, "sarsa"),
+    ("social_dilemma3", functools.partial(crldgen.games.social_dilemma), "actor_critic"),
+]
+
+
+@pytest.fixture(scope="module", params=GAMES, ids=[g[0] for g in GAMES])
+def pair(request, compiled):
+    """(engine-served module, compiled Dynamics, game) for one game."""
+    _, factory, learner = request.param
+    dyn = compiled(factory, learner, True)
+    if isinstance(dyn.module, EngineModule):  # the session's first compile of this game: let it finish
+        assert dyn.module.wait_compiled(), dyn.module._error
+        real = dyn.module._module
+    else:
+        real = dyn.module
+    assert not isinstance(real, EngineModule) and real.strategy_step.py_func.__module__ == real.__name__
+    game = factory()
+    served = EngineModule(real, E.numeric_tensors(game, dyn.param_names), quiet=True, label="test")
+    served.wait_compiled()  # the engine kernels stay reachable through the _engine_* methods
+    dyn = crldgen.Dynamics(real, **game.params)  # calls go to the generated module's own kernels
+    return served, dyn, game
+
+
+def _args(dyn, rng):
+    X = dyn.random_strategy(rng).ravel()
+    a, b, g, th = dyn.params(alpha=0.07, beta=[3.0] * dyn.n_agents, gamma=0.6)
+    th = th * (1 + 0.1 * rng.random(th.size))  # other parameter values than the defaults
+    return X, a, b, g, th
+
+
+def test_engine_matches_module_and_reference(pair):
+    served, dyn, game = pair
+    rng = np.random.default_rng(5)
+    N, Z, M = dyn.n_agents, dyn.n_states, dyn.n_actions
+    for _ in range(3):
+        X, a, b, g, th = _args(dyn, rng)
+        num = game.numeric(**dict(zip(dyn.param_names, th)))
+        # averages and values
+        outs_e = [np.empty(n) for n in (Z * Z, N * Z, N * Z * M * Z, N * Z * M)]
+        outs_m = [np.empty(n) for n in (Z * Z, N * Z, N * Z * M * Z, N * Z * M)]
+        served._engine_averages(X, th, *outs_e)
+        dyn.module.averages(X, th, *outs_m)
+        for e, m in zip(outs_e, outs_m):
+            np.testing.assert_allclose(e, m, rtol=1e-12, atol=1e-13)
+        Xa = X.reshape(N, Z, M)
+        np.testing.assert_allclose(outs_e[0].reshape(Z, Z), ref.Tss(num["T"], Xa), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(outs_e[3].reshape(N, Z, M), ref.Risa(num["T"], num["R"], Xa), rtol=1e-12,
+                                   atol=1e-13)
+        Ve, Qe, Vm, Qm = np.empty(N * Z), np.empty(N * Z * M), np.empty(N * Z), np.empty(N * Z * M)
+        served._engine_values(X, th, a, b, g, Ve, Qe)
+        dyn.module.values(X, th, a, b, g, Vm, Qm)
+        np.testing.assert_allclose(Ve, Vm, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(Qe, Qm, rtol=1e-12, atol=1e-12)
+        # TD error, steps (both directions), logit step
+        te, tm = np.empty(N * Z * M), np.empty(N * Z * M)
+        served._engine_tderror(X, th, a, b, g, te)
+        dyn.module.tderror(X, th, a, b, g, tm)
+        np.testing.assert_allclose(te, tm, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(te.reshape(N, Z, M), ref.td_error(num["T"], num["R"], Xa, b, g, True, dyn.learner),
+                                   rtol=1e-10, atol=1e-10)
+        for direction in (1.0, -1.0):
+            se, sm = np.empty(N * Z * M), np.empty(N * Z * M)
+            served._engine_strategy_step(X, th, a, b, g, direction, se)
+            dyn.module.strategy_step(X, th, a, b, g, direction, sm)
+            np.testing.assert_allclose(se, sm, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(se.reshape(N, Z, M),
+                                   ref.strategy_step(num["T"], num["R"], Xa, a, b, g, True, dyn.learner, reverse=True),
+                                   rtol=1e-10, atol=1e-12)
+        y = dyn.to_logit(Xa).ravel()
+        ye, ym = np.empty(y.size), np.empty(y.size)
+        served._engine_logit_step(X, y, th, a, b, g, ye)
+        dyn.module.logit_step(X, y, th, a, b, g, ym)
+        np.testing.assert_allclose(ye, ym, rtol=1e-12, atol=1e-12)
+        pe, pm = np.empty(Z), np.empty(Z)
+        assert served._engine_stationary(X, th, pe) == dyn.module.stationary(X, th, pm)
+        np.testing.assert_allclose(pe, pm, rtol=1e-12, atol=1e-13)
+
+
+def test_engine_trajectory_matches_module_loop(pair):
+    served, dyn, _ = pair
+    rng = np.random.default_rng(11)
+    X, a, b, g, th = _args(dyn, rng)
+    y = dyn.to_logit(X.reshape(dyn.shape)).ravel()
+    nx, nf = X.size, y.size
+    for tmax, tol, every, direction in ((40, 0.0, 1, 1.0), (500, 1e-6, 3, 1.0), (7, 0.0, 2, -1.0), (30, 0.0, 0, 1.0)):
+        outs = []
+        for run in (served._engine_trajectory, dyn.module.trajectory):
+            rec, xo, yo = np.zeros((tmax + 1, nx)), np.empty(nx), np.empty(nf)
+            res = run(X, y, 0, th, a, b, g, tmax, tol, direction, every, rec, xo, yo)
+            outs.append((tuple(res), rec, xo, yo))
+        (r1, rec1, x1, y1), (r2, rec2, x2, y2) = outs
+        assert r1 == r2
+        np.testing.assert_allclose(rec1, rec2, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(x1, x2, rtol=1e-11, atol=1e-13)
+
+
+def test_new_game_is_served_by_the_engine_then_by_its_module(tmp_path):
+    """crldgen.compile of a new game: engine first, module after the background compile, same numbers."""
+    game = crldgen.games.risk_reward(pc=0.3)
+    game = crldgen.Game(game.T, game.R, params=game.params, name="engine_new", states=game.states)
+    dyn = crldgen.compile(game, cache_dir=tmp_path, quiet=True)
+    assert isinstance(dyn.module, EngineModule)
+    X = dyn.random_strategy(1)
+    first = dyn.trajectory(X, 50).X
+    step = dyn.step(X, pc=0.1)
+    assert dyn.module.wait_compiled(), dyn.module._error
+    assert dyn.module.trajectory is dyn.module._module.trajectory  # the module's own kernel took over
+    np.testing.assert_allclose(dyn.trajectory(X, 50).X, first, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(dyn.step(X, pc=0.1), step, rtol=1e-12, atol=1e-14)
+    again = crldgen.compile(game, cache_dir=tmp_path, quiet=True)
+    assert again.module is dyn.module  # one module object per process
+    J = dyn.jacobian(X)  # never served by the engine: the module's kernel
+    assert J.shape == (dyn.n_free, dyn.n_free)
+
+
+def test_engine_can_be_turned_off(tmp_path, monkeypatch):
+    game = crldgen.games.risk_reward()
+    game = crldgen.Game(game.T, game.R, params=game.params, name="engine_off", states=game.states)
+    monkeypatch.setenv("CRLDGEN_ENGINE", "0")
+    dyn = crldgen.compile(game, cache_dir=tmp_path, quiet=True)
+    assert not isinstance(dyn.module, EngineModule)
+    assert not isinstance(crldgen.compile(game, cache_dir=tmp_path / "b", engine=False, quiet=True).module,
+                          EngineModule)
