@@ -163,7 +163,8 @@ class Dynamics:
             f"game parameters are {list(self.param_names)}")
 
     def _resolve(self, base, overrides, what="the parameters", check=True) -> ResolvedParams:
-        learner = {n: np.array(base[n], dtype=float) for n in LEARNER_NAMES}
+        learner = {n: base[n] for n in LEARNER_NAMES}
+        copied: set = set()  # learner arrays are copied on their first override; the others are shared
         theta = dict(base["theta"])
         for name, value in overrides.items():
             slot, i = self.parameter_slot(name)
@@ -176,7 +177,11 @@ class Dynamics:
                 raise ParameterError(f"{name} = {value!r} is not a number") from exc
             if slot == "theta":
                 theta[name] = number
-            elif i is not None:
+                continue
+            if slot not in copied:
+                learner[slot] = np.array(learner[slot], dtype=float)
+                copied.add(slot)
+            if i is not None:
                 learner[slot][i] = number
             elif arr.ndim == 0:
                 learner[slot][:] = float(arr)
@@ -194,7 +199,8 @@ class Dynamics:
         th = np.array([theta[n] for n in self.param_names], dtype=float)
         alpha, beta, gamma = (learner[n] for n in LEARNER_NAMES)
         if check:
-            self.check_parameter_rows(alpha, beta, gamma, th, what=what)
+            # learner arrays not overridden are the (validated, shared) base arrays: no second check
+            self.check_parameter_rows(alpha, beta, gamma, th, what=what, learner=bool(copied))
         return ResolvedParams((alpha, beta, gamma, th))
 
     def _unchecked(self, p) -> ResolvedParams:
@@ -203,7 +209,8 @@ class Dynamics:
         return self._resolve({"alpha": a, "beta": b, "gamma": g, "theta": dict(zip(self.param_names, th))}, p,
                              check=False)
 
-    def check_parameter_rows(self, alpha, beta, gamma, theta, what: str = "the parameters") -> None:
+    def check_parameter_rows(self, alpha, beta, gamma, theta, what: str = "the parameters", *,
+                             learner: bool = True) -> None:
         """Validate parameter sets: one (``alpha`` (N,), ..., ``theta`` (P,)) or a batch ((B, N), ..., (B, P)).
 
         Learner parameters must be finite and obey :data:`LEARNER_RULES`; game parameters
@@ -216,12 +223,12 @@ class Dynamics:
         def where(b):
             return f" (batch member {b})" if batch else ""
 
-        for name, arr in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+        for name, arr in (("alpha", alpha), ("beta", beta), ("gamma", gamma)) if learner else ():
             finite = np.isfinite(arr)
             if not finite.all():
                 b = int(np.argwhere(~finite)[0][0]) if batch else None
                 raise ParameterError(f"{name} = {_shown(arr[b] if batch else arr)}{where(b)} is not finite")
-        for name, ok, rule in LEARNER_RULES:
+        for name, ok, rule in LEARNER_RULES if learner else ():
             arr = {"alpha": alpha, "beta": beta, "gamma": gamma}[name]
             good = ok(arr)
             if not good.all():
