@@ -602,9 +602,10 @@ def _single_strategy(dyn, module, X0) -> tuple[np.ndarray, np.ndarray]:
         flat = X0.ravel()
         if module.strategy_ok(flat, True, _SIMPLEX_ATOL):
             # numpy's log, as in _strategies (numpy's log is the same function on strided and contiguous
-            # input, so the log-ratios are bit-identical to the batch path's)
-            logs = np.log(flat).reshape(dyn.shape)
-            return flat, (logs[..., :-1] - logs[..., -1:]).reshape(-1)
+            # input, so the log-ratios are bit-identical to the batch path's); the differences compiled
+            y = np.empty(dyn.n_free)
+            module.logit_from_logs(np.log(flat), y)
+            return flat, y
     X0f, Y0 = _strategies(dyn, X0, "X0")
     if X0f.shape[0] != 1:
         raise StrategyError(f"trajectory() takes one initial strategy, got a batch of {X0f.shape[0]}; "

@@ -341,6 +341,17 @@ def strategy_ok(X, interior, atol):
 
 
 @numba.njit(cache=True)
+def logit_from_logs(logs, y):
+    """y[(i*N_OBS + o)*(M-1) + a] = logs[.. a] - logs[.. M-1]: log-ratios from the logs of a strategy
+    (crldgen.iterate takes the logs with numpy, as its batch path does, so both agree bit for bit)."""
+    m1 = N_ACTIONS - 1
+    for r in range(N_AGENTS * N_OBS):
+        last = logs[r * N_ACTIONS + m1]
+        for a in range(m1):
+            y[r * m1 + a] = logs[r * N_ACTIONS + a] - last
+
+
+@numba.njit(cache=True)
 def checked_strategy_step(X, theta, alpha, beta, gamma, direction, atol, out):
     """``strategy_step`` (the same arithmetic) after checking X; returns a CHECK_* status.
 

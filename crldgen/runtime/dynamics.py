@@ -40,7 +40,7 @@ LEARNER_RULES = (
 
 #: kernels the checked call paths need (generated modules of crldgen >= this format have them)
 REQUIRED_KERNELS = ("checked_strategy_step", "checked_tderror", "checked_logit_step", "strategy_ok", "all_finite",
-                    "check_game", "check_game_rows", "game_tensors")
+                    "check_game", "check_game_rows", "game_tensors", "logit_from_logs")
 #: resolved parameter sets kept per Dynamics object (repeated identical overrides)
 PARAM_CACHE_SIZE = 256
 #: status codes of the checked kernels (CHECK_* in generated modules)
@@ -602,9 +602,7 @@ class Dynamics:
         shape (steps, N, Q, M) with ``every=1``), ``.final``, ``.steps``, ``.converged``.
         ``reverse=True`` iterates the reverse-time map.
         """
-        from ..iterate import trajectory
-
-        return trajectory(self, X0, tmax, tol, every=every, reverse=reverse, on_divergence=on_divergence, **p)
+        return _iterate().trajectory(self, X0, tmax, tol, every=every, reverse=reverse, on_divergence=on_divergence, **p)
 
     def trajectories(self, X0s, tmax: int, tol: float | None = None, *, every: int | None = None,
                      reverse: bool = False, progress: bool | None = None, on_divergence: str = "raise", **p):
@@ -612,9 +610,7 @@ class Dynamics:
 
         Array-valued parameters carry a leading batch axis (``gamma=np.linspace(...)``).
         """
-        from ..iterate import trajectories
-
-        return trajectories(self, X0s, tmax, tol, every=every, reverse=reverse, progress=progress,
+        return _iterate().trajectories(self, X0s, tmax, tol, every=every, reverse=reverse, progress=progress,
                             on_divergence=on_divergence, **p)
 
     def reverse_trajectory(self, X0, tmax: int, tol: float | None = None, **kw):
@@ -624,14 +620,24 @@ class Dynamics:
     def sweep(self, X0, param_name: str, values, tmax: int, tol: float | None = None, *, carry: bool = True,
               reverse: bool = False, on_divergence: str = "raise", **p):
         """One run per parameter value, each from the previous final strategy; see :func:`crldgen.iterate.sweep`."""
-        from ..iterate import sweep
-
-        return sweep(self, X0, param_name, values, tmax, tol, carry=carry, reverse=reverse,
+        return _iterate().sweep(self, X0, param_name, values, tmax, tol, carry=carry, reverse=reverse,
                      on_divergence=on_divergence, **p)
 
     def __repr__(self) -> str:
         return (f"Dynamics({self.module.GAME!r}, learner={self.learner!r}, N={self.n_agents}, "
                 f"Z={self.n_states}, M={self.n_actions}, Q={self.n_obs}, params={self.defaults})")
+
+
+_ITERATE: list = []
+
+
+def _iterate() -> ModuleType:
+    """:mod:`crldgen.iterate`, imported on first use (a function-level import costs microseconds per call)."""
+    if not _ITERATE:
+        from .. import iterate
+
+        _ITERATE.append(iterate)
+    return _ITERATE[0]
 
 
 def _blocks(X):
