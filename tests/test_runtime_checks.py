@@ -140,13 +140,13 @@ def test_the_tolerances_are_those_of_game_validation():
 LEARNER_CASES = [
     ({"alpha": 0.0}, ["alpha", "learning rates must lie in (0, 1]"]),
     ({"alpha": 1.5}, ["alpha", "(0, 1]"]),
-    ({"alpha_1": 2.0}, ["alpha = [0.01 2.  ]", "(0, 1]"]),
+    ({"alpha_1": 2.0}, ["alpha = [0.01 2.  ]", "(0, 1]", "agent 1 has 2"]),
     ({"beta": 0.0}, ["beta", "choice intensities must be > 0"]),
     ({"beta": -1.0}, ["beta", "> 0"]),
     ({"beta": float("inf")}, ["beta", "not finite"]),
     ({"gamma": 1.0}, ["gamma", "discount factors must lie in [0, 1)"]),
     ({"gamma": -0.1}, ["gamma", "[0, 1)"]),
-    ({"gamma": [0.5, 1.2]}, ["gamma = [0.5 1.2]", "[0, 1)"]),
+    ({"gamma": [0.5, 1.2]}, ["gamma = [0.5 1.2]", "[0, 1)", "agent 1 has 1.2"]),
     ({"gamma": [0.5, 0.6, 0.7]}, ["gamma must be a scalar or have one value per agent"]),
     ({"alpha_7": 0.5}, ["alpha_7: agent index 7 out of range"]),
 ]
@@ -163,7 +163,7 @@ def test_bad_learner_parameters_raise_parameter_error(ecopg2, X, override, fragm
 def test_batch_learner_parameters_are_checked_per_member(ecopg2, X):
     with pytest.raises(ParameterError, match=r"gamma = \[1. 1.\] \(batch member 2\): discount"):
         ecopg2.trajectories(X, 5, gamma=[0.5, 0.6, 1.0])
-    with pytest.raises(ParameterError, match=r"beta = .*\(batch member 1\) is not finite"):
+    with pytest.raises(ParameterError, match=r"beta = .*\(batch member 1\) is not finite \(agent 0 has nan\)"):
         ecopg2.trajectories(X, 5, beta=[1.0, np.nan])
 
 

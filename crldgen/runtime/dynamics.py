@@ -223,17 +223,24 @@ class Dynamics:
         def where(b):
             return f" (batch member {b})" if batch else ""
 
+        def culprit(name, arr, good):
+            """(text of the offending row, where, 'agent i has v') of the first False in ``good``."""
+            idx = [int(k) for k in np.argwhere(~good)[0]]
+            b, i = (idx[0], idx[-1]) if batch else (None, idx[-1])
+            row = arr[b] if batch else arr
+            return f"{name} = {_shown(row)}{where(b)}", f"agent {i} has {float(row[i]):.6g}"
+
         for name, arr in (("alpha", alpha), ("beta", beta), ("gamma", gamma)) if learner else ():
             finite = np.isfinite(arr)
             if not finite.all():
-                b = int(np.argwhere(~finite)[0][0]) if batch else None
-                raise ParameterError(f"{name} = {_shown(arr[b] if batch else arr)}{where(b)} is not finite")
+                head, tail = culprit(name, arr, finite)
+                raise ParameterError(f"{head} is not finite ({tail})")
         for name, ok, rule in LEARNER_RULES if learner else ():
             arr = {"alpha": alpha, "beta": beta, "gamma": gamma}[name]
             good = ok(arr)
             if not good.all():
-                b = int(np.argwhere(~good)[0][0]) if batch else None
-                raise ParameterError(f"{name} = {_shown(arr[b] if batch else arr)}{where(b)}: {rule}")
+                head, tail = culprit(name, arr, good)
+                raise ParameterError(f"{head}: {rule}; {tail}")
         rows = theta if batch else theta[None]
         finite = np.isfinite(rows).all(axis=1)
         if not finite.all():
@@ -602,7 +609,8 @@ class Dynamics:
         shape (steps, N, Q, M) with ``every=1``), ``.final``, ``.steps``, ``.converged``.
         ``reverse=True`` iterates the reverse-time map.
         """
-        return _iterate().trajectory(self, X0, tmax, tol, every=every, reverse=reverse, on_divergence=on_divergence, **p)
+        return _iterate().trajectory(self, X0, tmax, tol, every=every, reverse=reverse,
+                                     on_divergence=on_divergence, **p)
 
     def trajectories(self, X0s, tmax: int, tol: float | None = None, *, every: int | None = None,
                      reverse: bool = False, progress: bool | None = None, on_divergence: str = "raise", **p):
