@@ -82,7 +82,7 @@ def test_invalid_parameters_are_rejected_again_on_repeated_calls(ecopg2, X):
 
 
 def test_invalid_defaults_are_rejected_at_construction(ecopg2, cache_dir):
-    with pytest.raises(ParameterError, match=r"T\[1, 1, 1, 0\] = 1.5 .*default parameters"):
+    with pytest.raises(ParameterError, match=r"T\[1, 1, 1, 0\] = 1.5 .*defaults of crldgen.compile"):
         crldgen.compile(ecological_public_good(2), cache_dir=cache_dir, qc=1.5)
     with pytest.raises(ParameterError, match=r"T\[0, 0, 0, 0\] = -0.7"):
         crldgen.Dynamics(ecopg2.module, f=1.2, c=5.0, m=-5.0, qc=0.2, qr=1.7)

@@ -125,7 +125,8 @@ class Dynamics:
         self._defaults = self._resolve(
             {"alpha": np.full(self.n_agents, 0.05), "beta": np.full(self.n_agents, 50.0),
              "gamma": np.full(self.n_agents, 0.75), "theta": theta},
-            dict(alpha=alpha, beta=beta, gamma=gamma, **game_params), what="the default parameters",
+            dict(alpha=alpha, beta=beta, gamma=gamma, **game_params),
+            what="these parameters (the defaults of crldgen.compile / Dynamics)",
         )
 
     # ------------------------------------------------------------- parameters
