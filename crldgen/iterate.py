@@ -45,7 +45,7 @@ import numpy as np
 
 from ._validate import check_int, check_real
 from .errors import DivergenceError, GenerationError, ParameterError, StrategyError
-from .runtime.dynamics import LEARNER_RULES
+from .runtime.dynamics import SIMPLEX_ATOL, ResolvedParams
 
 __all__ = ["ProgressBar", "Sweep", "Trajectories", "Trajectory", "sweep", "trajectories", "trajectory"]
 
@@ -61,7 +61,7 @@ PROGRESS_DELAY = 1.0
 _RECORD_BUDGET = 8 * 2**20
 
 _LEARNER = ("alpha", "beta", "gamma")
-_SIMPLEX_ATOL = 1e-8
+_SIMPLEX_ATOL = SIMPLEX_ATOL
 
 
 # ----------------------------------------------------------------- results
@@ -113,6 +113,19 @@ class Trajectory:
         kept = "final only" if self.X is None else f"X {self.X.shape}"
         return (f"Trajectory(steps={self.steps}, converged={self.converged}, diverged={self.diverged}, "
                 f"reverse={self.reverse}, {kept})")
+
+
+def _new_trajectory(**fields) -> Trajectory:
+    """``Trajectory(**fields)`` without the frozen-dataclass ``__init__`` (one ``object.__setattr__``
+    per field costs about a microsecond per result; single-trajectory calls are that short)."""
+    obj = object.__new__(Trajectory)
+    if fields.keys() != _TRAJECTORY_FIELDS:
+        raise TypeError(f"Trajectory fields are {sorted(_TRAJECTORY_FIELDS)}, got {sorted(fields)}")
+    obj.__dict__.update(fields)
+    return obj
+
+
+_TRAJECTORY_FIELDS = set(Trajectory.__dataclass_fields__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -359,7 +372,7 @@ def _batch_params(dyn, p: dict, n_x: int) -> tuple[int, np.ndarray, np.ndarray, 
     """
     fixed = {k: v for k, v in p.items() if np.ndim(v) == 0}
     batched = {k: np.asarray(v, dtype=float) for k, v in p.items() if np.ndim(v) > 0}
-    alpha, beta, gamma, theta = dyn.params(**fixed)
+    alpha, beta, gamma, theta = dyn._unchecked(fixed)  # every member's values are checked below
     N = dyn.n_agents
     sizes = {"initial strategies": n_x} if n_x != 1 else {}
     for name, arr in batched.items():
@@ -388,16 +401,8 @@ def _batch_params(dyn, p: dict, n_x: int) -> tuple[int, np.ndarray, np.ndarray, 
         else:
             learner[slot][:, i] = arr
     A, Bt, G = learner["alpha"], learner["beta"], learner["gamma"]
-    for name, arr in (("alpha", A), ("beta", Bt), ("gamma", G), ("game parameters", Theta)):
-        bad = np.argwhere(~np.isfinite(arr))
-        if len(bad):
-            raise ParameterError(f"{name} of batch member {bad[0][0]} = {arr[bad[0][0]]} is not finite")
-    for name, ok, rule in LEARNER_RULES:
-        arr = learner[name]
-        bad = np.argwhere(~ok(arr))
-        if len(bad):
-            b = bad[0][0]
-            raise ParameterError(f"{name} = {arr[b]} (batch member {b}): {rule}")
+    # learner ranges and valid T and O at every member's game parameters (one place: Dynamics)
+    dyn.check_parameter_rows(A, Bt, G, Theta, what="the batch parameters")
     return B, A, Bt, G, Theta
 
 
@@ -524,36 +529,74 @@ def trajectory(dyn, X0, tmax: int, tol: float | None = None, *, every: int | Non
     Trajectory
     """
     module = _module(dyn)
-    tmax, tol, k_every = _tmax(tmax), _tol(tol), _every(every)
-    _check_divergence(on_divergence)
-    X0f, Y0 = _strategies(dyn, X0, "X0")
-    if X0f.shape[0] != 1:
-        raise StrategyError(f"trajectory() takes one initial strategy, got a batch of {X0f.shape[0]}; "
-                            "use trajectories()")
-    alpha, beta, gamma, theta = dyn.params(**p)
-    nx, nf = X0f.shape[1], Y0.shape[1]
+    # cheap checks of the common argument types first; anything else takes the full validators
+    tmax = tmax if type(tmax) is int and tmax >= 1 else _tmax(tmax)
+    tol = 0.0 if tol is None else (tol if type(tol) is float and 0.0 <= tol < math.inf else _tol(tol))
+    k_every = 1 if (type(every) is int and every == 1) else _every(every)
+    if on_divergence != "raise":
+        _check_divergence(on_divergence)
+    x0, y0 = _single_strategy(dyn, module, X0)
+    res = dyn.params(**p)
+    alpha, beta, gamma, theta = res
+    nx, nf = x0.shape[0], y0.shape[0]
     direction = -1.0 if reverse else 1.0
-    X_out, y_out, lengths, conv, status, stored, segments = _run_members(
-        module, False, X0f, Y0, theta[None], alpha[None], beta[None], gamma[None], tmax, tol, direction,
-        k_every, nx, nf)
-    X = None
-    if k_every:
-        if len(segments) == 1:
-            rows = segments[0][2][0, : stored[0]]
-            X = rows.copy() if 2 * len(rows) < segments[0][2].shape[1] else rows
-        else:
-            X = _assemble(1, stored, segments, nx)[0]
-        X = X.reshape((-1,) + dyn.shape)
-    result = Trajectory(
-        X=X, final=X_out[0].reshape(dyn.shape), final_logit=y_out[0].reshape(dyn.shape[:2] + (-1,)),
-        steps=int(lengths[0]), converged=bool(conv[0]), diverged=bool(status[0] == STATUS_NONFINITE),
-        every=None if k_every == 0 else k_every, reverse=bool(reverse),
-        params=_params_dict(dyn, alpha, beta, gamma, theta))
+    need = _rows_needed(tmax, k_every)
+    cap = min(need, max(64, _RECORD_BUDGET // (8 * nx)))
+    if need <= cap:  # one kernel call, the record buffer cannot fill up
+        Xrec = np.empty((cap, nx))
+        x_out, y_out = np.empty(nx), np.empty(nf)
+        t, conv, status, stored = module.trajectory(x0, y0, 0, theta, alpha, beta, gamma, tmax, tol, direction,
+                                                    k_every, Xrec, x_out, y_out)
+        X = None
+        if k_every:
+            rows = Xrec[:stored]
+            X = (rows.copy() if 2 * stored < cap else rows).reshape((-1,) + dyn.shape)
+    else:  # long runs: buffers grown by doubling (as in batches)
+        x_out, y_out, lengths, convs, statuses, stored, segments = _run_members(
+            module, False, x0[None], y0[None], theta[None], alpha[None], beta[None], gamma[None], tmax, tol,
+            direction, k_every, nx, nf)
+        x_out, y_out, t, conv, status = x_out[0], y_out[0], lengths[0], convs[0], statuses[0]
+        X = None
+        if k_every:
+            if len(segments) == 1:
+                rows = segments[0][2][0, : stored[0]]
+                X = rows.copy() if 2 * len(rows) < segments[0][2].shape[1] else rows
+            else:
+                X = _assemble(1, stored, segments, nx)[0]
+            X = X.reshape((-1,) + dyn.shape)
+    params = res.info(dyn.param_names) if isinstance(res, ResolvedParams) else \
+        _params_dict(dyn, alpha, beta, gamma, theta)
+    result = _new_trajectory(
+        X=X, final=x_out.reshape(dyn.shape), final_logit=y_out.reshape(dyn.shape[:2] + (-1,)),
+        steps=int(t), converged=bool(conv), diverged=bool(status == STATUS_NONFINITE),
+        every=None if k_every == 0 else k_every, reverse=bool(reverse), params=params)
     if result.diverged and on_divergence == "raise":
         err = DivergenceError(_divergence_message("the trajectory", result.steps, result.params))
         err.result = result
         raise err
     return result
+
+
+def _single_strategy(dyn, module, X0) -> tuple[np.ndarray, np.ndarray]:
+    """One validated interior initial strategy, flat ``(NX,)``, and its log-ratios ``(N_FREE,)``.
+
+    A float64 array of the right shape is checked by one compiled pass; anything else
+    (result objects, lists, invalid strategies for the detailed message) goes through
+    :func:`_strategies`.
+    """
+    if type(X0) is np.ndarray and X0.dtype == np.float64 and X0.shape == dyn.shape:
+        flat = X0.ravel()
+        if module.strategy_ok(flat, True, _SIMPLEX_ATOL):
+            # numpy's log, as in _strategies (numpy's log is the same function on strided and contiguous
+            # input, so the log-ratios are bit-identical to the batch path's); the differences compiled
+            y = np.empty(dyn.n_free)
+            module.logit_from_logs(np.log(flat), y)
+            return flat, y
+    X0f, Y0 = _strategies(dyn, X0, "X0")
+    if X0f.shape[0] != 1:
+        raise StrategyError(f"trajectory() takes one initial strategy, got a batch of {X0f.shape[0]}; "
+                            "use trajectories()")
+    return X0f[0], Y0[0]
 
 
 def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | None = None,

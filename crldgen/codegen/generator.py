@@ -27,8 +27,8 @@ from ..errors import GenerationError
 from ..runtime.loader import FORMAT, HEADER_LINES, parse_header  # noqa: F401 - parse_header re-exported
 from ..symbolic.model import Model
 from ..symbolic.program import LinearSolve, Program
-from .printer import program_lines
-from .template import FO_STATIONARY, TEMPLATE
+from .printer import expr_code, program_lines
+from .template import CHECKED_TEMPLATE, FO_STATIONARY, GAME_TENSORS_TEMPLATE, TEMPLATE
 
 __all__ = ["FORMAT", "HEADER_LINES", "cache_key", "generate_source", "header", "module_name", "parse_header"]
 
@@ -397,6 +397,9 @@ Array orderings (all flat float64):
         "",
         "\n\n".join(kernels),
         TEMPLATE,
+        CHECKED_TEMPLATE,
+        "",
+        game_tensor_source(model),
     ])
     return header(key, body) + body
 
@@ -413,3 +416,95 @@ def header(key: str, body: str) -> str:
         "# (the loader checks these lines; a file that does not match is regenerated)\n"
     )
 
+
+
+# ------------------------------------------------------------- game tensors at run time
+#: local names of the game-tensor kernels; "__" never occurs in a parameter or temporary name
+_GT_VALUES, _GT_TEMP = "v__", "cg__"
+
+
+def _value_table(entries) -> tuple[list[float], list, list[int]]:
+    """``(constants, expressions, index)``: every entry is ``values[index[k]]``, where
+    ``values`` is the constants followed by the (deduplicated) symbolic expressions."""
+    consts: dict[float, int] = {}
+    exprs: dict = {}
+    slots = []
+    for e in entries:
+        if not e.free_symbols:
+            v = float(e)
+            slots.append(("c", consts.setdefault(v, len(consts))))
+        else:
+            slots.append(("e", exprs.setdefault(e, len(exprs))))
+    n_const = len(consts)
+    index = [k if kind == "c" else n_const + k for kind, k in slots]
+    return list(consts), list(exprs), index
+
+
+def _int_array(values) -> str:
+    return f"np.array({list(values)!r}, dtype=np.int64)" if values else "np.zeros(0, dtype=np.int64)"
+
+
+def _float_array(values) -> str:
+    return f"np.array([{', '.join(repr(float(v)) for v in values)}])" if values else "np.zeros(0)"
+
+
+def game_tensor_source(model: Model) -> str:
+    """Kernels that evaluate the game tensors at run-time parameters (``theta``).
+
+    ``game_tensors(theta, T, R, O)`` writes T, R and O (flat, in the layout of
+    :class:`~crldgen.game.Game`: ``T[s, a0..aN-1, s']``, ``R[i, s, a0.., s']``,
+    ``O[i, s, o]``; the identity when fully observed) and ``check_game(theta,
+    entry_atol, row_atol)`` checks that T and O hold probabilities (entries in
+    ``[-entry_atol, 1 + entry_atol]``, rows summing to 1 within ``row_atol``), returning
+    ``(code, flat index, value)``: code 0 (valid), ``GT_T_ENTRY``, ``GT_T_ROW``,
+    ``GT_O_ENTRY``, ``GT_O_ROW`` (index of the first offending entry or row in C
+    order; value the entry or the row sum; non-finite entries count as out of range).
+    Every distinct symbolic entry is computed once (common subexpressions shared);
+    numeric entries are tables, so the kernels stay small for large games.
+    """
+    g = model.game
+    theta = list(model.theta)
+    T = list(g.T.flat)
+    R = list(g.R.flat)
+    O = list(g.O.flat) if g.O is not None else None  # noqa: E741 - paper notation
+    prob_entries = T + (O if O is not None else [])
+    p_const, p_expr, p_index = _value_table(prob_entries)
+    r_const, r_expr, r_index = _value_table(R)
+    nT = len(T)
+    t_index, o_index = p_index[:nT], p_index[nT:]
+    o_shape = tuple(g.O.shape) if g.O is not None else (g.n_agents, g.n_states, g.n_states)
+
+    def values_kernel(name, consts, exprs, doc):
+        body = [f"for k__ in range({len(consts)}):", f"    {_GT_VALUES}[k__] = {name.upper()}_CONSTS[k__]"] \
+            if consts else []
+        if exprs:
+            reps, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols(_GT_TEMP), order="none")
+            lines = [f"{s.name} = {expr_code(e)}" for s, e in reps]
+            lines += [f"{_GT_VALUES}[{len(consts) + j}] = {expr_code(e)}" for j, e in enumerate(reduced)]
+            used = set(_IDENT.findall("\n".join(lines)))
+            body += [f"{sym.name} = theta[{k}]" for k, sym in enumerate(theta) if sym.name in used] + lines
+        text = ["@numba.njit(cache=True)", f"def {name}(theta, {_GT_VALUES}):", f'    """{doc}"""']
+        text += ["    " + ln for ln in (body or ["pass"])]
+        return "\n".join(text) + "\n"
+
+    consts = [
+        f"T_SHAPE = {tuple(g.T.shape)!r}",
+        f"R_SHAPE = {tuple(g.R.shape)!r}",
+        f"O_SHAPE = {o_shape!r}",
+        f"N_PROB_VALUES = {max(len(p_const) + len(p_expr), 1)}",
+        f"N_REWARD_VALUES = {max(len(r_const) + len(r_expr), 1)}",
+        f"_PROB_CONSTS = {_float_array(p_const)}",
+        f"_REWARD_CONSTS = {_float_array(r_const)}",
+        f"_T_INDEX = {_int_array(t_index)}",
+        f"_O_INDEX = {_int_array(o_index)}",
+        f"_R_INDEX = {_int_array(r_index)}",
+        "#: check_game codes",
+        "GT_OK, GT_T_ENTRY, GT_T_ROW, GT_O_ENTRY, GT_O_ROW = 0, 1, 2, 3, 4",
+    ]
+    parts = [
+        "\n".join(consts) + "\n",
+        values_kernel("_prob", p_const, p_expr, "Distinct values of the T (and O) entries at theta."),
+        values_kernel("_reward", r_const, r_expr, "Distinct values of the R entries at theta."),
+        GAME_TENSORS_TEMPLATE.strip("\n") + "\n",
+    ]
+    return "\n\n".join(parts)

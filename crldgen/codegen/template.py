@@ -302,3 +302,182 @@ def stationary(X, theta, out):
     out[n - 1] = 1.0
     return _solve(A, out, n, 1)
 '''
+
+#: checked single-call kernels (crldgen.runtime.dynamics calls these on every user call):
+#: one compiled pass validates the input and the result and returns a status code; the
+#: detailed error message is built in Python only when the status is not CHECK_OK
+CHECKED_TEMPLATE = r'''
+# --- checked kernels: validate input and result in the same compiled call ---
+#: status codes of the checked kernels
+CHECK_OK = 0           # valid input, finite result
+CHECK_BAD_INPUT = 1    # the input failed the check; nothing was written
+CHECK_NONFINITE = 2    # an intermediate (TD error) or the result is not finite
+
+
+@numba.njit(cache=True)
+def all_finite(a):
+    """True when every entry of the 1-d array a is finite."""
+    for k in range(a.shape[0]):
+        if not math.isfinite(a[k]):
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def strategy_ok(X, interior, atol):
+    """X (flat) is finite, >= 0 (> 0 with ``interior``) and every row sums to 1 within atol."""
+    for r in range(N_AGENTS * N_OBS):
+        tot = 0.0
+        for a in range(N_ACTIONS):
+            x = X[r * N_ACTIONS + a]
+            if not (x >= 0.0 and x <= 1.0 + atol):  # NaN and inf fail too
+                return False
+            if interior and x == 0.0:
+                return False
+            tot += x
+        if abs(tot - 1.0) > atol:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def logit_from_logs(logs, y):
+    """y[(i*N_OBS + o)*(M-1) + a] = logs[.. a] - logs[.. M-1]: log-ratios from the logs of a strategy
+    (crldgen.iterate takes the logs with numpy, as its batch path does, so both agree bit for bit)."""
+    m1 = N_ACTIONS - 1
+    for r in range(N_AGENTS * N_OBS):
+        last = logs[r * N_ACTIONS + m1]
+        for a in range(m1):
+            y[r * m1 + a] = logs[r * N_ACTIONS + a] - last
+
+
+@numba.njit(cache=True)
+def checked_strategy_step(X, theta, alpha, beta, gamma, direction, atol, out):
+    """``strategy_step`` (the same arithmetic) after checking X; returns a CHECK_* status.
+
+    ``out`` may be ``X`` (in-place update): every X entry is read before its out entry
+    is written.
+    """
+    if not strategy_ok(X, True, atol):
+        return CHECK_BAD_INPUT
+    td = np.empty(NX)
+    tderror(X, theta, alpha, beta, gamma, td)
+    if not all_finite(td):
+        return CHECK_NONFINITE
+    for r in range(N_AGENTS * N_OBS):
+        i = r // N_OBS
+        top = -np.inf
+        for a in range(N_ACTIONS):
+            top = max(top, direction * alpha[i] * td[r * N_ACTIONS + a])
+        tot = 0.0
+        for a in range(N_ACTIONS):
+            w = X[r * N_ACTIONS + a] * math.exp(direction * alpha[i] * td[r * N_ACTIONS + a] - top)
+            out[r * N_ACTIONS + a] = w
+            tot += w
+        for a in range(N_ACTIONS):
+            out[r * N_ACTIONS + a] /= tot
+    if not all_finite(out):
+        return CHECK_NONFINITE
+    return CHECK_OK
+
+
+@numba.njit(cache=True)
+def checked_tderror(X, theta, alpha, beta, gamma, interior, atol, out):
+    """``tderror`` after checking X (``interior``: strictly positive); returns a CHECK_* status."""
+    if not strategy_ok(X, interior, atol):
+        return CHECK_BAD_INPUT
+    tderror(X, theta, alpha, beta, gamma, out)
+    if not all_finite(out):
+        return CHECK_NONFINITE
+    return CHECK_OK
+
+
+@numba.njit(cache=True)
+def checked_logit_step(y, theta, alpha, beta, gamma, out):
+    """``logit_step`` at X = softmax(y) after checking that y is finite; returns a CHECK_* status."""
+    if not all_finite(y):
+        return CHECK_BAD_INPUT
+    X = np.empty(NX)
+    strategy_of_logit(y, X)
+    logit_step(X, y, theta, alpha, beta, gamma, out)
+    if not all_finite(out):
+        return CHECK_NONFINITE
+    return CHECK_OK
+'''
+
+#: game tensors at run-time parameters; uses the generated ``_prob``/``_reward`` value
+#: kernels and the ``_T_INDEX``/``_O_INDEX``/``_R_INDEX`` tables emitted above it
+GAME_TENSORS_TEMPLATE = r'''
+@numba.njit(cache=True)
+def game_tensors(theta, T, R, O):
+    """T, R and O (flat, shapes T_SHAPE, R_SHAPE, O_SHAPE) at the game parameters theta."""
+    v = np.empty(N_PROB_VALUES)
+    _prob(theta, v)
+    for k in range(_T_INDEX.shape[0]):
+        T[k] = v[_T_INDEX[k]]
+    if FULLY_OBSERVED:
+        n = N_STATES
+        for i in range(N_AGENTS):
+            for s in range(n):
+                for o in range(n):
+                    O[(i * n + s) * n + o] = 1.0 if s == o else 0.0
+    else:
+        for k in range(_O_INDEX.shape[0]):
+            O[k] = v[_O_INDEX[k]]
+    r = np.empty(N_REWARD_VALUES)
+    _reward(theta, r)
+    for k in range(_R_INDEX.shape[0]):
+        R[k] = r[_R_INDEX[k]]
+
+
+@numba.njit(cache=True)
+def check_game(theta, entry_atol, row_atol):
+    """Are T and O probabilities at theta? Returns ``(code, flat index, value)``.
+
+    Entries must lie in [-entry_atol, 1 + entry_atol] (non-finite ones fail), rows sum
+    to 1 within row_atol. Codes: GT_OK, GT_T_ENTRY (index into T, the entry),
+    GT_T_ROW (index of the row T[s, a.., :], its sum), GT_O_ENTRY, GT_O_ROW.
+    """
+    v = np.empty(N_PROB_VALUES)
+    _prob(theta, v)
+    lo = -entry_atol
+    hi = 1.0 + entry_atol
+    n_t = _T_INDEX.shape[0]
+    for k in range(n_t):
+        x = v[_T_INDEX[k]]
+        if not (x >= lo and x <= hi):
+            return GT_T_ENTRY, k, x
+    for r in range(n_t // N_STATES):
+        tot = 0.0
+        for c in range(N_STATES):
+            tot += v[_T_INDEX[r * N_STATES + c]]
+        if abs(tot - 1.0) > row_atol:
+            return GT_T_ROW, r, tot
+    if not FULLY_OBSERVED:
+        n_o = _O_INDEX.shape[0]
+        for k in range(n_o):
+            x = v[_O_INDEX[k]]
+            if not (x >= lo and x <= hi):
+                return GT_O_ENTRY, k, x
+        for r in range(n_o // N_OBS):
+            tot = 0.0
+            for c in range(N_OBS):
+                tot += v[_O_INDEX[r * N_OBS + c]]
+            if abs(tot - 1.0) > row_atol:
+                return GT_O_ROW, r, tot
+    return GT_OK, 0, 0.0
+
+
+@numba.njit(cache=True)
+def check_game_rows(Theta, entry_atol, row_atol, codes, index, value):
+    """check_game for every row b of Theta (B, P); returns the first row that fails, or -1."""
+    for b in range(Theta.shape[0]):
+        c, k, x = check_game(Theta[b], entry_atol, row_atol)
+        codes[b] = c
+        index[b] = k
+        value[b] = x
+    for b in range(Theta.shape[0]):
+        if codes[b] != GT_OK:
+            return b
+    return -1
+'''
