@@ -6,10 +6,11 @@ Jacobian: ``dG/dy = (J - I)/alpha``. Starts come from a Latin hypercube (or Diri
 sample of the product of simplices, from user guesses, and from the end points of
 trajectories iterated from the same starts (which find the attractors).
 
-In log-ratio coordinates pure strategies lie at infinity: the finder reports interior
-fixed points only. For SARSA every fixed point is interior (``X ∝ exp(beta Q)``); an
-actor-critic attractor on the boundary shows up in :func:`crldgen.basins` as a cluster
-of final strategies instead.
+In log-ratio coordinates pure strategies lie at infinity: boundary fixed points are
+found by Newton on the faces of the product of simplices (:mod:`.boundary`), which
+also folds continua of fixed points into one neutral set. For SARSA every fixed point
+that matters is interior (``X ∝ exp(beta Q)``); actor-critic attractors are typically
+on the boundary.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from ._core import Result, System, params_key, run_batch, sample_strategies
+from ._core import Result, System, effective_params, params_key, run_batch, sample_strategies
 from .linear import report
 
 #: Newton stops when max |G| falls below this; points with max |G| above ACCEPT_TOL are dropped
@@ -79,21 +80,57 @@ class FixedPointResult(Result):
     ------
     points : list of :class:`FixedPoint`, stable ones first, then by number of unstable
         directions; each has ``X``, ``stable``, ``type``, ``eigenvalues``, ... and
-        ``hits`` (how many starts converged to it)
+        ``hits`` (how many starts converged to it), ``on_boundary``, ``support``,
+        ``transversal_rates``, ``neutral_dimension`` (see :class:`FixedPoint`). A neutral
+        set of fixed points is one entry (its representative, ``type`` ending in
+        ``' set'``) with ``members`` (distinct points of the set met) and ``corners``
+        (pure profiles in it).
     X : (K, N, Q, M) array of the points' strategies;  stable : (K,) bool
-    n_starts, n_converged : Newton starts (samples, guesses and trajectory end points) and how many converged
-    params : the parameter overrides used
+    neutral_sets : the entries of ``points`` with ``neutral_dimension > 0``
+    boundary_points : the entries of ``points`` with ``on_boundary``
+    pure : reports of the pure profiles examined, with ``nash`` and ``strict`` flags
+        (actor-critic; empty otherwise)
+    n_starts : starts actually used (guesses + samples); n_trajectories : trajectories iterated
+    n_newton_starts, n_converged : interior Newton starts (starts and trajectory ends) and
+        how many converged
+    search : what was searched: ``boundary`` (bool), ``boundary_note``, ``faces_tried``
+        (number of faces), ``faces`` (their supports), ``n_pure`` (pure profiles examined
+        out of ``n_pure_total``), ``n_unconverged`` (trajectories that did not converge:
+        cycles, slow boundary approach)
+    params : every parameter value the points were computed at (learner and game)
+    overrides : the parameter overrides passed to the call
     """
 
     def summary(self) -> str:
-        """A table: one row per fixed point."""
-        lines = [f"{len(self.points)} fixed point(s) from {self.n_starts} starts "
-                 f"({self.n_converged} converged); params {self.params}",
-                 f"{'#':>3} {'map type':<15} {'rho':>10} {'flow type':<15} {'relax time':>12} "
-                 f"{'residual':>9}  X[..., :-1]"]
+        """A table: one row per fixed point (or neutral set)."""
+        s = self.search
+        lines = [f"{len(self.points)} fixed point(s) ({len(self.neutral_sets)} neutral set(s), "
+                 f"{len(self.boundary_points)} on the boundary) from {self.n_starts} starts "
+                 f"({self.n_trajectories} trajectories, {self.n_unconverged_note()}; "
+                 f"{self.n_converged}/{self.n_newton_starts} interior Newton starts converged)",
+                 f"boundary: {s['boundary_note']}",
+                 f"params {_fmt_params(self.params)}",
+                 f"{'#':>3} {'map type':<22} {'rho':>10} {'flow type':<22} {'relax time':>12} "
+                 f"{'residual':>9}  where  X[..., :-1]"]
         for k, pt in enumerate(self.points):
-            lines.append(f"{k:>3} " + pt.summary_row())
+            where = "bnd " if pt.on_boundary else "int "
+            if pt.neutral_dimension:
+                where += f"set dim {pt.neutral_dimension} free {pt.free_blocks} "
+            lines.append(f"{k:>3} {pt.type:<22} {pt.spectral_radius:10.6f} {pt.flow_type:<22} "
+                         f"{pt.relaxation_time:12.4g} {pt.residual:9.2e}  {where} "
+                         + np.array2string(pt.X[..., :-1].ravel(), precision=4, separator=" ",
+                                           max_line_width=10 ** 6))
+        if self.pure:
+            nash = [_profile(pt) for pt in self.pure if pt.nash]
+            lines.append(f"pure Nash profiles (action per agent and state): "
+                         + ", ".join(f"{a}{'' if pt.strict else ' (non-strict)'}"
+                                     for a, pt in zip(nash, [q for q in self.pure if q.nash])) if nash
+                         else "no pure profile is a Nash profile")
         return "\n".join(lines)
+
+    def n_unconverged_note(self) -> str:
+        n = self.search["n_unconverged"]
+        return f"{n} not converged" if n else "all converged"
 
     def __repr__(self) -> str:
         return "FixedPointResult:\n" + self.summary()
@@ -101,6 +138,20 @@ class FixedPointResult(Result):
     @property
     def stable_points(self) -> list:
         return [pt for pt in self.points if pt.stable]
+
+
+def _profile(pt) -> tuple:
+    return tuple(int(a) for a in np.argmax(pt.X, -1).ravel())
+
+
+def _fmt_params(params: dict) -> str:
+    out = []
+    for k, v in params.items():
+        if isinstance(v, list):
+            out.append(f"{k}={v[0]:g}" if len(set(v)) == 1 else f"{k}={[float(f'{x:g}') for x in v]}")
+        else:
+            out.append(f"{k}={v:g}")
+    return ", ".join(out)
 
 
 def _dedupe(ys: list, rtol: float) -> list[tuple[np.ndarray, int]]:
@@ -115,10 +166,60 @@ def _dedupe(ys: list, rtol: float) -> list[tuple[np.ndarray, int]]:
     return [(y, n) for y, n in out]
 
 
+class _Registry:
+    """Distinct fixed points and neutral sets, keyed by face and free blocks, matched by distance."""
+
+    def __init__(self, dedupe_tol: float):
+        self.tol = dedupe_tol
+        self.items: list = []  # (key, coords for matching, FixedPoint)
+
+    def add(self, fp, key, origin=None) -> FixedPoint:
+        sup = fp.support.reshape(-1, fp.X.shape[-1])
+        with np.errstate(divide="ignore"):
+            L = np.log(np.where(sup, fp.X.reshape(sup.shape), 1.0))
+        coords = (L - L.max(-1, keepdims=True))[sup]
+        for k, c, rec in self.items:
+            if k == key and np.max(np.abs(c - coords)) <= self.tol * max(1.0, np.max(np.abs(coords))):
+                rec["hits"] += 1
+                if origin is not None and rec.neutral_dimension:
+                    _note_member(rec, origin)
+                return rec
+        fp["hits"] = 1
+        if fp.neutral_dimension:
+            fp["members"], fp["corners"] = [], []
+            if origin is not None:
+                _note_member(fp, origin)
+        self.items.append((key, coords, fp))
+        return fp
+
+    @property
+    def points(self) -> list:
+        return [rec for _, _, rec in self.items]
+
+
+def _note_member(rec, X):
+    X = np.asarray(X, dtype=float)
+    pure = bool(np.all((X < 1e-12) | (X > 1 - 1e-12)))
+    where = rec["corners"] if pure else rec["members"]
+    if not any(np.max(np.abs(m - X)) < 1e-6 for m in where) and len(where) < 64:
+        where.append(X)
+
+
 def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: str = "lhs",
                  iterate: bool = True, tmax: int = 5000, tol: float = NEWTON_TOL, dedupe_tol: float = 1e-6,
+                 boundary: bool | None = None, max_faces: int = 200, max_pure: int = 512,
                  **p) -> FixedPointResult:
-    """Find the (interior) fixed points of the learning map by Newton's method from many starts.
+    """Find the fixed points of the learning map, in the interior and on the boundary.
+
+    Interior: Newton's method in log-ratio coordinates from many starts (samples,
+    guesses and the end points of trajectories iterated from them). Boundary
+    (actor-critic; see :mod:`crldgen.analysis.boundary`): Newton on the faces of the
+    product of simplices suggested by the trajectory ends (actions below 1e-3 or 1e-7
+    of their block's largest probability dropped), by near-zero coordinates of the
+    interior points and the starts, and every pure profile (all ``M**(N*Q)`` of them up
+    to ``max_pure``, else a random subset plus the rounded trajectory ends); stability
+    from the eigenvalues within the face and the transversal rates. Continua of fixed
+    points (blocks whose strategy does not matter) are reported once as a neutral set.
 
     Parameters
     ----------
@@ -135,18 +236,28 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
         polish the end points by Newton: this finds the attractors even when Newton
         from the raw start converges elsewhere.
     tol : float
-        Newton tolerance on ``max |delta[a] - delta[M-1]|``.
+        Newton tolerance on ``max |delta[a] - delta[r]|``.
     dedupe_tol : float
         Points closer than this (relative, max-norm in log-ratios) are one point.
+    boundary : bool, optional
+        Search the faces (default: for actor-critic; SARSA faces repel, see the module
+        docstring of :mod:`crldgen.analysis.boundary`).
+    max_faces, max_pure : int
+        Budgets: faces searched by Newton, pure profiles examined.
     **p
         Parameter overrides (learner and game parameters).
 
     Returns
     -------
     FixedPointResult
-        ``.points`` lists one :class:`FixedPoint` per distinct fixed point.
+        ``.points`` lists one :class:`FixedPoint` per distinct fixed point or neutral set;
+        ``.search`` says what was searched, ``.params`` the parameter values used.
     """
+    from . import boundary as bd
+
     system = System(dyn, p)
+    rng = np.random.default_rng(rng)
+    N, Q, M = dyn.shape
     starts = []
     if guesses is not None:
         G = np.asarray(guesses, dtype=float)
@@ -158,22 +269,94 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
         starts.extend(system.y(g_ / g_.sum(-1, keepdims=True)) for g_ in G)
     if n_starts:
         starts.extend(dyn.to_logit(X).ravel() for X in sample_strategies(dyn, n_starts, rng, sampling))
+    n_used = len(starts)
+    newton_starts = list(starts)
+    ends_X = np.zeros((0,) + dyn.shape)
+    n_unconverged = 0
     if iterate and starts:
         ends = run_batch(dyn, np.array(starts), tmax, 1e-10, p)
         Y = ends.final_logit.reshape(len(ends), -1)
-        starts.extend(y for y, bad in zip(Y, ends.diverged) if not bad and np.all(np.isfinite(y)))
-    found = []
-    for y0 in starts:
+        ok = ~np.asarray(ends.diverged, dtype=bool) & np.all(np.isfinite(Y), axis=1)
+        newton_starts.extend(Y[ok])
+        ends_X = np.asarray(ends.final)[ok]
+        n_unconverged = int(np.sum(~np.asarray(ends.converged, dtype=bool)))
+    reg = _Registry(dedupe_tol)
+    n_found = 0
+    for y0 in newton_starts:
         y, res, _ = newton(system, y0, tol=tol)
-        if y is not None and res < ACCEPT_TOL:
-            found.append(y)
-    points = []
-    for y, hits in _dedupe(found, dedupe_tol):
-        points.append(report(system, y, hits=hits))
-    points.sort(key=lambda pt: (not pt.stable, pt.n_unstable, tuple(-pt.X[..., 0].ravel())))
-    N, Q, M = dyn.shape
+        if y is None or res >= ACCEPT_TOL:
+            continue
+        n_found += 1
+        X = system.X(y)
+        free = bd.free_blocks(system, X, np.ones(dyn.shape, dtype=bool))
+        if free:
+            fp, key = bd.analyse_point(system, X, np.ones(dyn.shape, dtype=bool), tol)
+            if fp is not None:
+                reg.add(fp, key, origin=X)
+                continue
+        reg.add(report(system, y), (np.ones(dyn.shape, dtype=bool).tobytes(), ()))
+
+    do_boundary = dyn.learner == "actor_critic" if boundary is None else bool(boundary)
+    faces_tried: list = []
+    pure_reports: list = []
+    n_pure_total = M ** (N * Q)
+    if do_boundary and M > 1:
+        faces: dict = {}
+        full = np.ones(dyn.shape, dtype=bool).tobytes()
+
+        def suggest(X, origin):
+            for t in bd.SUPPORT_TOLS:
+                sup = bd.support_of(X, t)
+                k = sup.tobytes()
+                if k == full or not sup.any(-1).all():
+                    continue
+                faces.setdefault(k, (sup, []))[1].append(origin)
+
+        for X in ends_X:
+            suggest(X, X)
+        for pt in reg.points:
+            suggest(pt.X, pt.X)
+        for y0 in starts:
+            X = system.X(y0)
+            suggest(X, X)
+        rounded = [tuple(np.argmax(X, -1).ravel()) for X in ends_X]
+        pure_sups, n_pure_total = bd.pure_profiles(dyn.shape, max_pure, rng, extra=rounded)
+        pure_keys = {s.tobytes() for s in pure_sups}
+        for sup in pure_sups:
+            fp = bd.pure_report(system, sup)
+            pure_reports.append(fp)
+            if fp.n_unstable == 0:  # stable or non-hyperbolic corners: classify (sets fold them)
+                got, key = bd.analyse_point(system, fp.X, sup, tol)
+                if got is not None:
+                    reg.add(got, key, origin=fp.X)
+        for k, (sup, origins) in list(faces.items())[:max_faces]:
+            if k in pure_keys:
+                continue
+            faces_tried.append(sup)
+            face = bd.FaceSystem(system, sup)
+            tries = origins[:4] + [face.project(dyn.uniform_strategy())]
+            for X0 in tries:
+                fp, key = bd.analyse_point(system, X0, sup, tol)
+                if fp is not None:
+                    reg.add(fp, key, origin=face.project(X0))
+        note = (f"{len(faces_tried)} face(s) from trajectory ends / near-zero coordinates and "
+                f"{len(pure_sups)} of {n_pure_total} pure profiles searched")
+    elif do_boundary:
+        note = "one action per block: the only point is the pure profile"
+    else:
+        note = (f"not searched ({dyn.learner}: every face repels at an infinite rate, "
+                "X[b]' ~ X[b]**(1 - alpha); all fixed points are interior)")
+    points = reg.points
+    points.sort(key=lambda pt: (not pt.stable, pt.n_unstable, pt.on_boundary, tuple(-pt.X[..., 0].ravel())))
+    search = dict(boundary=do_boundary, boundary_note=note, faces_tried=len(faces_tried), faces=faces_tried,
+                  n_pure=len(pure_reports), n_pure_total=n_pure_total, n_unconverged=n_unconverged)
     return FixedPointResult(
         points=points,
         X=np.array([pt.X for pt in points]).reshape((len(points), N, Q, M)),
         stable=np.array([pt.stable for pt in points], dtype=bool),
-        n_starts=len(starts), n_converged=len(found), params=params_key(p))
+        neutral_sets=[pt for pt in points if pt.neutral_dimension],
+        boundary_points=[pt for pt in points if pt.on_boundary],
+        pure=pure_reports,
+        n_starts=n_used, n_trajectories=len(starts) if iterate else 0,
+        n_newton_starts=len(newton_starts), n_converged=n_found, search=search,
+        params=effective_params(system), overrides=params_key(p))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import Result, System, params_key
+from ._core import Result, System, effective_params
 
 #: |lambda| within this distance of 1 (map) or |Re| below it (flow) counts as non-hyperbolic
 HYPERBOLIC_TOL = 1e-9
@@ -33,8 +33,11 @@ def classify_map(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
     """Classify a fixed point of a map from the eigenvalues of its Jacobian.
 
     ``'stable node'``/``'stable focus'`` (all ``|lambda| < 1``), ``'unstable node'``/
-    ``'unstable focus'`` (all ``|lambda| > 1``), ``'saddle'`` (both), or
-    ``'non-hyperbolic'`` (some ``|lambda| = 1`` within ``tol``). Node or focus follows
+    ``'unstable focus'`` (all ``|lambda| > 1``), ``'saddle'`` (both, whatever other
+    eigenvalues of modulus 1 do), ``'unstable (non-hyperbolic)'`` (some ``|lambda| > 1``,
+    the others of modulus 1), or ``'non-hyperbolic'`` (no ``|lambda| > 1`` and some
+    ``|lambda| = 1`` within ``tol``): a spectral radius > 1 is never called anything
+    but unstable. Node or focus follows
     the leading eigenvalue (largest modulus for stable points, smallest for unstable
     ones: the direction trajectories approach along or leave by first): a complex
     leading eigenvalue means spiralling, i.e. a focus.
@@ -44,10 +47,10 @@ def classify_map(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
         return "stable node"
     mod = np.abs(ev)
     n_out, n_in = int(np.sum(mod > 1 + tol)), int(np.sum(mod < 1 - tol))
-    if n_out + n_in < ev.size:
-        return "non-hyperbolic"
     if n_out and n_in:
-        return "saddle"
+        return "saddle"  # unstable in some direction, whatever the neutral ones do
+    if n_out + n_in < ev.size:
+        return "unstable (non-hyperbolic)" if n_out else "non-hyperbolic"
     lead = ev[np.argmax(mod)] if n_in else ev[np.argmin(mod)]
     kind = "focus" if _is_complex(lead) else "node"
     return ("stable " if n_in else "unstable ") + kind
@@ -56,8 +59,9 @@ def classify_map(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
 def classify_flow(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
     """Classify an equilibrium of a flow from the eigenvalues of its Jacobian.
 
-    Stable if all real parts < 0, unstable if all > 0, saddle if both, non-hyperbolic
-    if some real part vanishes within ``tol``. Node or focus follows the leading
+    Stable if all real parts < 0, unstable if all > 0, saddle if both (whatever the
+    vanishing ones do), ``'unstable (non-hyperbolic)'`` if some are > 0 and the others
+    vanish, non-hyperbolic if none is > 0 and some vanish within ``tol``. Node or focus follows the leading
     eigenvalue (largest real part for stable points, smallest for unstable ones).
     """
     ev = np.asarray(eigenvalues, dtype=complex)
@@ -66,10 +70,10 @@ def classify_flow(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
     re = ev.real
     scale = max(1.0, float(np.max(np.abs(ev))))
     n_pos, n_neg = int(np.sum(re > tol * scale)), int(np.sum(re < -tol * scale))
-    if n_pos + n_neg < ev.size:
-        return "non-hyperbolic"
     if n_pos and n_neg:
         return "saddle"
+    if n_pos + n_neg < ev.size:
+        return "unstable (non-hyperbolic)" if n_pos else "non-hyperbolic"
     lead = ev[np.argmax(re)] if n_neg else ev[np.argmin(re)]
     kind = "focus" if _is_complex(lead) else "node"
     return ("stable " if n_neg else "unstable ") + kind
@@ -95,6 +99,18 @@ class FixedPoint(Result):
     relaxation_time : ``-1 / ln(spectral_radius)`` in steps (e-folding time of the slowest
         mode; negative for unstable points: minus the e-folding time of the fastest growth)
     params : the parameter overrides the report was computed with
+    on_boundary : the point lies on a face of the product of simplices (some actions have probability 0)
+    support : (N, Q, M) bool, the actions with positive probability
+    transversal_actions, transversal_rates, transversal_multipliers : the missing actions
+        ``(agent, state, action)``, their growth rates ``delta[b] - delta[r]`` (flow units)
+        and map multipliers ``exp(alpha (delta[b] - delta[r]))`` (empty in the interior);
+        the multipliers are among ``eigenvalues``
+    face_eigenvalues : eigenvalues of the map within the face (all of them in the interior)
+    asymptotic : a stable boundary point: approached exponentially, never reached
+    neutral_dimension, free_blocks : dimension of the neutral set of fixed points through
+        the point (0: isolated) and the (agent, state) blocks free along it; for a set,
+        ``type`` is ``'<stable|saddle|unstable|non-hyperbolic> set'``, judged by the
+        eigenvalues transversal to the set
     """
 
     def summary_row(self) -> str:
@@ -126,6 +142,11 @@ def report(system: System, y, **extra) -> FixedPoint:
         relax = -1.0 / np.log(rho) if rho != 1.0 else np.inf
     map_type = classify_map(ev)
     flow_type = classify_flow(flow_ev)
+    boundary_fields = dict(on_boundary=False, support=np.ones((N, Q, M), dtype=bool), transversal_actions=[],
+                           transversal_rates=np.zeros(0), transversal_multipliers=np.zeros(0),
+                           face_eigenvalues=_real_if_close(ev), asymptotic=False, neutral_dimension=0,
+                           free_blocks=[])
+    boundary_fields.update(extra)
     return FixedPoint(
         X=system.X(y), y=y.reshape(N, Q, M - 1),
         residual=float(np.max(np.abs(F))) if F.size else 0.0,
@@ -135,7 +156,7 @@ def report(system: System, y, **extra) -> FixedPoint:
         eigenvalues=_real_if_close(ev), eigenvectors=vecs,
         flow_stable=flow_type.startswith("stable"), flow_type=flow_type,
         flow_eigenvalues=_real_if_close(flow_ev),
-        relaxation_time=float(relax), jacobian=J, params=params_key(system.params), **extra)
+        relaxation_time=float(relax), jacobian=J, params=effective_params(system), **boundary_fields)
 
 
 def _real_if_close(ev):
