@@ -80,7 +80,7 @@ def attractor_distance(A, fp, X) -> float:
     free = getattr(fp, "free_blocks", None) if fp is not None else None
     if free:
         mask = np.ones(diff.shape[:2], dtype=bool)
-        for i, o in free:
+        for i, o, *_ in free:
             mask[i, o] = False
         if not mask.any():
             return 0.0

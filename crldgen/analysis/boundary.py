@@ -31,12 +31,15 @@ search is therefore run for actor-critic only (and says so).
 
 Neutral sets: when the TD error of some (agent, state) blocks does not depend on their
 own strategy at a fixed point (the chapter's degraded state under actor-critic: neither
-reward nor transition depends on the action there, so ``delta = 0``), every strategy
-of those blocks gives a fixed point. Such *free blocks* are detected by replacing them
-with random strategies and checking the fixed-point condition; the set (dimension
-``sum (M-1)`` over the free blocks) is reported once, represented by the point with
-uniform free blocks, and classified by the eigenvalues transversal to it (the others
-are exactly 1).
+reward nor transition depends on the action there, so ``delta = 0``; or an agent
+indifferent between some actions, as at a non-strict Nash equilibrium), every mix of
+those actions gives a fixed point. Such *free blocks* ``(block, actions)`` are
+detected by replacing them with random mixes and checking the fixed-point condition;
+the set (dimension ``sum (len(actions) - 1)``) is reported once, represented by the
+point with uniform free blocks, and classified by the eigenvalues transversal to it
+(the others are exactly 1). Continua that are not products of free blocks (several
+blocks moving together along a curve) are not detected: their points are reported as
+``'non-hyperbolic'``.
 """
 
 from __future__ import annotations
@@ -187,13 +190,15 @@ def face_newton(face: FaceSystem, z0, tol: float, max_iter: int = 60):
 
 
 # ------------------------------------------------------------------ neutral sets
-def free_blocks(system: System, X, support, rng=None) -> list[int]:
-    """(agent, state) blocks (flat ``i*Q + o``) that can take any strategy without leaving the fixed-point set.
+def free_blocks(system: System, X, support, rng=None) -> list[tuple[int, tuple[int, ...]]]:
+    """Blocks whose strategy can move without leaving the set of fixed points: ``[(b, actions)]``.
 
-    A candidate block has equal TD errors for all its actions at ``X``; candidates are
-    replaced jointly (then one by one) by random interior strategies and kept when
-    every block's fixed-point condition (on its support; all actions for the
-    candidates) still holds in ``FREE_TRIALS`` trials.
+    ``b = i*Q + o`` is a flat (agent, state) block and ``actions`` the actions it may mix
+    freely: those whose TD error equals the reference one at ``X`` (the support, plus the
+    missing actions with a zero transversal rate). A block with two or more such actions
+    is a candidate; candidates are kept when random strategies on their actions (jointly,
+    else added one at a time) leave every block's fixed-point condition intact in
+    ``FREE_TRIALS`` trials.
     """
     rng = np.random.default_rng(12345 if rng is None else rng)
     N, Q, M = system.shape
@@ -201,17 +206,26 @@ def free_blocks(system: System, X, support, rng=None) -> list[int]:
         return []
     face = FaceSystem(system, support)
     d = face.deltas(X)
-    scale = 1.0 + np.max(np.abs(d[np.isfinite(d)])) if np.isfinite(d).any() else 1.0
-    cand = [b for b in range(N * Q) if np.all(np.isfinite(d[b])) and np.ptp(d[b]) < FREE_TOL * scale]
+    finite = np.isfinite(d)
+    scale = 1.0 + (np.max(np.abs(d[finite])) if finite.any() else 0.0)
+    cand = []
+    for b in range(N * Q):
+        acts = tuple(int(a) for a in np.flatnonzero(finite[b] & (np.abs(d[b] - d[b, face.ref[b]]) < FREE_TOL * scale)))
+        if len(acts) >= 2 and set(np.flatnonzero(face.support[b])) <= set(acts):
+            cand.append((b, acts))
     if not cand:
         return []
+    X0 = np.array(X, dtype=float).reshape(N * Q, M)
 
     def holds(blocks) -> bool:
         sup = face.support.copy()
-        sup[blocks] = True
+        for b, acts in blocks:
+            sup[b, list(acts)] = True
         for _ in range(FREE_TRIALS):
-            Y = np.array(X, dtype=float).reshape(N * Q, M)
-            Y[blocks] = rng.dirichlet(np.ones(M), size=len(blocks))
+            Y = X0.copy()
+            for b, acts in blocks:
+                Y[b] = 0.0
+                Y[b, list(acts)] = rng.dirichlet(np.ones(len(acts)))
             dd = face.deltas(Y)
             for b in range(N * Q):
                 vals = dd[b, sup[b]]
@@ -221,17 +235,22 @@ def free_blocks(system: System, X, support, rng=None) -> list[int]:
 
     if holds(cand):
         return cand
-    single = [b for b in cand if holds([b])]
-    return single if single and holds(single) else []
+    kept: list = []
+    for c in cand:
+        if holds(kept + [c]):
+            kept.append(c)
+    return kept
 
 
 def expand_free(system: System, X, support, blocks) -> tuple[np.ndarray, np.ndarray]:
-    """The set's representative (free blocks uniform) and its face (free blocks fully supported)."""
+    """The set's representative (free blocks uniform on their actions) and its face."""
     N, Q, M = system.shape
     X = np.array(X, dtype=float).reshape(N * Q, M)
     sup = np.asarray(support, dtype=bool).reshape(N * Q, M).copy()
-    X[blocks] = 1.0 / M
-    sup[blocks] = True
+    for b, acts in blocks:
+        X[b] = 0.0
+        X[b, list(acts)] = 1.0 / len(acts)
+        sup[b, list(acts)] = True
     return X.reshape(N, Q, M), sup.reshape(N, Q, M)
 
 
@@ -244,11 +263,13 @@ def _set_kind(normal) -> str:
     return "non-hyperbolic"
 
 
-def face_report(system: System, face: FaceSystem, z, free=(), **extra) -> FixedPoint:
+def face_report(system: System, face: FaceSystem, z, free=(), tangent=None, **extra) -> FixedPoint:
     """Stability report of the fixed point ``z`` of ``face`` (see the module docstring).
 
-    ``free`` lists free blocks (flat indices) of a neutral set through the point: their
-    eigenvalues (exactly 1) are reported but left out of the classification.
+    ``free`` lists the free blocks ``(b, actions)`` of a neutral set through the point: their
+    eigenvalues (exactly 1) are reported but left out of the classification. ``tangent``
+    (k x n, face coordinates) spans further verified neutral directions along a curved
+    set: the ``k`` eigenvalues nearest 1 are left out as well.
     """
     N, Q, M = system.shape
     X = face.X(z)
@@ -262,13 +283,18 @@ def face_report(system: System, face: FaceSystem, z, free=(), **extra) -> FixedP
     flow_face = np.linalg.eigvals(A) if face.n else np.zeros(0, complex)
     flow_ev = _sorted(np.concatenate([flow_face.astype(complex), rates.astype(complex)]))
     free = sorted(free)
-    n_neutral = sum(M - 1 for _ in free)
-    if free:
-        keep = [k for k, (b, _) in enumerate(face.coords) if b not in free]
-        normal = np.concatenate([np.linalg.eigvals(Jf[np.ix_(keep, keep)]).astype(complex) if keep
-                                 else np.zeros(0, complex), mult.astype(complex)])
-        normal_flow = np.concatenate([np.linalg.eigvals(A[np.ix_(keep, keep)]).astype(complex) if keep
-                                      else np.zeros(0, complex), rates.astype(complex)])
+    free_b = {b for b, _ in free}
+    n_tangent = 0 if tangent is None else len(tangent)
+    n_neutral = sum(len(acts) - 1 for _, acts in free) + n_tangent
+    if n_neutral:
+        keep = [k for k, (b, _) in enumerate(face.coords) if b not in free_b]
+        inner = np.linalg.eigvals(Jf[np.ix_(keep, keep)]).astype(complex) if keep else np.zeros(0, complex)
+        inner_flow = np.linalg.eigvals(A[np.ix_(keep, keep)]).astype(complex) if keep else np.zeros(0, complex)
+        if n_tangent:
+            inner = inner[np.argsort(np.abs(inner - 1.0))[n_tangent:]]
+            inner_flow = inner_flow[np.argsort(np.abs(inner_flow))[n_tangent:]]
+        normal = np.concatenate([inner, mult.astype(complex)])
+        normal_flow = np.concatenate([inner_flow, rates.astype(complex)])
         kind = _set_kind(normal)
         map_type, flow_type = f"{kind} set", f"{_flow_kind(normal_flow)} set"
         n_unstable = int(np.sum(np.abs(normal) > 1 + 1e-9))
@@ -297,7 +323,8 @@ def face_report(system: System, face: FaceSystem, z, free=(), **extra) -> FixedP
         transversal_actions=missing, transversal_rates=rates, transversal_multipliers=mult,
         face_eigenvalues=_real_if_close(_sorted(face_ev.astype(complex))),
         asymptotic=bool(stable and not face.interior),
-        neutral_dimension=n_neutral, free_blocks=[(b // Q, b % Q) for b in free], **extra)
+        neutral_dimension=n_neutral, free_blocks=[(b // Q, b % Q, acts) for b, acts in free],
+        tangent=None if tangent is None else np.asarray(tangent), **extra)
 
 
 def _flow_kind(ev) -> str:
@@ -315,10 +342,11 @@ def support_of(X, tol: float) -> np.ndarray:
 
 
 def analyse_point(system: System, X, support, tol: float, **extra):
-    """Polish ``X`` on the face ``support`` and report it (neutral sets folded to their representative).
+    """Polish ``X`` on the face ``support`` and report it (neutral sets folded to one representative).
 
     Returns ``(FixedPoint, key)`` or ``(None, None)`` when the face has no fixed point near ``X``.
-    ``key`` identifies the point (or set) for de-duplication: ``(support bytes, free blocks)``.
+    ``key`` identifies the point (or set) for de-duplication: ``(support bytes, free blocks,
+    curved-set dimension)``.
     """
     face = FaceSystem(system, support)
     z, res = face_newton(face, face.z(face.project(X)), tol)
@@ -335,8 +363,69 @@ def analyse_point(system: System, X, support, tol: float, **extra):
         z2, _ = face_newton(face, z, tol)  # the non-free coordinates are already solved; a no-op check
         if z2 is not None:
             z = z2
-    key = (face.support.tobytes(), tuple(sorted(free)))
-    return face_report(system, face, z, free=free, **extra), key
+    tangent = None
+    fixed = [k for k, (b, _) in enumerate(face.coords) if b not in {fb for fb, _ in free}]
+    if fixed:
+        got = curved_set(face, z, fixed, tol)
+        if got is not None:
+            z, tangent = got
+    key = (face.support.tobytes(), tuple(sorted(free)), 0 if tangent is None else len(tangent))
+    return face_report(system, face, z, free=free, tangent=tangent, **extra), key
+
+
+def _null_space(A, rtol: float = 1e-7):
+    if A.size == 0:
+        return np.zeros((0, A.shape[1]))
+    _, sv, vt = np.linalg.svd(A)
+    scale = max(1.0, float(sv[0])) if sv.size else 1.0
+    rank = int(np.sum(sv > rtol * scale))
+    return vt[rank:]
+
+
+def curved_set(face: FaceSystem, z, coords, tol: float, h: float = 1e-2):
+    """A verified continuum of fixed points through ``z`` along the null space of the face Jacobian.
+
+    Only the face coordinates ``coords`` move (free blocks stay put). Each null direction
+    ``v`` is verified by Newton (least squares, minimum-norm steps) from ``z ± h v``:
+    the continuum is accepted when every direction lands at distance ``>= h/2`` from
+    ``z`` (an isolated degenerate point pulls the corrected point back). The
+    representative is the point of the set where ``z`` is orthogonal to the tangent
+    (nearest the face's barycentre along the set), so that points of one set share it.
+    Returns ``(z, tangent)`` or None.
+    """
+    coords = np.asarray(coords, dtype=int)
+
+    def tangent_at(zz):
+        A = face.dG(zz)[:, coords]
+        T = np.zeros((0, face.n))
+        null = _null_space(A)
+        if null.size:
+            T = np.zeros((len(null), face.n))
+            T[:, coords] = null
+        return T
+
+    T = tangent_at(z)
+    if not len(T):
+        return None
+    for v in T:
+        for sign in (1.0, -1.0):
+            z2, _ = face_newton(face, z + sign * h * v, tol)
+            if z2 is None or np.linalg.norm(z2 - z) < 0.5 * h:
+                return None
+    for _ in range(100):
+        T = tangent_at(z)
+        if not len(T):
+            return None
+        step = T.T @ (T @ z)
+        z_new, _ = face_newton(face, z - np.clip(step, -1.0, 1.0), tol)
+        if z_new is None:
+            break
+        moved = float(np.max(np.abs(z_new - z)))
+        z = z_new
+        if moved < 1e-11 * (1.0 + float(np.max(np.abs(z)))):
+            break
+    T = tangent_at(z)
+    return (z, T) if len(T) else None
 
 
 def pure_profiles(shape, limit: int, rng=None, extra=()):

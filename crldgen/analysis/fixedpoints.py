@@ -24,6 +24,8 @@ from .linear import report
 #: Newton stops when max |G| falls below this; points with max |G| above ACCEPT_TOL are dropped
 NEWTON_TOL = 1e-12
 ACCEPT_TOL = 1e-9
+#: an eigenvalue this close to modulus 1 triggers the test for a continuum of fixed points
+NEUTRAL_TOL = 1e-6
 #: largest Newton step (in log-ratio units) and largest |y| before a start is abandoned
 MAX_STEP = 20.0
 Y_LIMIT = 700.0
@@ -115,11 +117,20 @@ class FixedPointResult(Result):
         for k, pt in enumerate(self.points):
             where = "bnd " if pt.on_boundary else "int "
             if pt.neutral_dimension:
-                where += f"set dim {pt.neutral_dimension} free {pt.free_blocks} "
+                where += f"set dim {pt.neutral_dimension} "
+                if pt.free_blocks:
+                    where += "free " + ", ".join(f"X[{i},{o},{list(a)}]" for i, o, a in pt.free_blocks) + " "
+                if pt.tangent is not None:
+                    where += f"curved ({len(pt.tangent)}-d tangent) "
             lines.append(f"{k:>3} {pt.type:<22} {pt.spectral_radius:10.6f} {pt.flow_type:<22} "
                          f"{pt.relaxation_time:12.4g} {pt.residual:9.2e}  {where} "
                          + np.array2string(pt.X[..., :-1].ravel(), precision=4, separator=" ",
                                            max_line_width=10 ** 6))
+        if s["n_unconverged"]:
+            lines.append(f"{s['n_unconverged']} of {self.n_trajectories} trajectories did not converge within "
+                         f"tmax (cycles, or a slow approach to the boundary such as a heteroclinic cycle): "
+                         f"their ends are not fixed points"
+                         + ("; no stable fixed point found" if not self.stable_points else ""))
         if self.pure:
             nash = [_profile(pt) for pt in self.pure if pt.nash]
             lines.append(f"pure Nash profiles (action per agent and state): "
@@ -195,6 +206,16 @@ class _Registry:
     @property
     def points(self) -> list:
         return [rec for _, _, rec in self.items]
+
+
+def _free_mask(fp) -> np.ndarray:
+    """True on the (agent, state, action) entries a neutral set's free blocks do not cover."""
+    mask = np.ones(fp.X.shape, dtype=bool)
+    for i, o, acts in fp.free_blocks:
+        mask[i, o, :] = False
+    if not mask.any():
+        mask[:] = True
+    return mask
 
 
 def _note_member(rec, X):
@@ -280,6 +301,7 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
         newton_starts.extend(Y[ok])
         ends_X = np.asarray(ends.final)[ok]
         n_unconverged = int(np.sum(~np.asarray(ends.converged, dtype=bool)))
+    do_boundary = dyn.learner == "actor_critic" if boundary is None else bool(boundary)
     reg = _Registry(dedupe_tol)
     n_found = 0
     for y0 in newton_starts:
@@ -288,15 +310,21 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
             continue
         n_found += 1
         X = system.X(y)
-        free = bd.free_blocks(system, X, np.ones(dyn.shape, dtype=bool))
-        if free:
-            fp, key = bd.analyse_point(system, X, np.ones(dyn.shape, dtype=bool), tol)
-            if fp is not None:
-                reg.add(fp, key, origin=X)
+        if do_boundary:  # numerically on a face (actions below 1e-9 of their block): judge it there
+            sup = bd.support_of(X, 1e-9)
+            if not sup.all():
+                got, key = bd.analyse_point(system, X, sup, tol)
+                if got is not None and (got.neutral_dimension or np.max(np.abs(got.X - X)[_free_mask(got)]) < 1e-8):
+                    reg.add(got, key, origin=X)
+                    continue
+        fp = report(system, y)
+        if np.any(np.abs(np.abs(fp.eigenvalues) - 1.0) < NEUTRAL_TOL):  # maybe on a continuum
+            got, key = bd.analyse_point(system, X, np.ones(dyn.shape, dtype=bool), tol)
+            if got is not None and got.neutral_dimension:
+                reg.add(got, key, origin=X)
                 continue
-        reg.add(report(system, y), (np.ones(dyn.shape, dtype=bool).tobytes(), ()))
+        reg.add(fp, (np.ones(dyn.shape, dtype=bool).tobytes(), (), 0))
 
-    do_boundary = dyn.learner == "actor_critic" if boundary is None else bool(boundary)
     faces_tried: list = []
     pure_reports: list = []
     n_pure_total = M ** (N * Q)

@@ -108,7 +108,9 @@ class FixedPoint(Result):
     face_eigenvalues : eigenvalues of the map within the face (all of them in the interior)
     asymptotic : a stable boundary point: approached exponentially, never reached
     neutral_dimension, free_blocks : dimension of the neutral set of fixed points through
-        the point (0: isolated) and the (agent, state) blocks free along it; for a set,
+        the point (0: isolated) and the blocks ``(agent, state, actions)`` that mix those
+        actions freely along it (the point itself mixes them uniformly); tangent : further
+        neutral directions (face coordinates) of a curved set, or None; for a set,
         ``type`` is ``'<stable|saddle|unstable|non-hyperbolic> set'``, judged by the
         eigenvalues transversal to the set
     """
@@ -145,7 +147,7 @@ def report(system: System, y, **extra) -> FixedPoint:
     boundary_fields = dict(on_boundary=False, support=np.ones((N, Q, M), dtype=bool), transversal_actions=[],
                            transversal_rates=np.zeros(0), transversal_multipliers=np.zeros(0),
                            face_eigenvalues=_real_if_close(ev), asymptotic=False, neutral_dimension=0,
-                           free_blocks=[])
+                           free_blocks=[], tangent=None)
     boundary_fields.update(extra)
     return FixedPoint(
         X=system.X(y), y=y.reshape(N, Q, M - 1),
