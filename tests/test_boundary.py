@@ -264,3 +264,23 @@ def test_sarsa_boundary_not_searched_and_said_so(ecopg2):
     assert not res.search["boundary"] and "not searched" in res.search["boundary_note"]
     assert all(not pt.on_boundary for pt in res.points)
     assert res.n_starts == 8 and res.params["beta"] == [100.0, 100.0]
+
+
+def test_flow_plot_marks_boundary_attractors_and_neutral_sets(ac, ac_points):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from crldgen import plot
+
+    axes = plot.flow(ac, ([0], ["g", "p"], ["c"]), ([1], ["g", "p"], ["c"]), points=5, fixed_points=ac_points,
+                     **CHAPTER)
+    g_panel, p_panel = axes
+    marks = [a for a in p_panel.get_lines() if a.get_gid() == plot.GID_BOUNDARY]
+    assert len(marks) == 1
+    xs, ys = marks[0].get_data()
+    assert sorted(zip(np.round(xs, 9), np.round(ys, 9))) == [(0.0, 0.0), (1.0, 1.0)]
+    # the degraded-state panel: the free blocks span the whole square
+    assert any(p.get_gid() == plot.GID_NEUTRAL for p in g_panel.patches)
+    assert not any(p.get_gid() == plot.GID_NEUTRAL for p in p_panel.patches)
+    matplotlib.pyplot.close("all")
