@@ -284,3 +284,16 @@ def test_flow_plot_marks_boundary_attractors_and_neutral_sets(ac, ac_points):
     assert any(p.get_gid() == plot.GID_NEUTRAL for p in g_panel.patches)
     assert not any(p.get_gid() == plot.GID_NEUTRAL for p in p_panel.patches)
     matplotlib.pyplot.close("all")
+
+
+# ---------------------------------------------------------------- hysteresis defaults
+def test_hysteresis_sweep_defaults_detect_the_chapter_jumps(ecopg2):
+    """No observable, no threshold: the chapter's jumps at gamma = 0.825 (up) and 0.715 (down)."""
+    values = np.arange(0.6, 0.9, 0.005)
+    X0 = ecopg2.random_strategy(np.random.default_rng(0))
+    res = crldgen.hysteresis_sweep(ecopg2, "gamma", values, X0, tmax=2500, tol=10e-12, alpha=0.05, beta=50.0)
+    assert res.observable_name == ("p", "c")
+    assert [(j.direction, round(j.value, 6)) for j in res.jumps] == [("up", 0.825), ("down", 0.715)]
+    # the same jumps from the plain chapter loop's final strategies (prosperous cooperation, agent mean)
+    coop_up = res.up.X[:, :, P, C].mean(-1)
+    assert values[np.argmax(coop_up > 0.5)] == pytest.approx(0.825)

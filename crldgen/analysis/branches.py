@@ -512,7 +512,7 @@ def hysteresis(dyn, param: str, lo: float, hi: float, X0=None, *, observable=Non
 
 
 def hysteresis_sweep(dyn, param: str, values, X0=None, *, tmax: int = 2500, tol: float | None = 1e-11,
-                     observable=None, threshold: float = 0.5, **p) -> HysteresisResult:
+                     observable=None, threshold: float | None = None, **p) -> HysteresisResult:
     """Brute-force hysteresis, as in the chapter: iterate to convergence at every grid value.
 
     A carried :func:`crldgen.iterate.sweep` over ``values`` (each run starts from the
@@ -520,20 +520,42 @@ def hysteresis_sweep(dyn, param: str, values, X0=None, *, tmax: int = 2500, tol:
     ``values[::-1]`` from where the up sweep ended. Jumps are recorded where the
     observable changes by more than ``threshold`` between neighbouring grid values;
     ``value`` is the first grid value on the new branch, ``last_before`` the one before.
+
+    Defaults: ``observable=None`` picks the (state, action) probability, averaged over
+    the agents, that varies most over the two sweeps (on the chapter's game: cooperation
+    in the prosperous state; the degraded state stays at 0.5); ``threshold=None`` is a
+    quarter of that observable's range over the sweeps (no jumps when it is flat). The
+    result records both (``observable_name``, ``threshold``).
     """
     from ..iterate import sweep
 
     values = np.asarray(values, dtype=float)
-    obs = make_observable(dyn, observable)
     q = batch_overrides(dyn, p)
     up = sweep(dyn, dyn.uniform_strategy() if X0 is None else X0, param, values, tmax, tol, **q)
     down = sweep(dyn, up[len(up) - 1], param, values[::-1], tmax, tol, **q)
+    name_obs = observable
+    if observable is None:
+        finals = np.concatenate([np.asarray(up.final), np.asarray(down.final)])  # (2V, N, Q, M)
+        means = finals.mean(axis=1)  # (2V, Q, M): agent means
+        spread = means.max(axis=0) - means.min(axis=0)
+        s_idx, a_idx = np.unravel_index(int(np.argmax(spread)), spread.shape)
+        states = list(dyn.observations if not dyn.fully_observed else dyn.states)
+        name_obs = (states[s_idx], list(dyn.actions)[a_idx])
+        observable = (int(s_idx), int(a_idx))
+    obs = make_observable(dyn, observable)
     out, jumps = {}, []
+    series = {name: np.array([obs(X) for X in run.final]) for name, run in (("up", up), ("down", down))}
+    if threshold is None:
+        both = np.concatenate(list(series.values()))
+        span = float(both.max() - both.min()) if both.size else 0.0
+        threshold = 0.25 * span if span > 1e-9 else np.inf
     for name, run in (("up", up), ("down", down)):
-        r = out[name] = Result(param=run.values, X=run.final, observable=np.array([obs(X) for X in run.final]),
+        r = out[name] = Result(param=run.values, X=run.final, observable=series[name],
                                steps=run.steps, converged=run.converged)
         for k in np.flatnonzero(np.abs(np.diff(r.observable)) > threshold):
             jumps.append(Result(direction=name, value=float(r.param[k + 1]), kind="jump",
                                 last_before=float(r.param[k]), observable_before=float(r.observable[k]),
                                 observable_after=float(r.observable[k + 1])))
-    return HysteresisResult(param_name=param, up=out["up"], down=out["down"], jumps=jumps, params=params_key(p))
+    return HysteresisResult(param_name=param, up=out["up"], down=out["down"], jumps=jumps, params=params_key(p),
+                            observable_name=name_obs if not callable(name_obs) else "callable",
+                            threshold=float(threshold))

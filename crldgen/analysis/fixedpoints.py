@@ -303,27 +303,33 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
         n_unconverged = int(np.sum(~np.asarray(ends.converged, dtype=bool)))
     do_boundary = dyn.learner == "actor_critic" if boundary is None else bool(boundary)
     reg = _Registry(dedupe_tol)
+    seen: list = []  # (interior root, the record it went to)
     n_found = 0
     for y0 in newton_starts:
         y, res, _ = newton(system, y0, tol=tol)
         if y is None or res >= ACCEPT_TOL:
             continue
         n_found += 1
+        seen_rec = next((rec for y_seen, rec in seen if
+                         np.max(np.abs(y_seen - y)) <= dedupe_tol * max(1.0, np.max(np.abs(y)))), None)
+        if seen_rec is not None:  # the same root again: count it, skip the analysis
+            seen_rec["hits"] += 1
+            continue
         X = system.X(y)
         if do_boundary:  # numerically on a face (actions below 1e-9 of their block): judge it there
             sup = bd.support_of(X, 1e-9)
             if not sup.all():
                 got, key = bd.analyse_point(system, X, sup, tol)
                 if got is not None and (got.neutral_dimension or np.max(np.abs(got.X - X)[_free_mask(got)]) < 1e-8):
-                    reg.add(got, key, origin=X)
+                    seen.append((y, reg.add(got, key, origin=X)))
                     continue
         fp = report(system, y)
         if np.any(np.abs(np.abs(fp.eigenvalues) - 1.0) < NEUTRAL_TOL):  # maybe on a continuum
             got, key = bd.analyse_point(system, X, np.ones(dyn.shape, dtype=bool), tol)
             if got is not None and got.neutral_dimension:
-                reg.add(got, key, origin=X)
+                seen.append((y, reg.add(got, key, origin=X)))
                 continue
-        reg.add(fp, (np.ones(dyn.shape, dtype=bool).tobytes(), (), 0))
+        seen.append((y, reg.add(fp, (np.ones(dyn.shape, dtype=bool).tobytes(), (), 0))))
 
     faces_tried: list = []
     pure_reports: list = []
