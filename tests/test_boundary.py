@@ -297,3 +297,15 @@ def test_hysteresis_sweep_defaults_detect_the_chapter_jumps(ecopg2):
     # the same jumps from the plain chapter loop's final strategies (prosperous cooperation, agent mean)
     coop_up = res.up.X[:, :, P, C].mean(-1)
     assert values[np.argmax(coop_up > 0.5)] == pytest.approx(0.825)
+
+
+def test_stability_of_a_boundary_strategy(bm):
+    """crldgen.stability on a pure profile (actor-critic): the face report with the hand-computed rates."""
+    X = np.zeros((2, 1, 3))
+    X[0, 0, 0] = X[1, 0, 0] = 1.0
+    rep = crldgen.stability(bm, X, k=1.0, **MATRIX)
+    assert rep.on_boundary and rep.type == "stable node" and rep.residual == 0
+    scale = MATRIX["beta"] * (1 - MATRIX["gamma"])
+    want = [scale * (TIE0[b, 0] - TIE0[0, 0]) for b in (1, 2)] + [scale * (TIE1[0, b] - TIE1[0, 0]) for b in (1, 2)]
+    np.testing.assert_allclose(rep.transversal_rates, want, atol=1e-12)
+    np.testing.assert_allclose(np.sort(np.abs(rep.eigenvalues)), np.sort(np.exp(MATRIX["alpha"] * np.array(want))))

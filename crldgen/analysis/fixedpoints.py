@@ -132,11 +132,10 @@ class FixedPointResult(Result):
                          f"their ends are not fixed points"
                          + ("; no stable fixed point found" if not self.stable_points else ""))
         if self.pure:
-            nash = [_profile(pt) for pt in self.pure if pt.nash]
-            lines.append(f"pure Nash profiles (action per agent and state): "
-                         + ", ".join(f"{a}{'' if pt.strict else ' (non-strict)'}"
-                                     for a, pt in zip(nash, [q for q in self.pure if q.nash])) if nash
-                         else "no pure profile is a Nash profile")
+            nash = [pt for pt in self.pure if pt.nash]
+            lines.append("pure Nash profiles (action index per state, one list per agent): "
+                         + ", ".join(_profile(pt) + ("" if pt.strict else " (non-strict)") for pt in nash)
+                         if nash else "no pure profile is a Nash profile")
         return "\n".join(lines)
 
     def n_unconverged_note(self) -> str:
@@ -151,8 +150,8 @@ class FixedPointResult(Result):
         return [pt for pt in self.points if pt.stable]
 
 
-def _profile(pt) -> tuple:
-    return tuple(int(a) for a in np.argmax(pt.X, -1).ravel())
+def _profile(pt) -> str:
+    return "[" + " ".join(str(np.argmax(pt.X[i], -1).tolist()) for i in range(pt.X.shape[0])).replace(" ", "") + "]"
 
 
 def _fmt_params(params: dict) -> str:

@@ -174,7 +174,9 @@ def stability(dyn, X, **p) -> FixedPoint:
     dyn : Dynamics
     X : array (N, Q, M)
         Joint strategy in the interior of the simplex (or log-ratios ``y`` of shape
-        (N, Q, M-1) / (n_free,)).
+        (N, Q, M-1) / (n_free,)). Under actor-critic ``X`` may lie on the boundary (zero
+        entries): the report is then that of its face (``on_boundary``, within-face
+        eigenvalues and ``transversal_rates``; ``eigenvectors`` is None).
     **p
         Parameter overrides (learner and game parameters), as for every Dynamics call.
 
@@ -186,6 +188,14 @@ def stability(dyn, X, **p) -> FixedPoint:
         be a fixed point: check ``residual``.
     """
     system = System(dyn, p)
+    arr = np.asarray(X, dtype=float)
+    if arr.shape == system.shape and dyn.learner == "actor_critic" and np.any(arr == 0):
+        # a strategy on a face of the simplex: within-face eigenvalues plus transversal rates
+        from .boundary import FaceSystem, face_report
+
+        Xc = dyn.check_strategy(arr)
+        face = FaceSystem(system, Xc > 0)
+        return face_report(system, face, face.z(Xc))
     return report(system, _as_y(system, X))
 
 
