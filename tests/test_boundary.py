@@ -309,3 +309,18 @@ def test_stability_of_a_boundary_strategy(bm):
     want = [scale * (TIE0[b, 0] - TIE0[0, 0]) for b in (1, 2)] + [scale * (TIE1[0, b] - TIE1[0, 0]) for b in (1, 2)]
     np.testing.assert_allclose(rep.transversal_rates, want, atol=1e-12)
     np.testing.assert_allclose(np.sort(np.abs(rep.eigenvalues)), np.sort(np.exp(MATRIX["alpha"] * np.array(want))))
+
+
+def test_sarsa_near_pure_attractors_at_high_beta(ecopg2):
+    """beta = 10^4: the attractors sit at |y| ~ 1400 (X ~ e^-1400 underflows to 0) yet are found and kept apart."""
+    res = crldgen.fixed_points(ecopg2, n_starts=12, rng=0, beta=1e4)
+    assert [pt.type for pt in res.points] == ["stable node", "stable node", "saddle"]
+    coop, defect, _ = res.points
+    assert np.all(coop.X[:, P, C] > 1 - 1e-12) and np.all(defect.X[:, P, C] < 1e-12)
+    assert np.max(np.abs(defect.y)) > 700  # beyond the old Newton limit
+    for pt in (coop, defect):
+        # the logit-equilibrium condition y = beta (Q[a] - Q[M-1]) with plain numpy Q values
+        # (crld-math section 4; ln X is not needed, so the underflow of X is harmless)
+        T, R = ecopg_arrays()
+        Qv = ref.Q(T, R, ref.strategy_of_logit(pt.y), np.full(2, 0.75))
+        np.testing.assert_allclose(1e4 * (Qv[..., :-1] - Qv[..., -1:]), pt.y, rtol=1e-12, atol=1e-9)

@@ -31,21 +31,29 @@ MAX_STEP = 20.0
 Y_LIMIT = 700.0
 
 
-def newton(system: System, y0, tol: float = NEWTON_TOL, max_iter: int = 100):
+def newton(system: System, y0, tol: float = NEWTON_TOL, max_iter: int = 100, y_limit: float = Y_LIMIT):
     """Damped Newton iteration for ``G(y) = 0`` from ``y0``.
 
     Backtracking line search on ``|G|`` (Armijo, halving down to 2^-12) and a cap of
     ``MAX_STEP`` on the largest component of each step. A singular ``dG`` is handled
-    by least squares. Returns ``(y, max|G|, iterations)``; ``y`` is None when the
-    iteration left the region ``|y| < Y_LIMIT`` or stalled far from a root.
+    by least squares. The tolerances are scaled by ``max(1, max|y|)``: at a near-pure
+    SARSA point (``y ~ beta Q``, thousands at high beta) ``G = beta dQ - y`` cancels to
+    round-off of ``|y|``. Returns ``(y, max|G|, iterations)``; ``y`` is None when the
+    iteration left the region ``|y| < y_limit`` or stalled far from a root.
     """
     y = np.asarray(y0, dtype=float).ravel().copy()
+    if not np.all(np.isfinite(y)):
+        return None, np.inf, 0
+
+    def scale(v):
+        return max(1.0, float(np.max(np.abs(v)))) if v.size else 1.0
+
     g = system.G(y)
     norm = float(np.linalg.norm(g))
     for it in range(1, max_iter + 1):
         if not np.isfinite(norm):
             return None, np.inf, it
-        if np.max(np.abs(g)) < tol:
+        if np.max(np.abs(g)) < tol * scale(y):
             return y, float(np.max(np.abs(g))), it
         A = system.dG(y)
         try:
@@ -67,12 +75,13 @@ def newton(system: System, y0, tol: float = NEWTON_TOL, max_iter: int = 100):
             t *= 0.5
         if t < 2 ** -12 and n_new >= norm:
             # no descent: accept only if we are at round-off level already
-            return (y, float(np.max(np.abs(g))), it) if np.max(np.abs(g)) < ACCEPT_TOL else (None, norm, it)
+            ok = np.max(np.abs(g)) < ACCEPT_TOL * scale(y)
+            return (y, float(np.max(np.abs(g))), it) if ok else (None, norm, it)
         y, g, norm = y_new, g_new, n_new
-        if np.max(np.abs(y)) > Y_LIMIT:
+        if np.max(np.abs(y)) > y_limit:
             return None, norm, it
     m = float(np.max(np.abs(g)))
-    return (y if m < ACCEPT_TOL else None), m, max_iter
+    return (y if m < ACCEPT_TOL * scale(y) else None), m, max_iter
 
 
 class FixedPointResult(Result):
@@ -184,12 +193,18 @@ class _Registry:
         self.items: list = []  # (key, coords for matching, FixedPoint)
 
     def add(self, fp, key, origin=None) -> FixedPoint:
-        sup = fp.support.reshape(-1, fp.X.shape[-1])
-        with np.errstate(divide="ignore"):
-            L = np.log(np.where(sup, fp.X.reshape(sup.shape), 1.0))
-        coords = (L - L.max(-1, keepdims=True))[sup]
+        if not fp.on_boundary:
+            coords = np.asarray(fp.y, dtype=float).ravel()  # finite even where X underflows to 0
+        else:
+            sup = fp.support.reshape(-1, fp.X.shape[-1])
+            with np.errstate(divide="ignore"):
+                L = np.log(np.where(sup, fp.X.reshape(sup.shape), 1.0))
+            coords = (L - L.max(-1, keepdims=True))[sup]
+        finite = np.isfinite(coords)
+        scale = max(1.0, float(np.max(np.abs(coords[finite])))) if finite.any() else 1.0
+        coords = np.where(finite, coords, -1e300)
         for k, c, rec in self.items:
-            if k == key and np.max(np.abs(c - coords)) <= self.tol * max(1.0, np.max(np.abs(coords))):
+            if k == key and c.shape == coords.shape and np.max(np.abs(c - coords)) <= self.tol * scale:
                 rec["hits"] += 1
                 if origin is not None and rec.neutral_dimension:
                     _note_member(rec, origin)
@@ -304,9 +319,11 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
     reg = _Registry(dedupe_tol)
     seen: list = []  # (interior root, the record it went to)
     n_found = 0
+    finite = [np.max(np.abs(v)) for v in newton_starts if v.size and np.all(np.isfinite(v))]
+    y_limit = max(Y_LIMIT, 4.0 * max(finite, default=0.0))  # near-pure SARSA ends sit far out
     for y0 in newton_starts:
-        y, res, _ = newton(system, y0, tol=tol)
-        if y is None or res >= ACCEPT_TOL:
+        y, res, _ = newton(system, y0, tol=tol, y_limit=y_limit)
+        if y is None or res >= ACCEPT_TOL * max(1.0, float(np.max(np.abs(y))) if y.size else 1.0):
             continue
         n_found += 1
         seen_rec = next((rec for y_seen, rec in seen if
