@@ -353,6 +353,11 @@ def analyse_point(system: System, X, support, tol: float, **extra):
     if z is None or not np.all(np.isfinite(z)):
         return None, None
     Xp = face.X(z)
+    if system.dyn.learner == "actor_critic":
+        inner = support_of(Xp, 1e-9) & face.support.reshape(Xp.shape)
+        if not np.array_equal(inner, face.support.reshape(Xp.shape)):
+            # Newton drifted to a smaller face (a support action vanishing): judge the point there
+            return analyse_point(system, Xp, inner, tol, **extra) if inner.any(-1).all() else (None, None)
     if np.any(Xp[face.support.reshape(Xp.shape)] < 1e-300):
         return None, None
     free = free_blocks(system, Xp, face.support)

@@ -312,15 +312,21 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
         ends = run_batch(dyn, np.array(starts), tmax, 1e-10, p)
         Y = ends.final_logit.reshape(len(ends), -1)
         ok = ~np.asarray(ends.diverged, dtype=bool) & np.all(np.isfinite(Y), axis=1)
-        newton_starts.extend(Y[ok])
         ends_X = np.asarray(ends.final)[ok]
+        if dyn.learner == "actor_critic" and boundary is not False:
+            # ends numerically on a face go to the face search only (interior Newton would run off to infinity)
+            inside = np.array([bd.support_of(X, 1e-12).all() for X in ends_X], dtype=bool)
+            newton_starts.extend(Y[ok][inside])
+        else:
+            newton_starts.extend(Y[ok])
         n_unconverged = int(np.sum(~np.asarray(ends.converged, dtype=bool)))
     do_boundary = dyn.learner == "actor_critic" if boundary is None else bool(boundary)
     reg = _Registry(dedupe_tol)
     seen: list = []  # (interior root, the record it went to)
     n_found = 0
     finite = [np.max(np.abs(v)) for v in newton_starts if v.size and np.all(np.isfinite(v))]
-    y_limit = max(Y_LIMIT, 4.0 * max(finite, default=0.0))  # near-pure SARSA ends sit far out
+    # near-pure SARSA ends sit far out (y ~ beta Q); actor-critic ends far out are boundary points (faces below)
+    y_limit = Y_LIMIT if do_boundary else max(Y_LIMIT, 4.0 * max(finite, default=0.0))
     for y0 in newton_starts:
         y, res, _ = newton(system, y0, tol=tol, y_limit=y_limit)
         if y is None or res >= ACCEPT_TOL * max(1.0, float(np.max(np.abs(y))) if y.size else 1.0):
