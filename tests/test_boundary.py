@@ -324,3 +324,52 @@ def test_sarsa_near_pure_attractors_at_high_beta(ecopg2):
         T, R = ecopg_arrays()
         Qv = ref.Q(T, R, ref.strategy_of_logit(pt.y), np.full(2, 0.75))
         np.testing.assert_allclose(1e4 * (Qv[..., :-1] - Qv[..., -1:]), pt.y, rtol=1e-12, atol=1e-9)
+
+
+# ---------------------------------------------------------------- 2x2 social dilemmas
+@pytest.mark.parametrize("payoff, n_stable", [((4.0, 3.0, 0.0, 1.0), 2),    # stag hunt: two strict NE
+                                              ((1.0, 1.5, -0.5, 0.0), 1)])  # prisoner's dilemma: (d, d)
+def test_social_dilemmas_under_actor_critic(compiled, payoff, n_stable):
+    dyn = compiled(crldgen.games.social_dilemma, "actor_critic", True)
+    Rw, Tm, S, Pn = payoff
+    p = dict(alpha=0.05, beta=5.0, gamma=0.5, R=Rw, T=Tm, S=S, P=Pn)
+    res = crldgen.fixed_points(dyn, n_starts=12, rng=0, **p)
+    A = np.array([[Rw, S], [Tm, Pn]])  # row player's payoff (own, other)
+    want = pure_nash_2x2(A)
+    got = {tuple(int(a) for a in np.argmax(pt.X[:, 0], -1)): pt.strict for pt in res.pure if pt.nash}
+    assert got == want
+    stable = res.stable_points
+    assert len(stable) == n_stable == sum(want.values())
+    assert all(pt.on_boundary and pt.asymptotic and pt.type == "stable node" for pt in stable)
+    assert {tuple(np.argmax(pt.X[:, 0], -1)) for pt in stable} == {k for k, v in want.items() if v}
+    if n_stable == 2:  # the mixed equilibrium between the two basins: an interior saddle
+        (mixed,) = [pt for pt in res.points if not pt.on_boundary]
+        x = (Pn - S) / (Rw - Tm - S + Pn)  # indifference: x R + (1-x) S = x T + (1-x) P
+        np.testing.assert_allclose(mixed.X[:, 0, 0], x, atol=1e-10)
+        assert mixed.type == "saddle"
+    assert_never_stable_when_rho_above_one(res)
+
+
+def pure_nash_2x2(A):
+    """Hand enumeration for a symmetric 2x2 game with row payoff ``A[own, other]``."""
+    out = {}
+    for a0 in range(2):
+        for a1 in range(2):
+            d0, d1 = A[1 - a0, a1] - A[a0, a1], A[1 - a1, a0] - A[a1, a0]
+            if d0 <= 0 and d1 <= 0:
+                out[(a0, a1)] = d0 < 0 and d1 < 0
+    return out
+
+
+def test_transversal_multiplier_predicts_the_approach_to_the_face(ac, ac_points):
+    """Near the cooperative set X[d]/X[c] shrinks by exp(alpha (delta_d - delta_c)) per step (plain numpy map)."""
+    T, R = ecopg_arrays()
+    coop = [pt for pt in ac_points.stable_points if pt.X[0, P, C] > 0.5][0]
+    X = coop.X.copy()
+    X[:, G] = [[0.3, 0.7], [0.6, 0.4]]  # anywhere on the neutral set
+    eps = 1e-7
+    X[:, P] = [1 - eps, eps]
+    X1 = ref.strategy_step(T, R, X, np.full(2, 0.01), np.full(2, 100.0), np.full(2, 0.75), True, "actor_critic")
+    ratio = (X1[:, P, D] / X1[:, P, C]) / (X[:, P, D] / X[:, P, C])
+    np.testing.assert_allclose(ratio, coop.transversal_multipliers, rtol=1e-4)
+    np.testing.assert_allclose(X1[:, G], X[:, G], atol=1e-15)  # the degraded state never moves
