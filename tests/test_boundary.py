@@ -297,6 +297,8 @@ def test_hysteresis_sweep_defaults_detect_the_chapter_jumps(ecopg2):
     # the same jumps from the plain chapter loop's final strategies (prosperous cooperation, agent mean)
     coop_up = res.up.X[:, :, P, C].mean(-1)
     assert values[np.argmax(coop_up > 0.5)] == pytest.approx(0.825)
+    assert res.fixed_params["gamma"] == "swept" and res.fixed_params["beta"] == [50.0, 50.0]
+    assert res.fixed_params["qc"] == 0.2
 
 
 def test_stability_of_a_boundary_strategy(bm):

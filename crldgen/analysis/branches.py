@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from ._core import Result, System, batch_overrides, coordinate, params_key, run_one
+from ._core import Result, System, batch_overrides, coordinate, effective_params, params_key, run_one
 from .fixedpoints import newton
 from .linear import HYPERBOLIC_TOL, _is_complex
 
@@ -50,6 +50,18 @@ def make_observable(dyn, observable):
         return lambda X: float(np.mean(X[:, s, a]))
     i, s, a = coordinate(dyn, obs, "observable")
     return lambda X: float(X[i, s, a])
+
+
+def _fixed_params(dyn, p: dict, swept: str) -> dict:
+    """Every parameter value held fixed along a scan of ``swept`` (its own entry marked ``'swept'``)."""
+    rest = {k: v for k, v in p.items() if k != swept}
+    out = effective_params(System(dyn, rest))
+    head, _, tail = swept.rpartition("_")
+    if swept in out:
+        out[swept] = "swept"
+    elif head in out and tail.isdigit() and isinstance(out[head], list) and int(tail) < len(out[head]):
+        out[head][int(tail)] = "swept"
+    return out
 
 
 def _param_value(dyn, name, p):
@@ -180,6 +192,8 @@ class ContinuationResult(Result):
     bifurcations : list of Result(kind, value, X, y, observable, eigenvalues, index), index
         the position of the point in the arrays (bifurcation points are part of the branch)
     stop_reason : why the continuation ended
+    params : the overrides passed;  fixed_params : every other parameter value along the branch
+        (the continued one marked ``'swept'``)
     """
 
     def segments(self) -> list[Result]:
@@ -332,7 +346,7 @@ def continuation(dyn, param: str, X0, *, start: float | None = None, bounds=(Non
         stable=np.array([tt[1] == 0 for tt in tests], dtype=bool),
         spectral_radius=np.max(np.abs(E), axis=1) if E.size else np.zeros(len(values)),
         eigenvalues=E, arclength=np.array(arcs), bifurcations=bifs, stop_reason=reason,
-        params=params_key(p))
+        params=params_key(p), fixed_params=_fixed_params(dyn, p, param))
 
 
 def _advance(branch, u, t, h, lo, hi, ds_min, cos_max, tol):
@@ -433,6 +447,8 @@ class HysteresisResult(Result):
     jumps : list of Result(direction ('up'/'down'), value (where the branch ends),
         kind, observable_before, observable_after)
     branches : (continuation only) the ContinuationResult of every stable piece
+    params : the overrides passed;  fixed_params : every other parameter value (the swept one
+        marked ``'swept'``);  observable_name, threshold : (:func:`hysteresis_sweep`) what was used
     """
 
     def __repr__(self) -> str:
@@ -508,7 +524,7 @@ def hysteresis(dyn, param: str, lo: float, hi: float, X0=None, *, observable=Non
                                 observable_after=obs(System(dyn, q).X(y)), landed_at=mu))
         out[sweep_dir] = Result(param=np.array(vals), observable=np.array(obsv), X=np.array(Xs))
     return HysteresisResult(param_name=param, up=out["up"], down=out["down"], jumps=jumps, branches=pieces,
-                            params=params_key(p))
+                            params=params_key(p), fixed_params=_fixed_params(dyn, p, param))
 
 
 def hysteresis_sweep(dyn, param: str, values, X0=None, *, tmax: int = 2500, tol: float | None = 1e-11,
@@ -557,5 +573,6 @@ def hysteresis_sweep(dyn, param: str, values, X0=None, *, tmax: int = 2500, tol:
                                 last_before=float(r.param[k]), observable_before=float(r.observable[k]),
                                 observable_after=float(r.observable[k + 1])))
     return HysteresisResult(param_name=param, up=out["up"], down=out["down"], jumps=jumps, params=params_key(p),
+                            fixed_params=_fixed_params(dyn, p, param),
                             observable_name=name_obs if not callable(name_obs) else "callable",
                             threshold=float(threshold))
