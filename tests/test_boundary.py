@@ -264,6 +264,8 @@ def test_sarsa_boundary_not_searched_and_said_so(ecopg2):
     assert not res.search["boundary"] and "not searched" in res.search["boundary_note"]
     assert all(not pt.on_boundary for pt in res.points)
     assert res.n_starts == 8 and res.params["beta"] == [100.0, 100.0]
+    with pytest.raises(crldgen.ParameterError, match="infinite rate"):
+        crldgen.fixed_points(ecopg2, n_starts=2, rng=0, boundary=True, **CHAPTER)
 
 
 def test_flow_plot_marks_boundary_attractors_and_neutral_sets(ac, ac_points):

@@ -468,7 +468,8 @@ def pure_report(system: System, support) -> FixedPoint:
     face = FaceSystem(system, support)
     fp = face_report(system, face, np.zeros(0))
     rates = fp.transversal_rates
-    scale = 1.0 + (np.max(np.abs(rates)) if rates.size else 0.0)
+    finite = rates[np.isfinite(rates)]
+    scale = 1.0 + (np.max(np.abs(finite)) if finite.size else 0.0)
     fp["nash"] = bool(np.all(rates <= FREE_TOL * scale))
     fp["strict"] = bool(np.all(rates < -FREE_TOL * scale))
     return fp

@@ -276,7 +276,8 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
         Points closer than this (relative, max-norm in log-ratios) are one point.
     boundary : bool, optional
         Search the faces (default: for actor-critic; SARSA faces repel, see the module
-        docstring of :mod:`crldgen.analysis.boundary`).
+        docstring of :mod:`crldgen.analysis.boundary`, and ``boundary=True`` with SARSA
+        raises :class:`ParameterError`).
     max_faces, max_pure : int
         Budgets: faces searched by Newton, pure profiles examined.
     **p
@@ -322,6 +323,11 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
         n_unconverged = int(np.sum(~np.asarray(ends.converged, dtype=bool)))
     do_boundary = dyn.learner == "actor_critic" if boundary is None else bool(boundary)
     reg = _Registry(dedupe_tol)
+    if do_boundary and dyn.learner != "actor_critic":
+        raise ParameterError(
+            f"boundary=True: the boundary search needs actor-critic learners; under {dyn.learner} the TD error "
+            "contains -ln X, so every face repels at an infinite rate (X[b]' ~ X[b]**(1 - alpha)) and holds no "
+            "attractor; use boundary=None or False")
     seen: list = []  # (interior root, the record it went to)
     n_found = 0
     finite = [np.max(np.abs(v)) for v in newton_starts if v.size and np.all(np.isfinite(v))]
