@@ -38,8 +38,9 @@ detected by replacing them with random mixes and checking the fixed-point condit
 the set (dimension ``sum (len(actions) - 1)``) is reported once, represented by the
 point with uniform free blocks, and classified by the eigenvalues transversal to it
 (the others are exactly 1). Continua that are not products of free blocks (several
-blocks moving together along a curve) are not detected: their points are reported as
-``'non-hyperbolic'``.
+blocks moving together along a curve) are found from the null space of the face
+Jacobian (:func:`curved_set`): accepted when Newton from ``z ± h v`` stays on the set
+for every null direction ``v``, otherwise the points are reported one by one.
 """
 
 from __future__ import annotations
