@@ -377,3 +377,56 @@ def test_transversal_multiplier_predicts_the_approach_to_the_face(ac, ac_points)
     ratio = (X1[:, P, D] / X1[:, P, C]) / (X[:, P, D] / X[:, P, C])
     np.testing.assert_allclose(ratio, coop.transversal_multipliers, rtol=1e-4)
     np.testing.assert_allclose(X1[:, G], X[:, G], atol=1e-15)  # the degraded state never moves
+
+
+# ---------------------------------------------------------------- random games (one compiled module)
+def param_game() -> crldgen.Game:
+    """Two agents, two states, two actions; every transition probability and reward a parameter."""
+    T = np.empty((2, 2, 2, 2), dtype=object)
+    R = np.empty((2, 2, 2, 2, 2), dtype=object)
+    params = {}
+    for s, a, b in np.ndindex(2, 2, 2):
+        t = sympy.Symbol(f"trans_{s}{a}{b}", real=True)
+        params[t] = 0.5
+        T[s, a, b, 0], T[s, a, b, 1] = t, 1 - t
+        for i in range(2):
+            r = sympy.Symbol(f"rew_{i}{s}{a}{b}", real=True)
+            params[r] = 0.0
+            R[i, s, a, b, :] = r
+    return crldgen.Game(T, R, params=params, name="param_2x2x2_issue17")
+
+
+def random_values(dyn, seed):
+    rng = np.random.default_rng(seed)
+    return {n: float(rng.uniform(0.05, 0.95)) if n.startswith("trans") else float(rng.uniform(-1, 1))
+            for n in dyn.param_names}
+
+
+@pytest.mark.slow  # one ~30 s numba compile, then about a second per game
+def test_random_games_every_converged_run_ends_at_a_reported_attractor(compiled):
+    from crldgen.analysis.attractors import attractor_distance
+
+    dyn = compiled(param_game, "actor_critic", True)
+    lp = dict(alpha=0.05, beta=10.0, gamma=0.7)
+    n_converged = 0
+    for seed in range(5):
+        p = random_values(dyn, seed)
+        res = crldgen.fixed_points(dyn, n_starts=16, rng=seed, **lp, **p)
+        assert_never_stable_when_rho_above_one(res)
+        num = param_game().numeric(**p)
+        for pt in res.stable_points:
+            if pt.on_boundary:  # rates from the plain numpy TD errors at the boundary strategy
+                d = ref_delta(num["T"], num["R"], pt.X, lp)
+                sup = pt.support
+                want = [d[i, o, a] - d[i, o, int(np.flatnonzero(sup[i, o])[-1])] for i, o, a in pt.transversal_actions]
+                np.testing.assert_allclose(pt.transversal_rates, want, atol=1e-10)
+                assert np.all(np.asarray(want) < 0)
+        runs = dyn.trajectories(crldgen.analysis.sample_strategies(dyn, 24, seed + 100), 20000, 1e-9,
+                                progress=False, **lp, **p)
+        for X, conv in zip(runs.final, runs.converged):
+            if conv:
+                n_converged += 1
+                assert min(attractor_distance(pt.X, pt, X) for pt in res.stable_points) < 1e-2
+        if not runs.converged.any():  # cycling near a face: no attractor claimed, and said so
+            assert not res.stable_points and "did not converge" in res.summary()
+    assert n_converged >= 48
