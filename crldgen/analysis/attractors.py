@@ -461,6 +461,9 @@ def stable_manifold(dyn, saddle, *, eigen_index: int | None = None, eps: float =
     """
     system = System(dyn, p)
     fp = saddle if isinstance(saddle, FixedPoint) else report(system, system.y(saddle))
+    if fp.get("on_boundary") or fp.get("eigenvectors") is None:
+        raise ParameterError("stable_manifold needs an interior saddle with eigenvectors; this point lies on the "
+                             "boundary of the simplex or is a neutral set (its stable manifold is not traced)")
     fp = report(system, fp.y.ravel()) if fp.params != effective_params(system) else fp
     ev, vecs = np.asarray(fp.eigenvalues, dtype=complex), fp.eigenvectors
     if eigen_index is None:

@@ -435,7 +435,7 @@ def curved_set(face: FaceSystem, z, coords, tol: float, h: float = 1e-2):
 
 
 def pure_profiles(shape, limit: int, rng=None, extra=()):
-    """Pure joint strategies as supports: all ``M**(N*Q)`` when at most ``limit``, else a random subset plus ``extra``."""
+    """Pure joint strategies as supports: all ``M**(N*Q)`` when at most ``limit``, else a random subset + ``extra``."""
     N, Q, M = shape
     nb = N * Q
     total = M ** nb
