@@ -58,6 +58,8 @@ SUPPORT_TOLS = (1e-3, 1e-7)
 FREE_TOL = 1e-9
 #: random replacements tried per free-block test
 FREE_TRIALS = 3
+#: face Newton (actor-critic) stops when a log-ratio passes this: the root is on a smaller face
+DRIFT_LIMIT = 40.0
 
 
 class FaceSystem:
@@ -84,6 +86,10 @@ class FaceSystem:
         self.alpha_rows = np.array([system.alpha[b // Q] for b, _ in self.coords])
         self.alpha_missing = np.array([system.alpha[b // Q] for b, _ in self.missing])
         self._kernel_index = np.array([b * (M - 1) + a for b, a in self.coords], dtype=int)
+        self._cb = np.array([b for b, _ in self.coords], dtype=int)
+        self._ca = np.array([a for _, a in self.coords], dtype=int)
+        self._base = np.full((N * Q, M), -np.inf)
+        self._base[np.arange(N * Q), self.ref] = 0.0
         self._ref_index = {b: (b * (M - 1) + self.ref[b] if self.ref[b] < M - 1 else -1) for b in range(N * Q)}
 
     @property
@@ -92,11 +98,9 @@ class FaceSystem:
 
     # -- coordinates
     def X(self, z) -> np.ndarray:
-        N, Q, M = self.shape
-        L = np.full((N * Q, M), -np.inf)
-        L[np.arange(N * Q), self.ref] = 0.0
-        for k, (b, a) in enumerate(self.coords):
-            L[b, a] = z[k]
+        L = self._base.copy()
+        if self.n:
+            L[self._cb, self._ca] = z
         L -= L.max(-1, keepdims=True)
         E = np.exp(L)
         return (E / E.sum(-1, keepdims=True)).reshape(self.shape)
@@ -124,7 +128,7 @@ class FaceSystem:
     def G(self, z) -> np.ndarray:
         """Face residual ``delta[a] - delta[r]`` (flow units)."""
         d = self.deltas(self.X(z))
-        return np.array([d[b, a] - d[b, self.ref[b]] for b, a in self.coords])
+        return d[self._cb, self._ca] - d[self._cb, self.ref[self._cb]]
 
     def flow_jacobian_at(self, X) -> np.ndarray:
         """``d(delta[a] - delta[r])/dz`` on the face at strategy ``X`` (n x n)."""
@@ -153,8 +157,13 @@ class FaceSystem:
         return np.array([d[b, a] - d[b, self.ref[b]] for b, a in self.missing])
 
 
-def face_newton(face: FaceSystem, z0, tol: float, max_iter: int = 60):
-    """Damped Newton (least squares when singular) for the face residual; ``(z, max|G|)`` or ``(None, inf)``."""
+def face_newton(face: FaceSystem, z0, tol: float, max_iter: int = 40, drift_limit: float | None = None):
+    """Damped Newton (least squares when singular) for the face residual; ``(z, max|G|)`` or ``(None, inf)``.
+
+    With ``drift_limit``, an iterate with ``max|z|`` beyond it is returned at once with
+    residual ``inf``: the root lies on a smaller face (an action's share below
+    ``exp(-drift_limit)``).
+    """
     from .fixedpoints import MAX_STEP, Y_LIMIT
 
     z = np.asarray(z0, dtype=float).copy()
@@ -162,6 +171,7 @@ def face_newton(face: FaceSystem, z0, tol: float, max_iter: int = 60):
         return z, 0.0
     g = face.G(z)
     norm = float(np.linalg.norm(g))
+    short = 0
     for _ in range(max_iter):
         if not np.isfinite(norm):
             return None, np.inf
@@ -183,9 +193,15 @@ def face_newton(face: FaceSystem, z0, tol: float, max_iter: int = 60):
             t *= 0.5
         if t < 2 ** -12 and n_new >= norm:
             break
+        short = short + 1 if t < 2 ** -5 else 0
+        if short >= 4:  # creeping towards a minimum of |G| that is not a root
+            z, g = z + t * dz, g_new
+            break
         z, g, norm = z + t * dz, g_new, n_new
         if np.max(np.abs(z)) > Y_LIMIT:
             return None, np.inf
+        if drift_limit is not None and np.max(np.abs(z)) > drift_limit:
+            return z, np.inf  # heading for a smaller face: the caller judges the point there
     m = float(np.max(np.abs(g)))
     return (z, m) if m < tol * 1e3 else (None, m)
 
@@ -350,15 +366,22 @@ def analyse_point(system: System, X, support, tol: float, **extra):
     curved-set dimension)``.
     """
     face = FaceSystem(system, support)
-    z, res = face_newton(face, face.z(face.project(X)), tol)
+    uniform = face.support.reshape(np.shape(X)) / face.support.sum(-1).reshape(np.shape(X)[:-1] + (1,))
+    start = face.project(X)
+    if np.any(start[face.support.reshape(start.shape)] <= 0):  # an action of the face at 0: start just inside
+        start = 0.99 * start + 0.01 * uniform
+    actor_critic = system.dyn.learner == "actor_critic"
+    z, res = face_newton(face, face.z(start), tol, drift_limit=DRIFT_LIMIT if actor_critic else None)
     if z is None or not np.all(np.isfinite(z)):
         return None, None
     Xp = face.X(z)
-    if system.dyn.learner == "actor_critic":
+    if actor_critic:
         inner = support_of(Xp, 1e-9) & face.support.reshape(Xp.shape)
         if not np.array_equal(inner, face.support.reshape(Xp.shape)):
             # Newton drifted to a smaller face (a support action vanishing): judge the point there
             return analyse_point(system, Xp, inner, tol, **extra) if inner.any(-1).all() else (None, None)
+    if not np.isfinite(res):
+        return None, None
     if np.any(Xp[face.support.reshape(Xp.shape)] < 1e-300):
         return None, None
     free = free_blocks(system, Xp, face.support)

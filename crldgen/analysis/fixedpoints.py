@@ -252,7 +252,9 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
     product of simplices suggested by the trajectory ends (actions below 1e-3 or 1e-7
     of their block's largest probability dropped), by near-zero coordinates of the
     interior points and the starts, and every pure profile (all ``M**(N*Q)`` of them up
-    to ``max_pure``, else a random subset plus the rounded trajectory ends); stability
+    to ``max_pure``, else a random subset plus the rounded trajectory ends), then the
+    faces one action larger wherever a point found grows transversally (where saddles
+    between boundary attractors lie), up to ``max_faces`` faces; stability
     from the eigenvalues within the face and the transversal rates. Continua of fixed
     points (blocks whose strategy does not matter) are reported once as a neutral set.
 
@@ -384,6 +386,15 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
         rounded = [tuple(np.argmax(X, -1).ravel()) for X in ends_X]
         pure_sups, n_pure_total = bd.pure_profiles(dyn.shape, max_pure, rng, extra=rounded)
         pure_keys = {s.tobytes() for s in pure_sups}
+        growing: list = []  # faces one action larger where a point is unstable (saddles on edges, ...)
+
+        def grow(fp, sup):
+            for (i, o, a), r in zip(fp.transversal_actions, fp.transversal_rates):
+                if np.isfinite(r) and r > 0:
+                    bigger = sup.copy()
+                    bigger[i, o, a] = True
+                    growing.append((bigger, fp.X))
+
         for sup in pure_sups:
             fp = bd.pure_report(system, sup)
             pure_reports.append(fp)
@@ -391,17 +402,33 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
                 got, key = bd.analyse_point(system, fp.X, sup, tol)
                 if got is not None:
                     reg.add(got, key, origin=fp.X)
-        for k, (sup, origins) in list(faces.items())[:max_faces]:
-            if k in pure_keys:
+            else:
+                grow(fp, sup)
+        queue = [(sup, origins) for k, (sup, origins) in faces.items() if k not in pure_keys]
+        done = set(pure_keys) | {full}
+        while (queue or growing) and len(faces_tried) < max_faces:
+            if not queue:
+                merged: dict = {}
+                for sup, X0 in growing:
+                    merged.setdefault(sup.tobytes(), (sup, []))[1].append(X0)
+                growing.clear()
+                queue = list(merged.values())
                 continue
+            sup, origins = queue.pop(0)
+            if sup.tobytes() in done:
+                continue
+            done.add(sup.tobytes())
             faces_tried.append(sup)
             face = bd.FaceSystem(system, sup)
-            tries = origins[:4] + [face.project(dyn.uniform_strategy())]
+            tries = origins[:3] + [face.project(dyn.uniform_strategy())]
             for X0 in tries:
                 fp, key = bd.analyse_point(system, X0, sup, tol)
                 if fp is not None:
                     reg.add(fp, key, origin=face.project(X0))
-        note = (f"{len(faces_tried)} face(s) from trajectory ends / near-zero coordinates and "
+                    if fp.n_unstable:
+                        grow(fp, fp.support)
+        note = (f"{len(faces_tried)} face(s) (from trajectory ends and near-zero coordinates, then faces one "
+                f"action larger where a point grows transversally; budget {max_faces}) and "
                 f"{len(pure_sups)} of {n_pure_total} pure profiles searched")
     elif do_boundary:
         note = "one action per block: the only point is the pure profile"
