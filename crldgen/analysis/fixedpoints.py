@@ -91,7 +91,7 @@ class FixedPointResult(Result):
     ------
     points : list of :class:`FixedPoint`, stable ones first, then by number of unstable
         directions; each has ``X``, ``stable``, ``type``, ``eigenvalues``, ... and
-        ``hits`` (how many starts converged to it), ``on_boundary``, ``support``,
+        ``hits`` (how many Newton starts, face starts and pure profiles landed on it), ``on_boundary``, ``support``,
         ``transversal_rates``, ``neutral_dimension`` (see :class:`FixedPoint`). A neutral
         set of fixed points is one entry (its representative, ``type`` ending in
         ``' set'``) with ``members`` (distinct points of the set met) and ``corners``
