@@ -48,6 +48,7 @@ OPTION_NAMES = frozenset(
      "coords", "dedupe_tol", "direction", "distances", "ds", "ds_max", "ds_min", "dyn", "eigen_index", "eps",
      "every", "game", "grid", "guesses", "hi", "interval", "iterate", "jump", "learner", "lo", "match_tol",
      "max_angle", "max_iter", "max_pieces", "max_runs", "max_steps", "n_per_domain", "n_samples", "n_starts",
+     "boundary", "max_faces", "max_pure",  # fixed_points' boundary search
      "normalize", "observable", "on_divergence", "param", "param_name", "param_scale", "prefactor", "progress",
      "reverse", "rng", "run_tol", "saddle", "sampling", "self", "start", "stop_at", "threshold", "tip", "tmax",
      "tol", "values", "x", "x_range", "y_limit", "y_range", "name",

@@ -49,10 +49,12 @@ __all__ = [
 GID_STABLE, GID_UNSTABLE, GID_UNKNOWN = "fixed-points-stable", "fixed-points-unstable", "fixed-points"
 GID_START, GID_END_CONVERGED, GID_END_OPEN = "trajectory-start", "trajectory-end-converged", "trajectory-end"
 GID_SEPARATRIX = "separatrix"
+GID_BOUNDARY, GID_NEUTRAL = "fixed-points-boundary", "neutral-sets"
 
 STABLE_STYLE = dict(marker="o", ms=8, mfc="black", mec="black", mew=1.2, ls="none", zorder=7)
 UNSTABLE_STYLE = dict(marker="o", ms=8, mfc="white", mec="black", mew=1.5, ls="none", zorder=6)
 UNKNOWN_STYLE = dict(marker="D", ms=6, mfc="0.6", mec="black", mew=1.0, ls="none", zorder=6)
+BOUNDARY_STYLE = dict(marker="s", ms=13, mfc="none", mec="black", mew=1.2, ls="none", zorder=7)
 TRAJECTORY_COLORS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown")
 #: drawing order: stable points last, on top of unstable ones at the same projected place
 _FP_KINDS = ((None, GID_UNKNOWN, UNKNOWN_STYLE, "fixed point"),
@@ -565,14 +567,70 @@ def _fixed_point_records(points) -> list[tuple[np.ndarray, bool | None, str | No
 
 
 def _draw_fixed_points(axes, projections, points, label: bool = True):
-    """Mark ``points`` on every axes; ``projections[k]`` maps strategies to that axes' coordinates."""
+    """Mark ``points`` on every axes; ``projections[k]`` maps strategies to that axes' coordinates.
+
+    Stable points are filled, others open. Stable points on the boundary of the simplex
+    (attractors reached only in the limit, e.g. under actor-critic) get an extra square
+    (gid ``fixed-points-boundary``); a neutral set of fixed points whose free blocks
+    move a panel's coordinate is drawn as the segment or region it spans there (gid
+    ``neutral-sets``), stable sets solid, others dashed.
+    """
     recs = _fixed_point_records(points)
+    raw = points.points if hasattr(points, "points") else points
+    records = [r for r in (raw if isinstance(raw, (list, tuple)) else []) if hasattr(r, "X")]
     for ax, project in zip(axes, projections):
         for st, gid, style, lab in _FP_KINDS:
             P = [X for X, stv, _ in recs if stv is st]
             if P:
                 ln, = ax.plot(*project(np.array(P)), label=lab if label else None, **style)
                 ln.set_gid(gid)
+        bnd = [np.asarray(r.X, dtype=float) for r in records if r.get("on_boundary") and r.get("stable")]
+        if bnd:
+            ln, = ax.plot(*project(np.array(bnd)), label="boundary attractor" if label else None,
+                          **BOUNDARY_STYLE)
+            ln.set_gid(GID_BOUNDARY)
+        for r in records:
+            if r.get("free_blocks"):
+                _draw_neutral_set(ax, project, r, label)
+
+
+def _draw_neutral_set(ax, project, rec, label: bool):
+    """The span of a neutral set (free blocks mix their actions freely) on one panel."""
+    X = np.asarray(rec.X, dtype=float)
+    # probe which panel coordinates move along the set: put each free block at its pure corners
+    corners = [X]
+    for i, o, acts in rec.free_blocks:
+        new = []
+        for Y in corners:
+            for a in acts:
+                Z = Y.copy()
+                Z[i, o] = 0.0
+                Z[i, o, a] = 1.0
+                new.append(Z)
+        corners = new
+        if len(corners) > 64:
+            break
+    px, py = project(np.array(corners))
+    x0, y0 = project(X[None])
+    style = dict(color="black", lw=2.0, alpha=0.6, ls="-" if rec.get("stable") else "--", zorder=5)
+    lab = (("stable" if rec.get("stable") else "unstable") + " neutral set") if label else None
+    if np.ptp(px) < 1e-12 and np.ptp(py) < 1e-12:
+        return  # the set projects to a point: the marker says it all
+    if np.ptp(px) < 1e-12 or np.ptp(py) < 1e-12:
+        xs = [px.min(), px.max()] if np.ptp(px) >= 1e-12 else [float(x0[0])] * 2
+        ys = [py.min(), py.max()] if np.ptp(py) >= 1e-12 else [float(y0[0])] * 2
+        ln, = ax.plot(xs, ys, label=lab, **style)
+        ln.set_gid(GID_NEUTRAL)
+        return
+    from matplotlib.patches import Polygon
+
+    pts = np.unique(np.round(np.column_stack([px, py]), 12), axis=0)
+    c = pts.mean(0)
+    order = np.argsort(np.arctan2(pts[:, 1] - c[1], pts[:, 0] - c[0]))
+    patch = Polygon(pts[order], closed=True, facecolor="0.5", alpha=0.12, edgecolor="black",
+                    ls=style["ls"], label=lab, zorder=4)
+    patch.set_gid(GID_NEUTRAL)
+    ax.add_patch(patch)
 
 
 def fixed_points(points, x, y, dyn=None, *, axes=None, legend: bool = True):

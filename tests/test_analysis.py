@@ -502,11 +502,13 @@ def test_continuation_in_game_and_per_agent_parameters(ecopg2):
 
 
 def test_actor_critic_attractors_on_the_boundary(compiled):
-    """Actor-critic learners converge to pure strategies (not interior fixed points): basins still work."""
+    """Actor-critic learners converge to pure strategies on the boundary: the basins name those fixed points."""
     dyn = compiled(functools.partial(crldgen.games.ecological_public_good, 2), "actor_critic", True)
     res = crldgen.basins(dyn, (0, "p", "c"), (1, "p", "c"), 5, alpha=0.05, beta=50.0, gamma=0.75)
     assert len(res.attractors) == 2 and (res.labels >= 0).all()
-    assert all(a.fixed_point is None for a in res.attractors)  # pure strategies: no interior fixed point
+    # (before issue 17 these were 'not a fixed point': the boundary was never searched)
+    assert all(a.fixed_point is not None and a.fixed_point.on_boundary and a.fixed_point.stable
+               for a in res.attractors)
     ends = sorted(float(a.X[0, P, C]) for a in res.attractors)
     assert ends[0] < 1e-6 and ends[1] > 1 - 1e-6
     np.testing.assert_array_equal(res.labels, res.labels.T)

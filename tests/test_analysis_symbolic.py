@@ -151,3 +151,22 @@ def test_text_is_never_parsed_as_a_point_or_parameter():
         crldgen.symbolic_stability(model, [[[hostile, 0.5]], [[0.5, 0.5]]])
     with pytest.raises(crldgen.ParameterError, match="never parsed"):
         crldgen.symbolic_stability(model, [[[0.5, 0.5]], [[0.5, 0.5]]], params={"beta": hostile})
+
+
+def test_neimark_sacker_critical_values_of_matching_pennies():
+    """lambda = 1 - alpha +- i alpha beta (1 - gamma) at x = 1/2: the pair reaches |lambda| = 1 at
+    alpha = 2 / (1 + beta^2 (1 - gamma)^2) (by hand), a Neimark-Sacker crossing (issue 17)."""
+    T = np.ones((1, 2, 2, 1))
+    R = np.zeros((2, 1, 2, 2, 1))
+    R[0, 0, :, :, 0] = [[1, -1], [-1, 1]]
+    R[1] = -R[0]
+    model = crldgen.derive(crldgen.Game(T, R, states=("s",), actions=("h", "t"), name="matching_pennies"))
+    st = ss.symbolic_stability(model, [[[HALF, HALF]], [[HALF, HALF]]])
+    for beta, gamma in ((4, 0), (4, HALF)):
+        want = sympy.Rational(2) / (1 + beta ** 2 * (1 - gamma) ** 2)
+        assert st.critical_values("alpha", beta=beta, gamma=gamma) == [want]
+        assert st.critical_values("alpha", beta=beta, gamma=gamma, with_kind=True) == [(want, "neimark_sacker")]
+        assert st.critical_values("alpha", kind="fold", beta=beta, gamma=gamma) == []
+        assert st.stable_set("alpha", beta=beta, gamma=gamma) == sympy.Interval.open(0, want)
+    with pytest.raises(crldgen.ParameterError, match="kind"):
+        st.critical_values("alpha", kind="hopf", beta=4, gamma=0)

@@ -130,6 +130,16 @@ class System:
         return (self.J(y) - np.eye(self.n)) / self.alpha_rows[:, None]
 
 
+def effective_params(system: "System") -> dict:
+    """Every parameter value of a :class:`System` (learner values per agent as lists, game parameters by name).
+
+    The dict can be passed back as overrides (``**result.params``).
+    """
+    out = {"alpha": system.alpha.tolist(), "beta": system.beta.tolist(), "gamma": system.gamma.tolist()}
+    out.update(zip(system.dyn.param_names, system.theta.tolist()))
+    return out
+
+
 def params_key(p: dict) -> dict:
     """Plain-python copy of a parameter override dict (for result records)."""
     out = {}

@@ -12,9 +12,10 @@
   the exact inverse of the learning map backwards from the saddle.
 
 Attractors are identified by their end strategies: each end point is polished by
-Newton's method; ends that polish to the same stable fixed point share a label, ends
-that do not (an attractor on the boundary of the simplex, a cycle, a run that did not
-converge) are clustered by distance.
+Newton's method, in the interior and (actor-critic) on the face of the simplex where
+the end's small coordinates vanish; ends that polish to the same fixed point or
+neutral set share a label, ends that do not (a cycle, a run that did not converge) are
+clustered by distance.
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ import numpy as np
 
 from . import _checks
 from ..errors import ParameterError, StrategyError
-from ._core import Result, System, batch_overrides, coordinate, params_key, sample_strategies, set_probability
+from ._core import (Result, System, batch_overrides, coordinate, effective_params, params_key, sample_strategies,
+                    set_probability)
 from .fixedpoints import newton
 from .linear import FixedPoint, report
 
 
 # ------------------------------------------------------------------ attractors
 class _Attractors:
-    """Registry of attractors met so far; labels end points by matching or clustering."""
+    """Registry of attractors met so far; labels end points by matching or clustering.
+
+    An attractor that is a neutral set (``free_blocks``) matches every end point that
+    agrees with it outside the free blocks.
+    """
 
     def __init__(self, system: System, match_tol: float, known=None):
         self.system = system
@@ -47,7 +53,7 @@ class _Attractors:
     def nearest(self, X):
         if not self.items:
             return -1, np.inf
-        d = [float(np.max(np.abs(it.X - X))) for it in self.items]
+        d = [attractor_distance(it.X, it.fixed_point, X) for it in self.items]
         k = int(np.argmin(d))
         return k, d[k]
 
@@ -69,13 +75,46 @@ class _Attractors:
         return k
 
 
+def attractor_distance(A, fp, X) -> float:
+    """Max-abs distance of strategy ``X`` to attractor ``A`` (ignoring a neutral set's free blocks)."""
+    diff = np.abs(np.asarray(A, dtype=float) - np.asarray(X, dtype=float))
+    free = getattr(fp, "free_blocks", None) if fp is not None else None
+    if free:
+        mask = np.ones(diff.shape[:2], dtype=bool)
+        for i, o, *_ in free:
+            mask[i, o] = False
+        if not mask.any():
+            return 0.0
+        diff = diff[mask]
+    return float(np.max(diff))
+
+
 def _polish(system: System, X, y, match_tol: float):
-    """The fixed point an end strategy sits at (Newton from it), or None if Newton lands elsewhere."""
+    """The fixed point (or neutral set) an end strategy sits at, or None if none is within ``match_tol``.
+
+    Newton from the end in log-ratio coordinates first; then, for actor-critic, Newton on
+    the faces where the end's small coordinates vanish (:mod:`.boundary`).
+    """
+    from . import boundary as bd
+
     y_fp, _, _ = newton(system, y)
-    if y_fp is None:
+    if y_fp is not None:
+        Xf = system.X(y_fp)
+        free = bd.free_blocks(system, Xf, np.ones(system.shape, dtype=bool))
+        fp = bd.analyse_point(system, Xf, np.ones(system.shape, dtype=bool), 1e-12)[0] if free \
+            else report(system, y_fp)
+        if fp is not None and attractor_distance(fp.X, fp, X) <= match_tol:
+            return fp
+    if system.dyn.learner != "actor_critic":
         return None
-    fp = report(system, y_fp)
-    return fp if np.max(np.abs(fp.X - X)) <= match_tol else None
+    for t in bd.SUPPORT_TOLS:
+        sup = bd.support_of(X, t)
+        if sup.all() or not sup.any(-1).all():
+            continue
+        fp, _ = bd.analyse_point(system, X, sup, 1e-12)
+        if fp is not None and attractor_distance(fp.X, fp, X) <= match_tol:
+            return fp
+    return None
 
 
 def _known(attractors):
@@ -103,12 +142,16 @@ class BasinResult(Result):
     fractions : (K,) share of the converged initial strategies in each basin
     steps, converged : per initial strategy
     x_values, y_values, x, y : the slice (for :func:`basins`)
+    n_starts : trajectories run;  params : every parameter value used;  overrides : those passed
     """
 
     def summary(self) -> str:
-        lines = [f"{len(self.attractors)} attractor(s); {int(np.sum(self.labels == -1))} runs did not converge"]
+        lines = [f"{len(self.attractors)} attractor(s) from {self.get('n_starts', self.labels.size)} starts; "
+                 f"{int(np.sum(self.labels == -1))} runs did not converge"]
         for k, a in enumerate(self.attractors):
             kind = a.fixed_point.type if a.fixed_point is not None else "not a fixed point"
+            if a.fixed_point is not None and a.fixed_point.get("on_boundary"):
+                kind += " (boundary)"
             err = f" +- {self.stderr[k]:.3f}" if "stderr" in self else ""
             lines.append(f"{k:>3} fraction {self.fractions[k]:.4f}{err}  {kind:<15} X[..., :-1] = "
                          + np.array2string(a.X[..., :-1].ravel(), precision=4, max_line_width=10**6))
@@ -188,7 +231,8 @@ def basins(dyn, x, y, grid=21, *, base=None, x_range=(0.01, 0.99), y_range=(0.01
     for (j, k), lb, st, cv in zip(where, lab, runs.steps, runs.converged):
         labels[j, k], steps[j, k], converged[j, k] = lb, st, cv
     return BasinResult(labels=labels, attractors=items, fractions=fractions, steps=steps, converged=converged,
-                       x_values=xs, y_values=ys, x=cx, y=cy, params=params_key(p))
+                       x_values=xs, y_values=ys, x=cx, y=cy, n_starts=len(starts),
+                       params=effective_params(System(dyn, p)), overrides=params_key(p))
 
 
 def basin_fractions(dyn, n_samples: int = 1000, rng=None, *, sampling: str = "dirichlet", attractors=None,
@@ -204,7 +248,8 @@ def basin_fractions(dyn, n_samples: int = 1000, rng=None, *, sampling: str = "di
     n = max(int(np.sum(labels >= 0)), 1)
     return BasinResult(labels=labels, attractors=items, fractions=fractions,
                        stderr=np.sqrt(fractions * (1 - fractions) / n), steps=runs.steps,
-                       converged=runs.converged, X0=X0, params=params_key(p))
+                       converged=runs.converged, X0=X0, n_starts=len(X0),
+                       params=effective_params(System(dyn, p)), overrides=params_key(p))
 
 
 # ---------------------------------------------------------------- tipping point
@@ -280,14 +325,15 @@ def tipping_point(dyn, X_start=None, X_end=None, *, coordinate=None, interval=(0
         r = run(t)
         ends.append((_polish(system, r.final, r.final_logit.ravel(), 1e-2), r))
     A = [e[0].X if e[0] is not None else e[1].final for e in ends]
-    if np.max(np.abs(A[0] - A[1])) < 1e-6:
+    A_fp = [e[0] for e in ends]
+    if max(attractor_distance(A[0], A_fp[0], A[1]), attractor_distance(A[1], A_fp[1], A[0])) < 1e-6:
         raise ParameterError("both ends of the line reach the same attractor: no tipping point between them")
 
     def side(r, t):
         """0 or 1: the attractor the run from t ends nearer to (continuing ambiguous runs)."""
         total = r.steps
         while True:
-            d0, d1 = (float(np.max(np.abs(r.final - a))) for a in A)
+            d0, d1 = (attractor_distance(a, f, r.final) for a, f in zip(A, A_fp))
             if min(d0, d1) < 0.25 * max(d0, d1):
                 return (0 if d0 < d1 else 1), total
             if total > max_runs * tmax:
@@ -313,7 +359,8 @@ def tipping_point(dyn, X_start=None, X_end=None, *, coordinate=None, interval=(0
                         X=(1 - t) * Xa + t * Xb, X_lo=(1 - lo) * Xa + lo * Xb, X_hi=(1 - hi) * Xa + hi * Xb,
                         X_start=Xa, X_end=Xb, span=span,
                         attractors=tuple(e[0] if e[0] is not None else e[1].final for e in ends),
-                        n_trajectories=count, steps_lo=int(steps_lo), steps_hi=int(steps_hi), params=params_key(p))
+                        n_trajectories=count, steps_lo=int(steps_lo), steps_hi=int(steps_hi),
+                        params=effective_params(system), overrides=params_key(p))
 
 
 def critical_slowing_down(dyn, tip: TippingPoint, distances=None, *, tmax: int = 100000, tol: float = 1e-8,
@@ -349,8 +396,8 @@ def critical_slowing_down(dyn, tip: TippingPoint, distances=None, *, tmax: int =
         raise ParameterError("distances reach beyond the ends of the line")
     runs = dyn.trajectories(np.array([(1 - t) * tip.X_start + t * tip.X_end for t in ts]), tmax, tol,
                             progress=False, **batch_overrides(dyn, p))
-    A = [a.X if isinstance(a, Result) else np.asarray(a) for a in tip.attractors]
-    dist = np.array([[float(np.max(np.abs(X - a))) for a in A] for X in runs.final])
+    A = [(a.X, a) if isinstance(a, Result) else (np.asarray(a), None) for a in tip.attractors]
+    dist = np.array([[attractor_distance(a, f, X) for a, f in A] for X in runs.final])
     side = np.repeat([0, 1], len(d))
     reached = (dist[np.arange(len(ts)), side] < 0.25 * dist[np.arange(len(ts)), 1 - side]) & runs.converged
     steps = runs.steps.reshape(2, len(d))
@@ -420,7 +467,10 @@ def stable_manifold(dyn, saddle, *, eigen_index: int | None = None, eps: float =
     _checks.stable_manifold(eigen_index, eps, n_per_domain, max_iter, y_limit)
     system = System(dyn, p)
     fp = saddle if isinstance(saddle, FixedPoint) else report(system, system.y(saddle))
-    fp = report(system, fp.y.ravel()) if fp.params != params_key(p) else fp
+    if fp.get("on_boundary") or fp.get("eigenvectors") is None:
+        raise ParameterError("stable_manifold needs an interior saddle with eigenvectors; this point lies on the "
+                             "boundary of the simplex or is a neutral set (its stable manifold is not traced)")
+    fp = report(system, fp.y.ravel()) if fp.params != effective_params(system) else fp
     ev, vecs = np.asarray(fp.eigenvalues, dtype=complex), fp.eigenvectors
     if eigen_index is None:
         cand = [k for k in range(len(ev)) if abs(ev[k].imag) < 1e-12 and 0 < abs(ev[k]) < 1]

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _checks
 from ..errors import ParameterError
-from ._core import Result, System, batch_overrides, coordinate, params_key, run_one
+from ._core import Result, System, batch_overrides, coordinate, effective_params, params_key, run_one
 from .fixedpoints import newton
 from .linear import HYPERBOLIC_TOL, _is_complex
 
@@ -51,6 +51,18 @@ def make_observable(dyn, observable):
         return lambda X: float(np.mean(X[:, s, a]))
     i, s, a = coordinate(dyn, obs, "observable")
     return lambda X: float(X[i, s, a])
+
+
+def _fixed_params(dyn, p: dict, swept: str) -> dict:
+    """Every parameter value held fixed along a scan of ``swept`` (its own entry marked ``'swept'``)."""
+    rest = {k: v for k, v in p.items() if k != swept}
+    out = effective_params(System(dyn, rest))
+    head, _, tail = swept.rpartition("_")
+    if swept in out:
+        out[swept] = "swept"
+    elif head in out and tail.isdigit() and isinstance(out[head], list) and int(tail) < len(out[head]):
+        out[head][int(tail)] = "swept"
+    return out
 
 
 def _param_value(dyn, name, p):
@@ -181,6 +193,8 @@ class ContinuationResult(Result):
     bifurcations : list of Result(kind, value, X, y, observable, eigenvalues, index), index
         the position of the point in the arrays (bifurcation points are part of the branch)
     stop_reason : why the continuation ended
+    params : the overrides passed;  fixed_params : every other parameter value along the branch
+        (the continued one marked ``'swept'``)
     """
 
     def segments(self) -> list[Result]:
@@ -337,7 +351,7 @@ def continuation(dyn, param: str, X0, *, start: float | None = None, bounds=(Non
         stable=np.array([tt[1] == 0 for tt in tests], dtype=bool),
         spectral_radius=np.max(np.abs(E), axis=1) if E.size else np.zeros(len(values)),
         eigenvalues=E, arclength=np.array(arcs), bifurcations=bifs, stop_reason=reason,
-        params=params_key(p))
+        params=params_key(p), fixed_params=_fixed_params(dyn, p, param))
 
 
 def _advance(branch, u, t, h, lo, hi, ds_min, cos_max, tol):
@@ -438,6 +452,8 @@ class HysteresisResult(Result):
     jumps : list of Result(direction ('up'/'down'), value (where the branch ends),
         kind, observable_before, observable_after)
     branches : (continuation only) the ContinuationResult of every stable piece
+    params : the overrides passed;  fixed_params : every other parameter value (the swept one
+        marked ``'swept'``);  observable_name, threshold : (:func:`hysteresis_sweep`) what was used
     """
 
     def __repr__(self) -> str:
@@ -514,11 +530,11 @@ def hysteresis(dyn, param: str, lo: float, hi: float, X0=None, *, observable=Non
                                 observable_after=obs(System(dyn, q).X(y)), landed_at=mu))
         out[sweep_dir] = Result(param=np.array(vals), observable=np.array(obsv), X=np.array(Xs))
     return HysteresisResult(param_name=param, up=out["up"], down=out["down"], jumps=jumps, branches=pieces,
-                            params=params_key(p))
+                            params=params_key(p), fixed_params=_fixed_params(dyn, p, param))
 
 
 def hysteresis_sweep(dyn, param: str, values, X0=None, *, tmax: int = 2500, tol: float | None = 1e-11,
-                     observable=None, threshold: float = 0.5, **p) -> HysteresisResult:
+                     observable=None, threshold: float | None = None, **p) -> HysteresisResult:
     """Brute-force hysteresis, as in the chapter: iterate to convergence at every grid value.
 
     A carried :func:`crldgen.iterate.sweep` over ``values`` (each run starts from the
@@ -526,21 +542,44 @@ def hysteresis_sweep(dyn, param: str, values, X0=None, *, tmax: int = 2500, tol:
     ``values[::-1]`` from where the up sweep ended. Jumps are recorded where the
     observable changes by more than ``threshold`` between neighbouring grid values;
     ``value`` is the first grid value on the new branch, ``last_before`` the one before.
+
+    Defaults: ``observable=None`` picks the (state, action) probability, averaged over
+    the agents, that varies most over the two sweeps (on the chapter's game: cooperation
+    in the prosperous state; the degraded state stays at 0.5); ``threshold=None`` is a
+    quarter of that observable's range over the sweeps (no jumps when it is flat). The
+    result records both (``observable_name``, ``threshold``).
     """
     _checks.hysteresis_sweep(param, values, X0, tmax, tol, threshold)
     from ..iterate import sweep
 
     values = np.asarray(values, dtype=float)
-    obs = make_observable(dyn, observable)
     q = batch_overrides(dyn, p)
     up = sweep(dyn, dyn.uniform_strategy() if X0 is None else X0, param, values, tmax, tol, **q)
     down = sweep(dyn, up[len(up) - 1], param, values[::-1], tmax, tol, **q)
+    name_obs = observable
+    if observable is None:
+        finals = np.concatenate([np.asarray(up.final), np.asarray(down.final)])  # (2V, N, Q, M)
+        means = finals.mean(axis=1)  # (2V, Q, M): agent means
+        spread = means.max(axis=0) - means.min(axis=0)
+        s_idx, a_idx = np.unravel_index(int(np.argmax(spread)), spread.shape)
+        states = list(dyn.observations if not dyn.fully_observed else dyn.states)
+        name_obs = (states[s_idx], list(dyn.actions)[a_idx])
+        observable = (int(s_idx), int(a_idx))
+    obs = make_observable(dyn, observable)
     out, jumps = {}, []
+    series = {name: np.array([obs(X) for X in run.final]) for name, run in (("up", up), ("down", down))}
+    if threshold is None:
+        both = np.concatenate(list(series.values()))
+        span = float(both.max() - both.min()) if both.size else 0.0
+        threshold = 0.25 * span if span > 1e-9 else np.inf
     for name, run in (("up", up), ("down", down)):
-        r = out[name] = Result(param=run.values, X=run.final, observable=np.array([obs(X) for X in run.final]),
+        r = out[name] = Result(param=run.values, X=run.final, observable=series[name],
                                steps=run.steps, converged=run.converged)
         for k in np.flatnonzero(np.abs(np.diff(r.observable)) > threshold):
             jumps.append(Result(direction=name, value=float(r.param[k + 1]), kind="jump",
                                 last_before=float(r.param[k]), observable_before=float(r.observable[k]),
                                 observable_after=float(r.observable[k + 1])))
-    return HysteresisResult(param_name=param, up=out["up"], down=out["down"], jumps=jumps, params=params_key(p))
+    return HysteresisResult(param_name=param, up=out["up"], down=out["down"], jumps=jumps, params=params_key(p),
+                            fixed_params=_fixed_params(dyn, p, param),
+                            observable_name=name_obs if not callable(name_obs) else "callable",
+                            threshold=float(threshold))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks
-from ._core import Result, System, params_key
+from ._core import Result, System, effective_params
 
 #: |lambda| within this distance of 1 (map) or |Re| below it (flow) counts as non-hyperbolic
 HYPERBOLIC_TOL = 1e-9
@@ -34,8 +34,11 @@ def classify_map(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
     """Classify a fixed point of a map from the eigenvalues of its Jacobian.
 
     ``'stable node'``/``'stable focus'`` (all ``|lambda| < 1``), ``'unstable node'``/
-    ``'unstable focus'`` (all ``|lambda| > 1``), ``'saddle'`` (both), or
-    ``'non-hyperbolic'`` (some ``|lambda| = 1`` within ``tol``). Node or focus follows
+    ``'unstable focus'`` (all ``|lambda| > 1``), ``'saddle'`` (both, whatever other
+    eigenvalues of modulus 1 do), ``'unstable (non-hyperbolic)'`` (some ``|lambda| > 1``,
+    the others of modulus 1), or ``'non-hyperbolic'`` (no ``|lambda| > 1`` and some
+    ``|lambda| = 1`` within ``tol``): a spectral radius > 1 is never called anything
+    but unstable. Node or focus follows
     the leading eigenvalue (largest modulus for stable points, smallest for unstable
     ones: the direction trajectories approach along or leave by first): a complex
     leading eigenvalue means spiralling, i.e. a focus.
@@ -45,10 +48,10 @@ def classify_map(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
         return "stable node"
     mod = np.abs(ev)
     n_out, n_in = int(np.sum(mod > 1 + tol)), int(np.sum(mod < 1 - tol))
-    if n_out + n_in < ev.size:
-        return "non-hyperbolic"
     if n_out and n_in:
-        return "saddle"
+        return "saddle"  # unstable in some direction, whatever the neutral ones do
+    if n_out + n_in < ev.size:
+        return "unstable (non-hyperbolic)" if n_out else "non-hyperbolic"
     lead = ev[np.argmax(mod)] if n_in else ev[np.argmin(mod)]
     kind = "focus" if _is_complex(lead) else "node"
     return ("stable " if n_in else "unstable ") + kind
@@ -57,8 +60,9 @@ def classify_map(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
 def classify_flow(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
     """Classify an equilibrium of a flow from the eigenvalues of its Jacobian.
 
-    Stable if all real parts < 0, unstable if all > 0, saddle if both, non-hyperbolic
-    if some real part vanishes within ``tol``. Node or focus follows the leading
+    Stable if all real parts < 0, unstable if all > 0, saddle if both (whatever the
+    vanishing ones do), ``'unstable (non-hyperbolic)'`` if some are > 0 and the others
+    vanish, non-hyperbolic if none is > 0 and some vanish within ``tol``. Node or focus follows the leading
     eigenvalue (largest real part for stable points, smallest for unstable ones).
     """
     ev = np.asarray(eigenvalues, dtype=complex)
@@ -67,10 +71,10 @@ def classify_flow(eigenvalues, tol: float = HYPERBOLIC_TOL) -> str:
     re = ev.real
     scale = max(1.0, float(np.max(np.abs(ev))))
     n_pos, n_neg = int(np.sum(re > tol * scale)), int(np.sum(re < -tol * scale))
-    if n_pos + n_neg < ev.size:
-        return "non-hyperbolic"
     if n_pos and n_neg:
         return "saddle"
+    if n_pos + n_neg < ev.size:
+        return "unstable (non-hyperbolic)" if n_pos else "non-hyperbolic"
     lead = ev[np.argmax(re)] if n_neg else ev[np.argmin(re)]
     kind = "focus" if _is_complex(lead) else "node"
     return ("stable " if n_neg else "unstable ") + kind
@@ -96,6 +100,20 @@ class FixedPoint(Result):
     relaxation_time : ``-1 / ln(spectral_radius)`` in steps (e-folding time of the slowest
         mode; negative for unstable points: minus the e-folding time of the fastest growth)
     params : the parameter overrides the report was computed with
+    on_boundary : the point lies on a face of the product of simplices (some actions have probability 0)
+    support : (N, Q, M) bool, the actions with positive probability
+    transversal_actions, transversal_rates, transversal_multipliers : the missing actions
+        ``(agent, state, action)``, their growth rates ``delta[b] - delta[r]`` (flow units)
+        and map multipliers ``exp(alpha (delta[b] - delta[r]))`` (empty in the interior);
+        the multipliers are among ``eigenvalues``
+    face_eigenvalues : eigenvalues of the map within the face (all of them in the interior)
+    asymptotic : a stable boundary point: approached exponentially, never reached
+    neutral_dimension, free_blocks : dimension of the neutral set of fixed points through
+        the point (0: isolated) and the blocks ``(agent, state, actions)`` that mix those
+        actions freely along it (the point itself mixes them uniformly); tangent : further
+        neutral directions (face coordinates) of a curved set, or None; for a set,
+        ``type`` is ``'<stable|saddle|unstable|non-hyperbolic> set'``, judged by the
+        eigenvalues transversal to the set
     """
 
     def summary_row(self) -> str:
@@ -127,6 +145,11 @@ def report(system: System, y, **extra) -> FixedPoint:
         relax = -1.0 / np.log(rho) if rho != 1.0 else np.inf
     map_type = classify_map(ev)
     flow_type = classify_flow(flow_ev)
+    boundary_fields = dict(on_boundary=False, support=np.ones((N, Q, M), dtype=bool), transversal_actions=[],
+                           transversal_rates=np.zeros(0), transversal_multipliers=np.zeros(0),
+                           face_eigenvalues=_real_if_close(ev), asymptotic=False, neutral_dimension=0,
+                           free_blocks=[], tangent=None)
+    boundary_fields.update(extra)
     return FixedPoint(
         X=system.X(y), y=y.reshape(N, Q, M - 1),
         residual=float(np.max(np.abs(F))) if F.size else 0.0,
@@ -136,7 +159,7 @@ def report(system: System, y, **extra) -> FixedPoint:
         eigenvalues=_real_if_close(ev), eigenvectors=vecs,
         flow_stable=flow_type.startswith("stable"), flow_type=flow_type,
         flow_eigenvalues=_real_if_close(flow_ev),
-        relaxation_time=float(relax), jacobian=J, params=params_key(system.params), **extra)
+        relaxation_time=float(relax), jacobian=J, params=effective_params(system), **boundary_fields)
 
 
 def _real_if_close(ev):
@@ -152,7 +175,9 @@ def stability(dyn, X, **p) -> FixedPoint:
     dyn : Dynamics
     X : array (N, Q, M)
         Joint strategy in the interior of the simplex (or log-ratios ``y`` of shape
-        (N, Q, M-1) / (n_free,)).
+        (N, Q, M-1) / (n_free,)). Under actor-critic ``X`` may lie on the boundary (zero
+        entries): the report is then that of its face (``on_boundary``, within-face
+        eigenvalues and ``transversal_rates``; ``eigenvectors`` is None).
     **p
         Parameter overrides (learner and game parameters), as for every Dynamics call.
 
@@ -165,6 +190,14 @@ def stability(dyn, X, **p) -> FixedPoint:
     """
     _checks.strategy_arg("X", X)
     system = System(dyn, p)
+    arr = np.asarray(X, dtype=float)
+    if arr.shape == system.shape and dyn.learner == "actor_critic" and np.any(arr == 0):
+        # a strategy on a face of the simplex: within-face eigenvalues plus transversal rates
+        from .boundary import FaceSystem, face_report
+
+        Xc = dyn.check_strategy(arr)
+        face = FaceSystem(system, Xc > 0)
+        return face_report(system, face, face.z(Xc))
     return report(system, _as_y(system, X))
 
 

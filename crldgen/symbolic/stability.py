@@ -239,27 +239,41 @@ class SymbolicStability:
             return bool(all(abs(complex(v)) < 1e-12 for v in vals))
         return None
 
-    def critical_values(self, param: str, kind: str = "any", **values) -> list:
+    def critical_values(self, param: str, kind: str = "any", with_kind: bool = False, **values) -> list:
         """Parameter values where an eigenvalue reaches the unit circle, solved in closed form.
 
-        ``kind``: ``'fold'`` (lambda = +1), ``'flip'`` (lambda = -1), ``'any'`` (both).
-        Other symbols are substituted from ``values`` (by name) first; only real roots
-        in the parameter's range are returned, sorted.
+        ``kind``: ``'fold'`` (lambda = +1), ``'flip'`` (lambda = -1), ``'neimark_sacker'``
+        (a complex pair reaches ``|lambda| = 1``: ``re^2 + im^2 = 1`` with ``im != 0``
+        there), ``'any'`` (all three). Other symbols are substituted from ``values`` (by
+        name) first; only real roots in the parameter's range are returned, sorted; with
+        ``with_kind=True`` as ``(value, kind)`` pairs.
         """
         if self.eigenvalues is None:
             raise ParameterError("sympy found no closed-form eigenvalues; use crldgen.symbolic.stability."
                                  "critical_value (numeric, from a guess)")
+        kinds = {"fold": ("fold",), "flip": ("flip",), "neimark_sacker": ("neimark_sacker",),
+                 "any": ("fold", "flip", "neimark_sacker")}
+        if kind not in kinds:
+            raise ParameterError(f"kind must be one of {sorted(kinds)}, got {kind!r}")
         sym = _name_symbol(self, param)
         subs = _value_subs(self, values)
-        targets = {"fold": [1], "flip": [-1], "any": [1, -1]}[kind]
-        sols = set()
+        found: dict = {}
         for lam in self.eigenvalues:
             lam = lam.xreplace(subs)
-            for tgt in targets:
-                for sol in sympy.solve(sympy.Eq(lam, tgt), sym):
+            for k in kinds[kind]:
+                if k == "neimark_sacker":
+                    re, im = (sympy.simplify(part) for part in lam.as_real_imag())
+                    if im == 0:
+                        continue
+                    roots = sympy.solve(sympy.Eq(sympy.simplify(re ** 2 + im ** 2), 1), sym)
+                    roots = [r for r in roots if sympy.simplify(im.xreplace({sym: r})).is_zero is not True]
+                else:
+                    roots = sympy.solve(sympy.Eq(lam, 1 if k == "fold" else -1), sym)
+                for sol in roots:
                     if sol.is_real is not False and _in_domain(param, sol):
-                        sols.add(sympy.simplify(sol))
-        return sorted(sols, key=lambda e: float(e) if e.is_number else 0.0)
+                        found.setdefault(sympy.simplify(sol), k)
+        out = sorted(found, key=lambda e: float(e) if e.is_number else 0.0)
+        return [(v, found[v]) for v in out] if with_kind else out
 
     def stable_set(self, param: str, **values):
         """The set of values of ``param`` where the point is stable (all ``|lambda| < 1``).
