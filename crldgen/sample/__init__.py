@@ -357,9 +357,10 @@ def batch_td_errors(game, X, batch: int, *, runs: int = 1000, learner: str = "ex
     """Batch TD errors at a fixed strategy: one batch of ``K`` transitions per run.
 
     Returns ``(delta, counts)`` of shape (runs, N, Q, M): ``delta = beta (Q^ - Q)``
-    (scaled by beta like the CRLD TD errors; 0 for pairs not visited) with the batch's
-    certainty-equivalent estimates ``Q^`` and the estimates ``Q`` (default
-    ``ln X / beta``), and the visits of each pair. With ``Q = ln X / beta`` the mean of
+    (actor-critic: ``beta (Q^ - sum_b X Q^)``; scaled by beta like the CRLD TD errors;
+    0 for pairs not visited) with the batch's certainty-equivalent estimates ``Q^`` and
+    the estimates ``Q`` (default ``ln X / beta``), and the visits of each pair. The
+    strategy update of the batch learner is ``X' ∝ X exp(alpha delta)``. With ``Q = ln X / beta`` the mean of
     ``delta`` approaches the CRLD TD error up to a constant per (agent, state), i.e.
     ``delta - mean_a delta`` approaches ``Dynamics.tderror(X, normalize=True)``.
     """
@@ -371,10 +372,15 @@ def batch_td_errors(game, X, batch: int, *, runs: int = 1000, learner: str = "ex
         raise StrategyError(f"Q has shape {Qe.shape}; expected (N, Q, M) = {st.shape}")
     keys, s0_default = spawn_keys(seed, runs, game.n_states)
     s0 = _start_states(s0, s0_default, game.n_states)
-    delta = np.empty((runs,) + st.shape)
+    Qhat = np.empty((runs,) + st.shape)
     counts = np.empty((runs,) + st.shape)
-    _kern().batch_deltas(st.Tc, st.R, st.Oc, st.full_obs, X, np.ascontiguousarray(Qe), st.gamma, st.pref,
-                            st.code, K, s0, keys, delta, counts)
+    _kern().batch_estimates(st.Tc, st.R, st.Oc, st.full_obs, X, np.ascontiguousarray(Qe), st.gamma, st.pref,
+                            st.code, K, s0, keys, Qhat, counts)
+    if st.code == 2:  # actor-critic: the actor's increment Q^ - V^ with V^ = sum_b X Q^
+        delta = Qhat - np.sum(X * Qhat, axis=-1, keepdims=True)
+    else:
+        delta = Qhat - Qe
+    delta = np.where(counts > 0, delta, 0.0)
     return delta * st.beta[None, :, None, None], counts
 
 

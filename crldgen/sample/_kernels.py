@@ -287,10 +287,10 @@ def batch_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, K
 
 
 @njit(cache=True, parallel=True)
-def batch_deltas(Tc, R, Oc, full_obs, X, Qe, gamma, pref, learner, K, s0, keys, out, counts):
-    """One batch per run at the fixed strategy ``X``: the batch TD errors ``Qhat - Qe``.
+def batch_estimates(Tc, R, Oc, full_obs, X, Qe, gamma, pref, learner, K, s0, keys, out, counts):
+    """One batch per run at the fixed strategy ``X``: the replayed estimates ``Qhat``.
 
-    ``out[r, i, o, a]`` = certainty-equivalent ``Qhat`` minus ``Qe`` (0 where unvisited),
+    ``out[r, i, o, a]`` = certainty-equivalent ``Qhat`` (``Qe`` where unvisited),
     ``counts[r, i, o, a]`` = visits of the pair. The environment starts in ``s0[r]``.
     """
     n_runs = keys.shape[0]
@@ -342,7 +342,7 @@ def batch_deltas(Tc, R, Oc, full_obs, X, Qe, gamma, pref, learner, K, s0, keys, 
             _batch_evaluate(i, learner, n, rs, nn, X, Qe, gamma[i], pref[i], A, b, Qhat)
             for o in range(Qn):
                 for a in range(M):
-                    out[r, i, o, a] = Qhat[o * M + a] - Qe[i, o, a] if n[i, o, a] > 0.0 else 0.0
+                    out[r, i, o, a] = Qhat[o * M + a]
                     counts[r, i, o, a] = n[i, o, a]
 
 
