@@ -369,3 +369,51 @@ def test_distance_falls_as_one_over_sqrt_K_on_the_ecological_public_good(compile
     assert np.all((ratios > np.sqrt(10) / 1.5) & (ratios < np.sqrt(10) * 1.5)), scan
     # the systematic part (mean over runs vs CRLD) is not what dominates the distance
     assert np.all(scan.bias < scan.rms)
+
+
+# ------------------------------------------------------------------ example and plots
+def test_sample_example_quick(tmp_path, cache_dir, capsys):
+    import sys
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    sys.path.insert(0, str(examples))
+    try:
+        import _common
+        import sample_learners
+
+        _common.CACHE_DIR = cache_dir
+        written = sample_learners.main(["--out", str(tmp_path), "--quick", "--dpi", "40"])
+    finally:
+        _common.CACHE_DIR = None
+        sys.path.remove(str(examples))
+    assert sorted(p.name for p in written) == ["sample_distance.png", "sample_trajectories.png"]
+    assert all(p.stat().st_size > 1000 for p in written)
+    log = capsys.readouterr().out
+    slope = float(log.split("log-log slope ")[1].split()[0])
+    assert -0.8 < slope < -0.3
+
+
+def test_sample_plots_draw_runs_over_the_flow(compiled, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from crldgen import plot
+
+    game = ECOPG()
+    dyn = compiled(ECOPG, "sarsa", True)
+    X0 = np.full((2, 2, 2), 0.5)
+    cmp = sample.compare(game, X0, 5, 500, dyn=dyn, runs=7, seed=0, **CHAPTER)
+    axes = plot.sample_trajectories(cmp, ([0], [0, 1], [0]), ([1], [0, 1], [0]), dyn, points=4, **CHAPTER)
+    assert len(axes) == 2
+    for ax in axes:
+        gids = [ln.get_gid() for ln in ax.lines]
+        assert gids.count("sample") == 7 and gids.count("crld") == 1
+        assert any(c.get_gid() == "flow" for c in ax.collections)
+        crld = [ln for ln in ax.lines if ln.get_gid() == "crld"][0]
+        assert len(crld.get_xdata()) == 6
+    scan = sample.distance_vs_batch(game, X0, 3, [100, 400], dyn=dyn, runs=4, seed=0, **CHAPTER)
+    ax = plot.distance_vs_batch(scan)
+    assert {ln.get_gid() for ln in ax.lines} == {"distance", "bias", "reference"}
+    plot.save(ax, tmp_path / "d.png")
+    assert (tmp_path / "d.png").stat().st_size > 1000
