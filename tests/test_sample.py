@@ -417,3 +417,32 @@ def test_sample_plots_draw_runs_over_the_flow(compiled, tmp_path):
     assert {ln.get_gid() for ln in ax.lines} == {"distance", "bias", "reference"}
     plot.save(ax, tmp_path / "d.png")
     assert (tmp_path / "d.png").stat().st_size > 1000
+
+
+# ------------------------------------------------------------------------ CLI
+def test_cli_sample(tmp_path, cache_dir, compiled):
+    import io
+
+    from crldgen.cli import main
+
+    compiled(ECOPG, "sarsa", True)  # the CRLD module is then in the session cache
+    buf = io.StringIO()
+    out = tmp_path / "runs.npz"
+    rc = main(["sample", "ecological-public-good", "--beta", "5", "--steps", "6", "--batch", "500", "--runs", "3",
+               "--compare", "--cache-dir", str(cache_dir), "--x0", "0.5,0.3,0.5,0.6", "--out", str(out)], out=buf)
+    assert rc == 0, buf.getvalue()
+    text = buf.getvalue()
+    assert "expected_sarsa (batch K=500)" in text and "RMS distance to CRLD after 6 updates" in text
+    data = np.load(out)
+    assert data["X"].shape == (3, 7, 2, 2, 2) and data["crld"].shape == (7, 2, 2, 2)
+    np.testing.assert_allclose(data["X"][:, 0, 0, 1], [[0.3, 0.7]] * 3)
+    # the same seed gives the same runs as the Python API
+    X0 = np.array([[[0.5, 1 - 0.5], [0.3, 1 - 0.3]], [[0.5, 1 - 0.5], [0.6, 1 - 0.6]]])
+    res = sample.simulate(ECOPG(), X0, 6, batch=500, runs=3, seed=0, beta=5.0, alpha=0.05,
+                          gamma=0.75)
+    np.testing.assert_array_equal(res.X, data["X"])
+    assert main(["sample", "social-dilemma", "--batch", "0", "--steps", "100", "--learner", "q_learning"],
+                out=io.StringIO()) == 0
+    assert main(["sample", "social-dilemma", "--batch", "0", "--compare"], out=io.StringIO()) == 2
+    assert main(["sample", "social-dilemma", "--gamma", "1.5"], out=io.StringIO()) == 2
+    assert main(["sample", "social-dilemma", "--param", "zz=1"], out=io.StringIO()) == 2
