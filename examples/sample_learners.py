@@ -48,8 +48,8 @@ def main(argv=None) -> list:
     written = [c.save(fig, args, "sample_trajectories.png")]
 
     # distance after 30 updates as a function of K
-    Ks = [1000, 3000, 10000] if quick else [1000, 3000, 10000, 30000, 100000]
-    scan = sample.distance_vs_batch(game, X0, 30, Ks, dyn=dyn, runs=8 if quick else 24, seed=1, **PARAMS)
+    Ks = [2000, 6000, 20000] if quick else [1000, 3000, 10000, 30000, 100000]
+    scan = sample.distance_vs_batch(game, X0, 30, Ks, dyn=dyn, runs=12 if quick else 24, seed=1, **PARAMS)
     for K, d, b in zip(scan.batch, scan.rms, scan.bias):
         print(f"K = {K:>6}: RMS distance after 30 updates {d:.5f}, run mean {b:.5f}")
     print(f"log-log slope {scan.slope:.3f} (1/sqrt(K): -0.5)")

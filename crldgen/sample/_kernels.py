@@ -31,6 +31,7 @@ from numba import njit, prange
 EXPECTED_SARSA, SARSA, ACTOR_CRITIC, Q_LEARNING = 0, 1, 2, 3
 
 _U53 = 1.0 / 9007199254740992.0  # 2**-53
+_U32 = 1.0 / 4294967296.0  # 2**-32
 
 
 # ----------------------------------------------------------------- xoshiro256**
@@ -198,6 +199,129 @@ def _batch_evaluate(i, learner, n, rs, nn, X, Qe, gam, pref, A, b, Qhat):
     _solve(A, b, Qhat)
 
 
+@njit(cache=True, inline="always")
+def _draw_at(C, i0, i1, u):
+    """``_draw(C[i0, i1], u)`` without making a view."""
+    n = C.shape[2]
+    k = 0
+    while k < n - 1 and u >= C[i0, i1, k]:
+        k += 1
+    return k
+
+
+@njit(cache=True)
+def _collect_batch(Tc, R, Oc, full_obs, Xc, K, s, obs, act, mult, st, C, n, rs, nn):
+    """Play ``K`` time steps at the fixed strategies ``Xc`` (cumulative) from state ``s``.
+
+    Fills the batch statistics of every agent: ``n[i, o, a]`` visits, ``rs[i, o, a]``
+    reward sums, ``nn[i, o, a, o', a']`` next (observation, action) counts. ``obs``
+    holds the agents' current observations (updated); returns the final state. Each
+    64-bit draw gives two 32-bit uniforms. Fully observed games count joint
+    transitions ``C[s, j, s', j']`` and derive the per-agent statistics afterwards.
+    """
+    N, Qn, M = Xc.shape
+    J = Tc.shape[1]
+    Z = Tc.shape[0]
+    n[:] = 0.0
+    rs[:] = 0.0
+    nn[:] = 0.0
+    spare = 0.0
+    have = False
+    for i in range(N):
+        if have:
+            u = spare
+            have = False
+        else:
+            x = _next_u64(st)
+            u = np.float64(x >> np.uint64(32)) * _U32
+            spare = np.float64(x & np.uint64(0xFFFFFFFF)) * _U32
+            have = True
+        act[i] = _draw_at(Xc, i, obs[i], u)
+    j = 0
+    for i in range(N):
+        j += act[i] * mult[i]
+    if full_obs:
+        C[:] = 0
+        for _ in range(K):
+            if have:
+                u = spare
+                have = False
+            else:
+                x = _next_u64(st)
+                u = np.float64(x >> np.uint64(32)) * _U32
+                spare = np.float64(x & np.uint64(0xFFFFFFFF)) * _U32
+                have = True
+            s2 = _draw_at(Tc, s, j, u)
+            j2 = 0
+            for i in range(N):
+                if have:
+                    u = spare
+                    have = False
+                else:
+                    x = _next_u64(st)
+                    u = np.float64(x >> np.uint64(32)) * _U32
+                    spare = np.float64(x & np.uint64(0xFFFFFFFF)) * _U32
+                    have = True
+                j2 += _draw_at(Xc, i, s2, u) * mult[i]
+            C[s, j, s2, j2] += 1
+            s = s2
+            j = j2
+        for s1 in range(Z):
+            for j1 in range(J):
+                for s3 in range(Z):
+                    for j3 in range(J):
+                        cnt = C[s1, j1, s3, j3]
+                        if cnt == 0:
+                            continue
+                        for i in range(N):
+                            a = (j1 // mult[i]) % M
+                            a2 = (j3 // mult[i]) % M
+                            n[i, s1, a] += cnt
+                            rs[i, s1, a] += cnt * R[i, s1, j1, s3]
+                            nn[i, s1, a, s3, a2] += cnt
+        for i in range(N):
+            obs[i] = s
+        return s
+    for _ in range(K):
+        s2 = _draw_at(Tc, s, j, _uniform(st))
+        j2 = 0
+        for i in range(N):
+            o, a = obs[i], act[i]
+            o2 = _draw_at(Oc, i, s2, _uniform(st))
+            a2 = _draw_at(Xc, i, o2, _uniform(st))
+            n[i, o, a] += 1.0
+            rs[i, o, a] += R[i, s, j, s2]
+            nn[i, o, a, o2, a2] += 1.0
+            obs[i] = o2
+            act[i] = a2
+            j2 += a2 * mult[i]
+        s = s2
+        j = j2
+    return s
+
+
+@njit(cache=True)
+def _multipliers(N, M):
+    mult = np.empty(N, np.int64)
+    m = 1
+    for i in range(N - 1, -1, -1):
+        mult[i] = m
+        m *= M
+    return mult
+
+
+@njit(cache=True)
+def _cumulative_rows(X, Xc):
+    N, Qn, M = X.shape
+    for i in range(N):
+        for o in range(Qn):
+            acc = 0.0
+            for a in range(M):
+                acc += X[i, o, a]
+                Xc[i, o, a] = acc
+            Xc[i, o, M - 1] = 1.0
+
+
 # ------------------------------------------------------------------ batch learners
 @njit(cache=True, parallel=True)
 def batch_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, K, steps, every, s0, keys,
@@ -211,7 +335,7 @@ def batch_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, K
     """
     n_runs = keys.shape[0]
     N, Qn, M = Q0.shape
-    Z = Tc.shape[0]
+    Z, J = Tc.shape[0], Tc.shape[1]
     D = Qn * M
     for r in prange(n_runs):
         st = keys[r].copy()
@@ -222,19 +346,16 @@ def batch_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, K
         n = np.zeros((N, Qn, M))
         rs = np.zeros((N, Qn, M))
         nn = np.zeros((N, Qn, M, Qn, M))
+        C = np.zeros((Z, J, Z, J) if full_obs else (1, 1, 1, 1), np.int64)
         A = np.empty((D, D))
         b = np.empty(D)
         Qhat = np.empty(D)
         obs = np.empty(N, np.int64)
         act = np.empty(N, np.int64)
-        mult = np.empty(N, np.int64)
-        m = 1
-        for i in range(N - 1, -1, -1):
-            mult[i] = m
-            m *= M
+        mult = _multipliers(N, M)
         s = s0[r]
         for i in range(N):
-            obs[i] = s if full_obs else _draw(Oc[i, s], _uniform(st))
+            obs[i] = s if full_obs else _draw_at(Oc, i, s, _uniform(st))
         rec = 0
         for t in range(steps + 1):
             if learner == ACTOR_CRITIC:
@@ -247,26 +368,7 @@ def batch_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, K
             if t == steps:
                 final[r] = X
                 break
-            n[:] = 0.0
-            rs[:] = 0.0
-            nn[:] = 0.0
-            for i in range(N):
-                act[i] = _draw(Xc[i, obs[i]], _uniform(st))
-            for _ in range(K):
-                j = 0
-                for i in range(N):
-                    j += act[i] * mult[i]
-                s2 = _draw(Tc[s, j], _uniform(st))
-                for i in range(N):
-                    o, a = obs[i], act[i]
-                    o2 = s2 if full_obs else _draw(Oc[i, s2], _uniform(st))
-                    a2 = _draw(Xc[i, o2], _uniform(st))
-                    n[i, o, a] += 1.0
-                    rs[i, o, a] += R[i, s, j, s2]
-                    nn[i, o, a, o2, a2] += 1.0
-                    obs[i] = o2
-                    act[i] = a2
-                s = s2
+            s = _collect_batch(Tc, R, Oc, full_obs, Xc, K, s, obs, act, mult, st, C, n, rs, nn)
             for i in range(N):
                 for o in range(Qn):
                     for a in range(M):
@@ -292,52 +394,30 @@ def batch_estimates(Tc, R, Oc, full_obs, X, Qe, gamma, pref, learner, K, s0, key
 
     ``out[r, i, o, a]`` = certainty-equivalent ``Qhat`` (``Qe`` where unvisited),
     ``counts[r, i, o, a]`` = visits of the pair. The environment starts in ``s0[r]``.
+    Uses the same collection code as :func:`batch_runs`.
     """
     n_runs = keys.shape[0]
     N, Qn, M = X.shape
+    Z, J = Tc.shape[0], Tc.shape[1]
     D = Qn * M
     Xc = np.empty((N, Qn, M))
-    for i in range(N):
-        for o in range(Qn):
-            acc = 0.0
-            for a in range(M):
-                acc += X[i, o, a]
-                Xc[i, o, a] = acc
-            Xc[i, o, M - 1] = 1.0
+    _cumulative_rows(X, Xc)
     for r in prange(n_runs):
         st = keys[r].copy()
         n = np.zeros((N, Qn, M))
         rs = np.zeros((N, Qn, M))
         nn = np.zeros((N, Qn, M, Qn, M))
+        C = np.zeros((Z, J, Z, J) if full_obs else (1, 1, 1, 1), np.int64)
         A = np.empty((D, D))
         b = np.empty(D)
         Qhat = np.empty(D)
         obs = np.empty(N, np.int64)
         act = np.empty(N, np.int64)
-        mult = np.empty(N, np.int64)
-        m = 1
-        for i in range(N - 1, -1, -1):
-            mult[i] = m
-            m *= M
+        mult = _multipliers(N, M)
         s = s0[r]
         for i in range(N):
-            obs[i] = s if full_obs else _draw(Oc[i, s], _uniform(st))
-            act[i] = _draw(Xc[i, obs[i]], _uniform(st))
-        for _ in range(K):
-            j = 0
-            for i in range(N):
-                j += act[i] * mult[i]
-            s2 = _draw(Tc[s, j], _uniform(st))
-            for i in range(N):
-                o, a = obs[i], act[i]
-                o2 = s2 if full_obs else _draw(Oc[i, s2], _uniform(st))
-                a2 = _draw(Xc[i, o2], _uniform(st))
-                n[i, o, a] += 1.0
-                rs[i, o, a] += R[i, s, j, s2]
-                nn[i, o, a, o2, a2] += 1.0
-                obs[i] = o2
-                act[i] = a2
-            s = s2
+            obs[i] = s if full_obs else _draw_at(Oc, i, s, _uniform(st))
+        _collect_batch(Tc, R, Oc, full_obs, Xc, K, s, obs, act, mult, st, C, n, rs, nn)
         for i in range(N):
             _batch_evaluate(i, learner, n, rs, nn, X, Qe, gamma[i], pref[i], A, b, Qhat)
             for o in range(Qn):
