@@ -71,7 +71,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--runs", type=int, default=8)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch", type=int, default=100_000)
-    ap.add_argument("--online-steps", type=int, default=2_000_000)
+    ap.add_argument("--online-steps", type=int, default=500_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
