@@ -180,6 +180,39 @@ def test_multistate_batch_estimates_converge_to_crld(compiled):
     assert np.all(np.abs(norm.mean(0) - ref) < 5 * sem + 2e-3)
 
 
+def test_partially_observed_batch_estimates_converge_to_crld(compiled):
+    """Noisy observations: the batch frequencies give the belief-weighted CRLD of section 7."""
+    game = noisy_ecopg(0.2)
+    dyn = compiled(game, "sarsa", True)
+    X = interior(np.random.default_rng(8), (2, 2, 2))
+    delta, counts = sample.batch_td_errors(game, X, 20000, runs=200, seed=5, **CHAPTER)
+    assert counts.min() > 0
+    norm = delta - delta.mean(-1, keepdims=True)
+    T, R, O = tensors(game)
+    ref = crld_delta(T, R, O, X, np.full(2, BETA), np.full(2, 0.75), np.full(2, 0.25))
+    np.testing.assert_allclose(dyn.tderror(X, normalize=True, **CHAPTER), ref, atol=1e-9)
+    sem = norm.std(0, ddof=1) / np.sqrt(norm.shape[0])
+    assert np.all(np.abs(norm.mean(0) - ref) < 5 * sem + 2e-3)
+
+
+def test_per_agent_parameters_in_one_batch_step(compiled):
+    """One batch update with per-agent alpha, beta, gamma: the mean logit step is the CRLD's."""
+    game = random_matrix_game()
+    dyn = compiled(game, "sarsa", True)
+    X0 = interior(np.random.default_rng(3), (2, 1, 3))
+    p = dict(alpha=[0.1, 0.3], beta=[2.0, 6.0], gamma=[0.5, 0.8])
+    res = sample.simulate(game, X0, 1, batch=4000, runs=400, seed=9, learner="sarsa", **p)
+    y = np.log(res.final[..., :-1] / res.final[..., -1:])
+    y0 = dyn.to_logit(X0)
+    step = y - y0
+    ref = dyn.logit_step(y0, **p) - y0
+    sem = step.std(0, ddof=1) / np.sqrt(step.shape[0])
+    assert np.all(np.abs(step.mean(0) - ref) < 5 * sem), (step.mean(0), ref, sem)
+    # with the agents' parameters swapped the CRLD step differs by many standard errors
+    swapped = dyn.logit_step(y0, alpha=[0.3, 0.1], beta=[6.0, 2.0], gamma=[0.8, 0.5]) - y0
+    assert np.any(np.abs(step.mean(0) - swapped) > 20 * sem)
+
+
 # ---------------------------------------------------------------- online TD errors
 @pytest.mark.parametrize("learner", ["expected_sarsa", "sarsa", "q_learning", "actor_critic"])
 def test_online_td_error_expectation_at_fixed_strategy(compiled, learner):

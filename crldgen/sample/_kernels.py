@@ -69,16 +69,6 @@ def uniforms(key, n, out):
         out[k] = _uniform(st)
 
 
-@njit(cache=True, inline="always")
-def _draw(cdf, u):
-    """Index k with ``cdf[k-1] <= u < cdf[k]`` (linear search; the last entry is 1)."""
-    n = cdf.shape[0]
-    k = 0
-    while k < n - 1 and u >= cdf[k]:
-        k += 1
-    return k
-
-
 # -------------------------------------------------------------- small helpers
 @njit(cache=True)
 def _softmax_rows(V, beta, X, Xc):
@@ -201,7 +191,8 @@ def _batch_evaluate(i, learner, n, rs, nn, X, Qe, gam, pref, A, b, Qhat):
 
 @njit(cache=True, inline="always")
 def _draw_at(C, i0, i1, u):
-    """``_draw(C[i0, i1], u)`` without making a view."""
+    """Index k with ``C[i0, i1, k-1] <= u < C[i0, i1, k]`` (linear search over a cumulative row
+    whose last entry is 1; indexes in place instead of making a view)."""
     n = C.shape[2]
     k = 0
     while k < n - 1 and u >= C[i0, i1, k]:
@@ -497,8 +488,8 @@ def online_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, 
             _softmax_rows(Qe, beta, X, Xc)
         s = s0[r]
         for i in range(N):
-            obs[i] = s if full_obs else _draw(Oc[i, s], _uniform(st))
-            act[i] = _draw(Xc[i, obs[i]], _uniform(st))
+            obs[i] = s if full_obs else _draw_at(Oc, i, s, _uniform(st))
+            act[i] = _draw_at(Xc, i, obs[i], _uniform(st))
         rec = 0
         for t in range(steps + 1):
             if t % every == 0:
@@ -510,11 +501,11 @@ def online_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, 
             j = 0
             for i in range(N):
                 j += act[i] * mult[i]
-            s2 = _draw(Tc[s, j], _uniform(st))
+            s2 = _draw_at(Tc, s, j, _uniform(st))
             for i in range(N):
                 o, a = obs[i], act[i]
-                o2 = s2 if full_obs else _draw(Oc[i, s2], _uniform(st))
-                a2 = _draw(Xc[i, o2], _uniform(st))
+                o2 = s2 if full_obs else _draw_at(Oc, i, s2, _uniform(st))
+                a2 = _draw_at(Xc, i, o2, _uniform(st))
                 delta = _td_error(learner, i, o, a, o2, a2, R[i, s, j, s2], Qe, X, gamma[i], pref[i])
                 if learner == ACTOR_CRITIC:
                     Qe[i, o, 0] += alpha[i] * delta
@@ -559,17 +550,17 @@ def td_error_stats(Tc, R, Oc, full_obs, X, Qe, gamma, pref, learner, steps, burn
             m *= M
         s = s0[r]
         for i in range(N):
-            obs[i] = s if full_obs else _draw(Oc[i, s], _uniform(st))
-            act[i] = _draw(Xc[i, obs[i]], _uniform(st))
+            obs[i] = s if full_obs else _draw_at(Oc, i, s, _uniform(st))
+            act[i] = _draw_at(Xc, i, obs[i], _uniform(st))
         for t in range(burn + steps):
             j = 0
             for i in range(N):
                 j += act[i] * mult[i]
-            s2 = _draw(Tc[s, j], _uniform(st))
+            s2 = _draw_at(Tc, s, j, _uniform(st))
             for i in range(N):
                 o, a = obs[i], act[i]
-                o2 = s2 if full_obs else _draw(Oc[i, s2], _uniform(st))
-                a2 = _draw(Xc[i, o2], _uniform(st))
+                o2 = s2 if full_obs else _draw_at(Oc, i, s2, _uniform(st))
+                a2 = _draw_at(Xc, i, o2, _uniform(st))
                 if t >= burn:
                     sums[r, i, o, a] += _td_error(learner, i, o, a, o2, a2, R[i, s, j, s2], Qe, X, gamma[i],
                                                   pref[i])
