@@ -125,16 +125,17 @@ def interior(rng, shape):
 
 
 # ---------------------------------------------------------------- batch learners
-@pytest.mark.parametrize("learner", ["expected_sarsa", "sarsa", "actor_critic"])
+@pytest.mark.parametrize("learner, replay", [("expected_sarsa", True), ("sarsa", True), ("actor_critic", True),
+                                             ("expected_sarsa", False), ("actor_critic", False)])
 @pytest.mark.parametrize("K", [100, 1000])
-def test_single_state_batch_update_is_the_crld_map_in_expectation(compiled, learner, K):
+def test_single_state_batch_update_is_the_crld_map_in_expectation(compiled, learner, replay, K):
     game = random_matrix_game()
     dyn = compiled(game, "sarsa" if learner != "actor_critic" else "actor_critic", True)
     rng = np.random.default_rng(7)
     X = interior(rng, (2, 1, 3))
     p = dict(beta=BETA, gamma=0.75, alpha=0.05)
     runs = 4000
-    delta, counts = sample.batch_td_errors(game, X, K, runs=runs, learner=learner, seed=11, **p)
+    delta, counts = sample.batch_td_errors(game, X, K, runs=runs, learner=learner, seed=11, replay=replay, **p)
     assert counts.min() > 0  # every pair seen in every batch at these K and X
     assert np.allclose(counts.sum(-1), K)
     norm = delta - delta.mean(-1, keepdims=True)
@@ -211,6 +212,23 @@ def test_per_agent_parameters_in_one_batch_step(compiled):
     # with the agents' parameters swapped the CRLD step differs by many standard errors
     swapped = dyn.logit_step(y0, alpha=[0.3, 0.1], beta=[6.0, 2.0], gamma=[0.8, 0.5]) - y0
     assert np.any(np.abs(step.mean(0) - swapped) > 20 * sem)
+
+
+@pytest.mark.parametrize("learner", ["expected_sarsa", "sarsa", "q_learning"])
+def test_one_pass_batch_is_the_value_space_map_in_expectation(learner):
+    """replay=False: the batch mean TD error is E[delta_t | o, a] with the current estimates (section 10)."""
+    game = ECOPG()
+    rng = np.random.default_rng(12)
+    X = interior(rng, (2, 2, 2))
+    Qe = rng.normal(size=(2, 2, 2))
+    delta, counts = sample.batch_td_errors(game, X, 5000, runs=400, learner=learner, seed=2, Q=Qe, replay=False,
+                                           **CHAPTER)
+    assert counts.min() > 0
+    T, R, O = tensors(game)
+    ref = expected_sample_td(T, R, O, X, Qe, np.full(2, 0.75), np.full(2, 0.25), learner)
+    est = delta / BETA
+    sem = est.std(0, ddof=1) / np.sqrt(est.shape[0])
+    assert np.all(np.abs(est.mean(0) - ref) < 5 * sem + 1e-3), (est.mean(0), ref, sem)
 
 
 # ---------------------------------------------------------------- online TD errors

@@ -26,7 +26,11 @@ Two kinds of learners:
   expected SARSA, Q-learning (the batch-mean sample TD error with the replayed
   next-state values); the actor-critic moves its preferences by
   ``alpha (Q^[o, a] - sum_b X[o, b] Q^[o, b])``. Pairs not visited in a batch keep
-  their estimate (their TD error is 0).
+  their estimate (their TD error is 0). ``replay=False`` gives the one-pass variant: the
+  batch mean of the sample TD errors with the current estimates as next-state values;
+  its K -> infinity limit is the value-space map of crld-math section 10 (expected
+  SARSA / SARSA / Q-learning on the estimates), which equals the CRLD map only on
+  single-state games (the next-state value is then common to all actions).
 
 As ``K -> infinity`` the batch estimates converge to the strategy averages
 ``Q^ -> Qx`` (crld-math sections 2, 3, 7) and the strategy update becomes exactly
@@ -297,7 +301,8 @@ class SampleResult:
 
 
 def simulate(game, X0, steps: int, *, learner: str = "expected_sarsa", batch: int | None = 1000, runs: int = 1,
-             seed=None, every: int = 1, prefactor: bool = True, s0=None, **params) -> SampleResult:
+             seed=None, every: int = 1, prefactor: bool = True, s0=None, replay: bool = True,
+             **params) -> SampleResult:
     """Run sample-based learners on ``game`` from ``X0`` (``runs`` replicates, in parallel).
 
     Parameters
@@ -322,6 +327,11 @@ def simulate(game, X0, steps: int, *, learner: str = "expected_sarsa", batch: in
         Rewards multiplied by ``1 - gamma_i`` (as in the deterministic learners).
     s0 : int or array of int, optional
         Initial environment state (one per run); default uniform from the seed.
+    replay : bool
+        Batch learners: replay the batch to convergence (default; the K -> infinity limit
+        is the CRLD map) or take the one-pass batch mean of the sample TD errors with the
+        current estimates as next-state values (its limit is the value-space dynamics of
+        crld-math section 10, not the CRLD map, except on single-state games).
     **params
         ``alpha``, ``beta``, ``gamma`` (scalar or one per agent; ``alpha_0`` ...), game
         parameters by name.
@@ -347,20 +357,23 @@ def simulate(game, X0, steps: int, *, learner: str = "expected_sarsa", batch: in
     else:
         visits = np.zeros((runs, st.shape[0], st.shape[1]))
         kern.batch_runs(st.Tc, st.R, st.Oc, st.full_obs, Q0, Q0.copy(), st.alpha, st.beta, st.gamma, st.pref,
-                        st.code, K, steps, every, s0, keys, out, final, visits)
-    info = dict(alpha=st.alpha, beta=st.beta, gamma=st.gamma, prefactor=st.prefactor, steps=steps, **st.theta)
+                        st.code, bool(replay), K, steps, every, s0, keys, out, final, visits)
+    info = dict(alpha=st.alpha, beta=st.beta, gamma=st.gamma, prefactor=st.prefactor, steps=steps,
+                replay=bool(replay) if K is not None else None, **st.theta)
     return SampleResult(out, times, final, visits, st.learner, K, info, ss)
 
 
 def batch_td_errors(game, X, batch: int, *, runs: int = 1000, learner: str = "expected_sarsa", seed=None,
-                    Q=None, prefactor: bool = True, s0=None, **params) -> tuple[np.ndarray, np.ndarray]:
+                    Q=None, prefactor: bool = True, s0=None, replay: bool = True,
+                    **params) -> tuple[np.ndarray, np.ndarray]:
     """Batch TD errors at a fixed strategy: one batch of ``K`` transitions per run.
 
     Returns ``(delta, counts)`` of shape (runs, N, Q, M): ``delta = beta (Q^ - Q)``
     (actor-critic: ``beta (Q^ - sum_b X Q^)``; scaled by beta like the CRLD TD errors;
     0 for pairs not visited) with the batch's certainty-equivalent estimates ``Q^`` and
     the estimates ``Q`` (default ``ln X / beta``), and the visits of each pair. The
-    strategy update of the batch learner is ``X' ∝ X exp(alpha delta)``. With ``Q = ln X / beta`` the mean of
+    strategy update of the batch learner is ``X' ∝ X exp(alpha delta)``. ``replay`` as in
+    :func:`simulate`. With ``Q = ln X / beta`` the mean of
     ``delta`` approaches the CRLD TD error up to a constant per (agent, state), i.e.
     ``delta - mean_a delta`` approaches ``Dynamics.tderror(X, normalize=True)``.
     """
@@ -375,7 +388,7 @@ def batch_td_errors(game, X, batch: int, *, runs: int = 1000, learner: str = "ex
     Qhat = np.empty((runs,) + st.shape)
     counts = np.empty((runs,) + st.shape)
     _kern().batch_estimates(st.Tc, st.R, st.Oc, st.full_obs, X, np.ascontiguousarray(Qe), st.gamma, st.pref,
-                            st.code, K, s0, keys, Qhat, counts)
+                            st.code, bool(replay), K, s0, keys, Qhat, counts)
     if st.code == 2:  # actor-critic: the actor's increment Q^ - V^ with V^ = sum_b X Q^
         delta = Qhat - np.sum(X * Qhat, axis=-1, keepdims=True)
     else:
@@ -481,7 +494,8 @@ def _check_dynamics(dyn, game, learner: str, prefactor: bool) -> None:
 
 
 def compare(game, X0, steps: int, batch: int, *, dyn=None, runs: int = 100, learner: str = "expected_sarsa",
-            seed=None, every: int = 1, prefactor: bool = True, s0=None, **params) -> Comparison:
+            seed=None, every: int = 1, prefactor: bool = True, s0=None, replay: bool = True,
+            **params) -> Comparison:
     """``runs`` batch-learner replicates from ``X0`` next to the CRLD trajectory.
 
     ``dyn`` is the compiled CRLD (:func:`crldgen.compile`) of ``game`` with the matching
@@ -497,7 +511,7 @@ def compare(game, X0, steps: int, batch: int, *, dyn=None, runs: int = 100, lear
         dyn = crld_compile(game, CRLD_LEARNER[name], prefactor)
     _check_dynamics(dyn, game, learner, prefactor)
     res = simulate(game, X0, steps, learner=learner, batch=batch, runs=runs, seed=seed, every=every,
-                   prefactor=prefactor, s0=s0, **params)
+                   prefactor=prefactor, s0=s0, replay=replay, **params)
     crld = crld_trajectory(dyn, X0, steps, **params)[res.times]
     diff = res.X - crld[None]
     rms = np.sqrt(np.mean(diff ** 2, axis=(0, 2, 3, 4)))
@@ -518,14 +532,14 @@ class DistanceScan:
 
 
 def distance_vs_batch(game, X0, steps: int, batches, *, dyn=None, runs: int = 50, learner: str = "expected_sarsa",
-                      seed=None, prefactor: bool = True, **params) -> DistanceScan:
+                      seed=None, prefactor: bool = True, replay: bool = True, **params) -> DistanceScan:
     """RMS distance to CRLD after ``steps`` strategy updates for each batch size in ``batches``."""
     Ks = np.array([_positive_int(k, "batches") for k in np.atleast_1d(batches)])
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     rms, bias = [], []
     for K, child in zip(Ks, ss.spawn(len(Ks))):
         cmp = compare(game, X0, steps, int(K), dyn=dyn, runs=runs, learner=learner, seed=child, every=steps,
-                      prefactor=prefactor, **params)
+                      prefactor=prefactor, replay=replay, **params)
         rms.append(cmp.rms[-1])
         bias.append(cmp.bias[-1])
     rms, bias = np.array(rms), np.array(bias)

@@ -122,8 +122,13 @@ def _solve(A, b, x):
 
 
 @njit(cache=True)
-def _batch_evaluate(i, learner, n, rs, nn, X, Qe, gam, pref, A, b, Qhat):
-    """Certainty-equivalent Q values of agent i from one batch's statistics.
+def _batch_evaluate(i, learner, replay, n, rs, nn, X, Qe, gam, pref, A, b, Qhat):
+    """Batch estimates ``Qhat`` of agent i from one batch's statistics.
+
+    ``replay=False``: one pass, the batch mean of the sample TD targets with the current
+    estimates ``Qe`` as next-state values (``Qhat[p] = mean over the pair's samples of
+    p r + gamma Q_next``). ``replay=True`` (the default of the Python API): the
+    certainty-equivalent values that replaying the batch to convergence gives:
 
     Visited pairs ``p = (o, a)``: ``Qhat[p] = pref R^[p] + gamma sum_p' W[p, p'] Qhat[p']``
     with ``W`` the empirical next-pair frequencies (SARSA) or the empirical next
@@ -133,6 +138,36 @@ def _batch_evaluate(i, learner, n, rs, nn, X, Qe, gam, pref, A, b, Qhat):
     """
     Qn, M = X.shape[1], X.shape[2]
     D = Qn * M
+    if not replay:
+        for o in range(Qn):
+            for a in range(M):
+                cnt = n[i, o, a]
+                if cnt == 0.0:
+                    Qhat[o * M + a] = Qe[i, o, a]
+                    continue
+                acc = 0.0
+                for o2 in range(Qn):
+                    if learner == SARSA:
+                        for a2 in range(M):
+                            acc += nn[i, o, a, o2, a2] * Qe[i, o2, a2]
+                        continue
+                    tot = 0.0
+                    for a2 in range(M):
+                        tot += nn[i, o, a, o2, a2]
+                    if tot == 0.0:
+                        continue
+                    if learner == Q_LEARNING:
+                        nxt = Qe[i, o2, 0]
+                        for a2 in range(1, M):
+                            if Qe[i, o2, a2] > nxt:
+                                nxt = Qe[i, o2, a2]
+                    else:
+                        nxt = 0.0
+                        for a2 in range(M):
+                            nxt += X[i, o2, a2] * Qe[i, o2, a2]
+                    acc += tot * nxt
+                Qhat[o * M + a] = (pref * rs[i, o, a] + gam * acc) / cnt
+        return
     if learner == Q_LEARNING:
         for o in range(Qn):
             for a in range(M):
@@ -315,7 +350,7 @@ def _cumulative_rows(X, Xc):
 
 # ------------------------------------------------------------------ batch learners
 @njit(cache=True, parallel=True)
-def batch_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, K, steps, every, s0, keys,
+def batch_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, replay, K, steps, every, s0, keys,
                out, final, visits):
     """Batch learners: ``steps`` strategy updates of ``K`` sampled transitions each, per run.
 
@@ -364,7 +399,7 @@ def batch_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, K
                 for o in range(Qn):
                     for a in range(M):
                         visits[r, i, o] += n[i, o, a]
-                _batch_evaluate(i, learner, n, rs, nn, X, Qe, gamma[i], pref[i], A, b, Qhat)
+                _batch_evaluate(i, learner, replay, n, rs, nn, X, Qe, gamma[i], pref[i], A, b, Qhat)
                 for o in range(Qn):
                     vhat = 0.0
                     for a in range(M):
@@ -374,13 +409,16 @@ def batch_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, K
                         if learner == ACTOR_CRITIC:
                             if n[i, o, a] > 0.0:
                                 P[i, o, a] += alpha[i] * (qh - vhat)
-                            Qe[i, o, a] = qh
+                            if replay:
+                                Qe[i, o, a] = qh
+                            else:
+                                Qe[i, o, a] += alpha[i] * (qh - Qe[i, o, a])
                         else:
                             Qe[i, o, a] += alpha[i] * (qh - Qe[i, o, a])
 
 
 @njit(cache=True, parallel=True)
-def batch_estimates(Tc, R, Oc, full_obs, X, Qe, gamma, pref, learner, K, s0, keys, out, counts):
+def batch_estimates(Tc, R, Oc, full_obs, X, Qe, gamma, pref, learner, replay, K, s0, keys, out, counts):
     """One batch per run at the fixed strategy ``X``: the replayed estimates ``Qhat``.
 
     ``out[r, i, o, a]`` = certainty-equivalent ``Qhat`` (``Qe`` where unvisited),
@@ -410,7 +448,7 @@ def batch_estimates(Tc, R, Oc, full_obs, X, Qe, gamma, pref, learner, K, s0, key
             obs[i] = s if full_obs else _draw_at(Oc, i, s, _uniform(st))
         _collect_batch(Tc, R, Oc, full_obs, Xc, K, s, obs, act, mult, st, C, n, rs, nn)
         for i in range(N):
-            _batch_evaluate(i, learner, n, rs, nn, X, Qe, gamma[i], pref[i], A, b, Qhat)
+            _batch_evaluate(i, learner, replay, n, rs, nn, X, Qe, gamma[i], pref[i], A, b, Qhat)
             for o in range(Qn):
                 for a in range(M):
                     out[r, i, o, a] = Qhat[o * M + a]
