@@ -391,6 +391,9 @@ def _add_sample_parser(sub) -> None:
     p.add_argument("--every", type=int, default=1, help="record every k-th strategy (default 1)")
     p.add_argument("--x0", metavar="X", help="initial strategy: uniform (default), random, comma-separated "
                    "probabilities (agent, state, action order; the last action may be left out) or a .npy file")
+    p.add_argument("--one-pass", action="store_true",
+                   help="batch learners average the sample TD errors once with the current estimates instead of "
+                   "replaying the batch to convergence (their limit is not the CRLD map)")
     p.add_argument("--compare", action="store_true",
                    help="also iterate the CRLD from --x0 and report the RMS distance (batch learners)")
     p.add_argument("--out", metavar="FILE", help="save strategies (and the CRLD trajectory) as .npz")
@@ -425,12 +428,14 @@ def cmd_sample(args, out) -> int:
         kw = {} if args.cache_dir is None else {"cache_dir": args.cache_dir}
         dyn = crld_compile(game, target, prefactor, **kw)
         cmp = sample.compare(game, X0, args.steps, batch, dyn=dyn, runs=args.runs, learner=args.learner,
-                             seed=args.seed, every=args.every, prefactor=prefactor, **params)
+                             seed=args.seed, every=args.every, prefactor=prefactor, replay=not args.one_pass,
+                             **params)
         res = cmp.sample
     else:
         res = sample.simulate(game, X0, args.steps, learner=args.learner, batch=batch, runs=args.runs,
-                              seed=args.seed, every=args.every, prefactor=prefactor, **params)
-    kind = f"batch K={batch}" if batch else "online"
+                              seed=args.seed, every=args.every, prefactor=prefactor, replay=not args.one_pass,
+                              **params)
+    kind = (f"batch K={batch}" + (", one pass" if args.one_pass else "")) if batch else "online"
     print(f"game {game.name}, sample learner {res.learner} ({kind}), {args.runs} runs x {args.steps} "
           f"{'updates' if batch else 'time steps'}, seed {args.seed}", file=out)
     mean, std = res.final.mean(0), res.final.std(0)

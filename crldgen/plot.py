@@ -1170,20 +1170,24 @@ def sample_trajectories(comparison, x, y, dyn, *, axes=None, show_flow: bool = T
     return axes
 
 
-def distance_vs_batch(scan, *, ax=None, reference: bool = True, color: str = "tab:blue"):
+def distance_vs_batch(scan, *, ax=None, reference: bool = True, color: str = "tab:blue", label: str = "",
+                      mean: bool = True):
     """RMS distance between batch learners and CRLD against the batch size K (log-log).
 
     ``scan`` is a :class:`crldgen.sample.DistanceScan`; ``reference`` adds a
-    ``1/sqrt(K)`` line through the first point.
+    ``1/sqrt(K)`` line through the first point; ``label`` prefixes the legend entries;
+    ``mean`` also draws the distance of the run mean.
     """
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(4.2, 3.4), constrained_layout=True)
     K, rms = np.asarray(scan.batch, float), np.asarray(scan.rms, float)
-    ln, = ax.loglog(K, rms, "o-", color=color, label=f"RMS distance (slope {scan.slope:.2f})")
+    prefix = f"{label}: " if label else ""
+    ln, = ax.loglog(K, rms, "o-", color=color, label=f"{prefix}RMS distance (slope {scan.slope:.2f})")
     ln.set_gid("distance")
-    ln, = ax.loglog(K, np.asarray(scan.bias, float), "s--", color=color, alpha=0.6, ms=4,
-                    label="distance of the run mean")
-    ln.set_gid("bias")
+    if mean:
+        ln, = ax.loglog(K, np.asarray(scan.bias, float), "s--", color=color, alpha=0.6, ms=4,
+                        label=f"{prefix}distance of the run mean")
+        ln.set_gid("bias")
     if reference:
         ln, = ax.loglog(K, rms[0] * np.sqrt(K[0] / K), ":", color="0.3", label=r"$\propto 1/\sqrt{K}$")
         ln.set_gid("reference")
