@@ -46,6 +46,15 @@ as long as the environment chain mixes within a batch. Q-learning has no CRLD
 counterpart in crldgen (its batch limit is the greedy value iteration of the current
 strategy's experience).
 
+Sampling conventions (for comparisons with other implementations): one environment
+chain per run, carried across batches (the start state is uniform from the seed, or
+``s0``); every agent draws its own observation of each state independently and the
+same draw serves as the next observation of one step and the current observation of
+the next; the next action is drawn from the current strategy right after the next
+observation (it is SARSA's ``a'`` and the action actually played next; at the end of
+a batch it is discarded and the first action of the next batch is drawn from the new
+strategy). Initial estimates are ``ln X0 / beta`` (no per-state constant).
+
 Every run owns a xoshiro256** generator seeded from
 ``numpy.random.SeedSequence(seed).spawn(runs)``, so results are reproducible and do not
 depend on the number of threads (``numba.set_num_threads``). Game tensors at run-time
