@@ -9,6 +9,7 @@ Subcommands (``crldgen <command> --help`` for details)::
     crldgen fixed-points GAME                       fixed points and their stability
     crldgen flow GAME [-o flow.png]                 flow plot (one panel per state)
     crldgen continue GAME --over gamma --range 0.6 0.9 [-o bif.png] [--csv bif.csv]
+    crldgen sample GAME [--batch K] [--compare]     sample-based learners (vs CRLD)
 
 ``GAME`` is a built-in name (``crldgen games``) or ``--game-file game.toml`` (format:
 :mod:`crldgen.tomlgame`). Common options: ``--agents N`` (games with a number of
@@ -450,6 +451,100 @@ def cmd_continue(args, out) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ sample-based learners (issue 12)
+def _add_sample_parser(sub) -> None:
+    """Register ``crldgen sample``: sample-based (batch or online) learners, optionally against CRLD."""
+    from .sample import LEARNERS
+
+    p = sub.add_parser("sample", help="simulate sample-based learners (batch or online) and compare with CRLD")
+    p.add_argument("game", nargs="?", help="built-in game name (see `crldgen games`)")
+    p.add_argument("--game-file", metavar="FILE", help="read the game from a TOML file instead")
+    p.add_argument("--agents", type=int, metavar="N", help="number of agents (games that take n_agents)")
+    p.add_argument("--learner", default="expected_sarsa", choices=list(LEARNERS),
+                   help="sample learner (default expected_sarsa)")
+    p.add_argument("--no-prefactor", action="store_true", help="do not scale rewards by (1 - gamma)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="game parameter (repeatable)")
+    p.add_argument("--alpha", metavar="A", help=f"learning rate(s) (default {DEFAULT_ALPHA})")
+    p.add_argument("--beta", metavar="B", help=f"choice intensity(ies) (default {DEFAULT_BETA:g})")
+    p.add_argument("--gamma", metavar="G", help=f"discount factor(s) (default {DEFAULT_GAMMA})")
+    p.add_argument("--cache-dir", metavar="DIR", help="where generated modules are cached (with --compare)")
+    p.add_argument("--batch", type=int, default=1000, metavar="K",
+                   help="transitions per strategy update (default 1000); 0 for the online learners")
+    p.add_argument("--steps", type=int, default=100, help="strategy updates (online: time steps; default 100)")
+    p.add_argument("--runs", type=int, default=10, help="independent replicates (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="root seed (runs and a random --x0; default 0)")
+    p.add_argument("--every", type=int, default=1, help="record every k-th strategy (default 1)")
+    p.add_argument("--x0", metavar="X", help="initial strategy: uniform (default), random, comma-separated "
+                   "probabilities (agent, state, action order; the last action may be left out) or a .npy file")
+    p.add_argument("--one-pass", action="store_true",
+                   help="batch learners average the sample TD errors once with the current estimates instead of "
+                   "replaying the batch to convergence (their limit is not the CRLD map)")
+    p.add_argument("--compare", action="store_true",
+                   help="also iterate the CRLD from --x0 and report the RMS distance (batch learners)")
+    p.add_argument("--out", metavar="FILE", help="save strategies (and the CRLD trajectory) as .npz")
+
+
+def cmd_sample(args, out) -> int:
+    """``crldgen sample``: run sample-based learners; with ``--compare`` next to the CRLD trajectory."""
+    from types import SimpleNamespace
+
+    from . import sample
+
+    game = _game(args)
+    params = dict(_learner_params(args), **_game_params(args, game))
+    shape = (game.n_agents, game.n_observations, game.n_actions)
+    strategies = SimpleNamespace(  # what _initial needs of a Dynamics
+        shape=shape, uniform_strategy=lambda: np.full(shape, 1.0 / shape[-1]),
+        random_strategy=lambda seed: np.random.default_rng(seed).dirichlet(np.ones(shape[-1]), size=shape[:2]),
+        check_strategy=lambda X, name: sample._check_strategy(X, shape, name))
+    X0 = _initial(strategies, args.x0 or "uniform", args.seed)
+    if args.batch < 0:
+        raise UsageError(f"--batch must be >= 0 (0: online learners), got {args.batch}")
+    batch = args.batch or None
+    prefactor = not args.no_prefactor
+    if args.compare:
+        if batch is None:
+            raise UsageError("--compare needs batch learners (--batch K > 0): one CRLD step per batch update")
+        target = sample.CRLD_LEARNER[args.learner]
+        if target is None:
+            raise UsageError(f"--compare: learner {args.learner!r} has no CRLD counterpart")
+        from .compiler import compile as crld_compile
+
+        kw = {} if args.cache_dir is None else {"cache_dir": args.cache_dir}
+        dyn = crld_compile(game, target, prefactor, **kw)
+        cmp = sample.compare(game, X0, args.steps, batch, dyn=dyn, runs=args.runs, learner=args.learner,
+                             seed=args.seed, every=args.every, prefactor=prefactor, replay=not args.one_pass,
+                             **params)
+        res = cmp.sample
+    else:
+        res = sample.simulate(game, X0, args.steps, learner=args.learner, batch=batch, runs=args.runs,
+                              seed=args.seed, every=args.every, prefactor=prefactor, replay=not args.one_pass,
+                              **params)
+    kind = (f"batch K={batch}" + (", one pass" if args.one_pass else "")) if batch else "online"
+    print(f"game {game.name}, sample learner {res.learner} ({kind}), {args.runs} runs x {args.steps} "
+          f"{'updates' if batch else 'time steps'}, seed {args.seed}", file=out)
+    mean, std = res.final.mean(0), res.final.std(0)
+    obs = "state" if game.fully_observed else "obs"
+    print("final strategy, mean (std) over runs:", file=out)
+    print(f"agent  {obs:<8}" + "".join(f"{a:>19}" for a in game.actions), file=out)
+    for i, o in np.ndindex(*shape[:2]):
+        cells = "".join(f"{mean[i, o, a]:>10.4f} ({std[i, o, a]:.4f})" for a in range(shape[2]))
+        print(f"{game.agents[i]:<6} {game.observations[o]:<8}{cells}", file=out)
+    if args.compare:
+        print(f"RMS distance to CRLD after {cmp.times[-1]} updates: {cmp.rms[-1]:.6g} "
+              f"(run mean: {cmp.bias[-1]:.6g})", file=out)
+    if args.out is not None:
+        path = Path(args.out)
+        if path.suffix != ".npz":
+            raise UsageError(f"--out {args.out!r}: use a .npz file name")
+        extra = dict(crld=cmp.crld, rms=cmp.rms) if args.compare else {}
+        tmp = path.with_name(path.name + ".part.npz")  # written whole, then renamed
+        np.savez_compressed(tmp, X=res.X, times=res.times, final=res.final, **extra)
+        tmp.replace(path)
+        print(f"wrote {path}", file=out)
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 def _add_game_options(p: argparse.ArgumentParser, learner_params: bool = True) -> None:
     g = p.add_argument_group("game and learner")
@@ -536,11 +631,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="PNG", help="write the diagram")
     p.add_argument("--csv", metavar="FILE", help="write the up and down sweeps as CSV")
     p.add_argument("--dpi", type=_int_at_least(1), default=200)
+    _add_sample_parser(sub)
     return parser
 
 
 COMMANDS = {"games": cmd_games, "derive": cmd_derive, "generate": cmd_generate, "simulate": cmd_simulate,
             "fixed-points": cmd_fixed_points, "flow": cmd_flow, "continue": cmd_continue}
+COMMANDS["sample"] = cmd_sample
 
 
 def _silence_stdout() -> None:
