@@ -314,3 +314,37 @@ def test_continuation_in_n_and_in_a_parameter(cache_dir):
     for v, x in zip(byn.values, byn.x):
         np.testing.assert_allclose(dyn.step(x, n=int(v)), x, atol=1e-10)
     assert byn.rho_breaking.shape == (4,)
+
+
+# ----------------------------------------------------------------- example
+def test_group_size_example(tmp_path, cache_dir):
+    """examples/group_size.py: gamma_c(n) grows with n, and the full n-agent game agrees at n = 2, 3."""
+    import sys
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    sys.path.insert(0, str(examples))
+    try:
+        import _common
+        import group_size
+
+        _common.CACHE_DIR = cache_dir
+        written = group_size.main(["--quick", "--out", str(tmp_path), "--dpi", "40"])
+        assert [p.name for p in written] == ["group_size.png"] and written[0].stat().st_size > 0
+        game = an.ecological_public_good(2, **group_size.GAME)
+        dyn = an.compile(game, "sarsa", prefactor=False, cache_dir=cache_dir, **group_size.LEARNER)
+        ns = np.array([2, 3, 20])
+        gc = group_size.critical_gamma(dyn, ns, iterations=12)
+        assert np.all(np.diff(gc) > 0) and gc[0] > 0.7
+    finally:
+        _common.CACHE_DIR = None
+        sys.path.remove(str(examples))
+    # brute force: iterate the expanded full game (reference, logit coordinates) on both sides of gamma_c
+    for n, g in zip(ns[:2], gc[:2]):
+        full = game.expand(n).numeric()
+        for gamma, expect in ((g + 2e-3, True), (g - 2e-3, False)):
+            y = ref.logit_of_strategy(np.broadcast_to(group_size.X0, (n, 2, 2)))
+            for _ in range(4000):
+                y = ref.logit_step(full["T"], full["R"], y, np.full(n, 0.05), np.full(n, 1.0), np.full(n, gamma), False)
+            X = ref.strategy_of_logit(y)
+            assert (X[:, 1, 0] > 0.5).all() == expect, (n, gamma, X[:, 1, 0])
