@@ -21,14 +21,14 @@ from crldgen.errors import GameError, ParameterError, StrategyError
 _DYN = {}
 
 
-def anon(factory, learner="sarsa", **defaults):
-    """Compiled anonymous dynamics, one module per game (learner and n are run-time arguments)."""
+def anon(factory, learner="sarsa", method="auto", **defaults):
+    """Compiled anonymous dynamics, one module per game and method (learner and n are run-time arguments)."""
     from conftest import _cache_root
 
-    key = (factory.__name__ if hasattr(factory, "__name__") else repr(factory), learner,
+    key = (factory.__name__ if hasattr(factory, "__name__") else repr(factory), learner, method,
            tuple(sorted(defaults.items())))
     if key not in _DYN:
-        _DYN[key] = an.compile(factory(), learner, cache_dir=_cache_root(), **defaults)
+        _DYN[key] = an.compile(factory(), learner, cache_dir=_cache_root(), method=method, **defaults)
     return _DYN[key]
 
 
@@ -122,11 +122,16 @@ def test_validation_names_tensor_state_counts_and_value():
         an.ecological_public_good(2).expand(40)
 
 
-def test_run_time_overrides_are_validated(cache_dir):
-    dyn = anon(an.ecological_public_good, **LEARNER_PARAMS)
+@pytest.mark.parametrize("method", ["moments", "sum"])
+def test_run_time_overrides_are_validated(cache_dir, method):
+    dyn = anon(an.ecological_public_good, "sarsa", method, **LEARNER_PARAMS)
     x = np.array([[0.4, 0.6], [0.3, 0.7]])
     with pytest.raises(GameError, match=r"T\['p', k=\{'k_c': 0, 'k_d': 30\}, 'g'\] = 2.*n=30.*not a probability"):
         dyn.step(x, n=30, qc=2.0)
+    with pytest.raises(GameError, match=r"n=7"):
+        dyn.trajectories(x, 10, None, n=[3, 7], qc=[0.5, 1.5])
+    with pytest.raises(GameError, match="method='moments' needs"):
+        an.generate_source(random_anonymous_game(), method="moments")
     with pytest.raises(ParameterError, match="positive integer"):
         dyn.step(x, n=2.5)
     with pytest.raises(ParameterError, match="unknown parameter"):
@@ -145,11 +150,13 @@ def test_latex_mentions_the_count_sums():
 
 
 # ------------------------------------------------ against the plain reference
+@pytest.mark.parametrize("method", ["moments", "sum"])
 @pytest.mark.parametrize("learner", ["sarsa", "actor_critic"])
-def test_td_error_and_step_equal_the_expanded_game(cache_dir, learner):
+def test_td_error_and_step_equal_the_expanded_game(cache_dir, learner, method):
     rng = np.random.default_rng(1)
     game = an.ecological_public_good(2)
-    dyn = anon(an.ecological_public_good, learner, **LEARNER_PARAMS)
+    dyn = anon(an.ecological_public_good, learner, method, **LEARNER_PARAMS)
+    assert dyn.method == method
     for n in range(1, 7):
         full = game.expand(n).numeric(qc=0.3, f=1.7)
         al, be, ga = (np.full(n, LEARNER_PARAMS[k]) for k in ("alpha", "beta", "gamma"))
@@ -166,6 +173,7 @@ def test_random_three_action_game_equals_its_expansion(cache_dir):
     rng = np.random.default_rng(2)
     game = random_anonymous_game()
     dyn = anon(random_anonymous_game, "sarsa", **LEARNER_PARAMS)
+    assert dyn.method == "sum"  # T is rational in the counts: no closed-form moments
     for n in (1, 2, 3, 4):
         full = game.expand(n).numeric(u=1.3)
         al, be, ga = (np.full(n, LEARNER_PARAMS[k]) for k in ("alpha", "beta", "gamma"))
@@ -182,11 +190,12 @@ def test_random_three_action_game_equals_its_expansion(cache_dir):
         assert match_eigenvalues(st.eigenvalues(), np.linalg.eigvals(J), 1e-10) < 1e-10
 
 
+@pytest.mark.parametrize("method", ["moments", "sum"])
 @pytest.mark.parametrize("learner", ["sarsa", "actor_critic"])
-def test_blocks_give_the_full_jacobian(cache_dir, learner):
+def test_blocks_give_the_full_jacobian(cache_dir, learner, method):
     rng = np.random.default_rng(3)
     game = an.ecological_public_good(2)
-    dyn = anon(an.ecological_public_good, learner, **LEARNER_PARAMS)
+    dyn = anon(an.ecological_public_good, learner, method, **LEARNER_PARAMS)
     for n in (1, 2, 3, 5):
         full = game.expand(n).numeric()
         al, be, ga = (np.full(n, LEARNER_PARAMS[k]) for k in ("alpha", "beta", "gamma"))
@@ -268,10 +277,13 @@ def test_large_n_weights_are_normalized_and_match_exact_binomial_sums(cache_dir)
     """At n = 1000 the truncated mode-relative weights agree with an exact log-space binomial sum."""
     from math import lgamma
 
-    dyn = anon(an.ecological_public_good, "sarsa", **LEARNER_PARAMS)
+    dyn = anon(an.ecological_public_good, "sarsa", "sum", **LEARNER_PARAMS)
     x = np.array([[0.37, 0.63], [0.81, 0.19]])
     n = 1000
     av = dyn.averages(x, n=n)
+    moments = anon(an.ecological_public_good, "sarsa", "moments", **LEARNER_PARAMS).averages(x, n=n)
+    np.testing.assert_allclose(av.Tsa, moments.Tsa, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(av.Rsa, moments.Rsa, rtol=1e-12)
     p = dyn.defaults
     for s, _ in enumerate(("g", "p")):
         kc = np.arange(n)  # cooperators among the other n - 1

@@ -204,6 +204,8 @@ def averages(x, n, theta, Tsa, Rsa, info, val):
     Z = N_STATES
     M = N_ACTIONS
     info[0] = STATUS_OK
+    if USE_MOMENTS:
+        return moment_averages(x, n, theta, Tsa, Rsa)
     for s in range(Z):
         st = _accumulate(s, x, n - 1, float(n), theta, False, Tsa[s * M * Z:(s + 1) * M * Z],
                          Rsa[s * M:(s + 1) * M], info, val)
@@ -218,6 +220,8 @@ def pair_averages(x, n, theta, Tpair, Rpair, info, val):
     Z = N_STATES
     M = N_ACTIONS
     info[0] = STATUS_OK
+    if USE_MOMENTS:
+        return moment_pair_averages(x, n, theta, Tpair, Rpair)
     for s in range(Z):
         st = _accumulate(s, x, n - 2, float(n), theta, True, Tpair[s * M * M * Z:(s + 1) * M * M * Z],
                          Rpair[s * M * M:(s + 1) * M * M], info, val)

@@ -12,12 +12,14 @@ format, body checksum) and are written atomically; the loader checks them before
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from pathlib import Path
 
 import sympy
 
 from .._version import __version__
+from ..errors import GameError, ParameterError
 from ..codegen.printer import expr_code
 from ..codegen.writer import write_atomic
 from ..runtime.loader import FORMAT, HEADER_LINES, default_cache_dir, header_problem, load_module
@@ -35,10 +37,23 @@ def _kernel_source() -> str:
     return text[start:]
 
 
-def cache_key(game: AnonymousGame) -> str:
-    """sha256 of the game's canonical text, the kernel library, this generator and the versions."""
+_NO_MOMENTS = '''@numba.njit(cache=True)
+def moment_averages(x, n, theta, Tsa, Rsa):
+    """Not generated (T or T*R is not a polynomial in the counts): the count sums are used."""
+    return -1
+
+
+@numba.njit(cache=True)
+def moment_pair_averages(x, n, theta, Tpair, Rpair):
+    return -1'''
+
+
+def cache_key(game: AnonymousGame, method: str = "auto") -> str:
+    """sha256 of the game's canonical text, the method, the kernel library, this generator and the versions."""
+    if method not in ("auto", "sum", "moments"):
+        raise ParameterError(f"method must be 'auto', 'sum' or 'moments', got {method!r}")
     h = hashlib.sha256()
-    for part in (game.canonical(), _KERNELS.read_text(encoding="utf-8"),
+    for part in (game.canonical(), method, _KERNELS.read_text(encoding="utf-8"),
                  Path(__file__).read_text(encoding="utf-8"), str(ANON_FORMAT), str(FORMAT), __version__,
                  sympy.__version__):
         h.update(part.encode())
@@ -83,9 +98,90 @@ def _game_functions(game: AnonymousGame) -> str:
     return "\n".join(out)
 
 
-def generate_source(game: AnonymousGame, key: str | None = None) -> str:
+#: largest total degree in the counts for which the closed-form (moment) averages are generated
+MAX_MOMENT_DEGREE = 8
+
+
+def _polynomial(expr, counts):
+    """``expr`` as a Poly in the counts (coefficients in n and the parameters), or None."""
+    expr = sympy.expand(expr)
+    if not expr.is_polynomial(*counts):
+        return None
+    poly = sympy.Poly(expr, *counts)
+    return poly if poly.total_degree() <= MAX_MOMENT_DEGREE else None
+
+
+def _expectation(poly, shift, m_sym, xs):
+    """``E[poly(k' + shift)]`` for ``k' ~ Multinomial(m, x)``, via factorial moments.
+
+    Powers become falling factorials with Stirling numbers of the second kind, and
+    ``E[prod_b (k'_b)_{j_b}] = (m)_{sum j} prod_b x_b^{j_b}`` (zero when ``sum j > m``).
+    """
+    from sympy.functions.combinatorial.numbers import stirling
+
+    counts = poly.gens
+    shifted = sympy.Poly(sympy.expand(poly.as_expr().xreplace({c: c + d for c, d in zip(counts, shift) if d})),
+                         *counts)
+    total = sympy.Integer(0)
+    for monom, coeff in shifted.terms():
+        coeff = shifted.domain.to_sympy(coeff)
+        parts = [[(sympy.Integer(1), 0)] if e == 0 else [(stirling(e, j), j) for j in range(1, e + 1)]
+                 for e in monom]
+        for combo in itertools.product(*parts):
+            c = sympy.Mul(*[sc for sc, _ in combo])
+            J = sum(j for _, j in combo)
+            falling = sympy.Mul(*[m_sym - i for i in range(J)])
+            total += coeff * c * falling * sympy.Mul(*[x ** j for x, (_, j) in zip(xs, combo)])
+    return total
+
+
+def _moment_functions(game: AnonymousGame) -> str | None:
+    """Closed-form ``moment_averages`` / ``moment_pair_averages`` when T and T*R are polynomials in the counts."""
+    Z, M = game.n_states, game.n_actions
+    polys_T = [[_polynomial(game.T[s, t], game.counts) for t in range(Z)] for s in range(Z)]
+    polys_TR = [[[_polynomial(game.T[s, t] * game.R[s, a, t], game.counts) for t in range(Z)] for a in range(M)]
+                for s in range(Z)]
+    if any(p is None for row in polys_T for p in row) or \
+            any(p is None for blk in polys_TR for row in blk for p in row):
+        return None
+    subs = _safe_symbols(game)
+    mm = sympy.Symbol("mm", real=True)
+    xs = [sympy.Symbol(f"xb{b}", real=True) for b in range(M)]
+    prologue = ["    nn = float(n)"] + [f"    th{j} = theta[{j}]" for j in range(len(game.params))]
+    out = []
+    for pair in (False, True):
+        name = "moment_pair_averages" if pair else "moment_averages"
+        args = "Tpair, Rpair" if pair else "Tsa, Rsa"
+        out += ["@numba.njit(cache=True)", f"def {name}(x, n, theta, {args}):",
+                f'    """Closed-form {"pair " if pair else ""}averages (factorial moments of the multinomial of the '
+                f'{"n - 2" if pair else "n - 1"} others)."""']
+        out += prologue + [f"    mm = nn - {2.0 if pair else 1.0}"]
+        for s in range(Z):
+            out += [f"    xb{b} = x[{s * M + b}]" for b in range(M)]
+            exprs, targets = [], []
+            for a in range(M):
+                for c in (range(M) if pair else [None]):
+                    shift = [int(b == a) + int(c is not None and b == c) for b in range(M)]
+                    j = a * M + c if pair else a
+                    blockT = (s * M * M if pair else s * M) + j
+                    for t in range(Z):
+                        exprs.append(_expectation(polys_T[s][t], shift, mm, xs).xreplace(subs))
+                        targets.append(f"{'Tpair' if pair else 'Tsa'}[{blockT * Z + t}]")
+                    exprs.append(sympy.Add(*[_expectation(polys_TR[s][a][t], shift, mm, xs)
+                                             for t in range(Z)]).xreplace(subs))
+                    targets.append(f"{'Rpair' if pair else 'Rsa'}[{blockT}]")
+            out += _block(exprs, targets, "    ")
+        out += ["    return 0", "", ""]
+    return "\n".join(out)
+
+
+def generate_source(game: AnonymousGame, key: str | None = None, method: str = "auto") -> str:
     """The text of the module of ``game`` (header, constants, game functions, kernels)."""
-    key = key or cache_key(game)
+    key = key or cache_key(game, method)
+    moments = None if method == "sum" else _moment_functions(game)
+    if method == "moments" and moments is None:
+        raise GameError(f"game {game.name!r}: method='moments' needs T and T*R polynomial in the counts "
+                        f"(total degree <= {MAX_MOMENT_DEGREE}); use method='sum' or 'auto'")
     body = "\n".join([
         f'"""Anonymous-game CRLD module of {game.name!r} (generated by crldgen.anonymous; do not edit).',
         "",
@@ -106,9 +202,13 @@ def generate_source(game: AnonymousGame, key: str | None = None) -> str:
         f"STATES = {game.states!r}",
         f"ACTIONS = {game.actions!r}",
         f"COUNT_NAMES = {game.count_names!r}",
+        f"USE_MOMENTS = {moments is not None}",
         "",
         "",
         _game_functions(game),
+        "",
+        "",
+        moments if moments is not None else _NO_MOMENTS,
         "",
         "",
         _kernel_source(),
@@ -120,32 +220,37 @@ def generate_source(game: AnonymousGame, key: str | None = None) -> str:
     return "\n".join(header) + "\n" + body
 
 
-def module_path(game: AnonymousGame, cache_dir: str | os.PathLike | None = None, key: str | None = None) -> Path:
-    key = key or cache_key(game)
+def module_path(game: AnonymousGame, cache_dir: str | os.PathLike | None = None, key: str | None = None,
+                method: str = "auto") -> Path:
+    key = key or cache_key(game, method)
     base = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     return base / f"{game.name}_{key[:12]}.py"
 
 
-def generate(game: AnonymousGame, cache_dir: str | os.PathLike | None = None) -> Path:
+def generate(game: AnonymousGame, cache_dir: str | os.PathLike | None = None, method: str = "auto") -> Path:
     """Write the module of ``game`` (atomically; a valid file is kept) and return its path."""
-    key = cache_key(game)
-    path = module_path(game, cache_dir, key)
+    key = cache_key(game, method)
+    path = module_path(game, cache_dir, key, method)
     if not (path.exists() and header_problem(path, key) is None):
-        write_atomic(path, generate_source(game, key))
+        write_atomic(path, generate_source(game, key, method))
     return path
 
 
 def compile(game: AnonymousGame, learner: str = "sarsa", prefactor: bool = True, *, cache_dir=None,
-            n: int | None = None, alpha=0.05, beta=50.0, gamma=0.75, **game_params):
+            n: int | None = None, method: str = "auto", alpha=0.05, beta=50.0, gamma=0.75, **game_params):
     """Generate (if needed), import and wrap the module of ``game``: an :class:`AnonymousDynamics`.
 
     ``n`` (default: the game's) and the parameters are defaults of the object; every
-    method overrides them per call without recompiling.
+    method overrides them per call without recompiling. ``method``: ``'sum'`` evaluates
+    the multinomial count sums (any T, R; cost grows like sqrt(n) once the weights are
+    truncated); ``'moments'`` uses closed-form averages from the factorial moments of the
+    multinomial, exact and independent of n, available when T and T*R are polynomials in
+    the counts (e.g. both built-in games); ``'auto'`` (default) takes moments when possible.
     """
     from .dynamics import AnonymousDynamics
 
-    key = cache_key(game)
-    path = generate(game, cache_dir)
+    key = cache_key(game, method)
+    path = generate(game, cache_dir, method)
     module = load_module(path, key)
     defaults = dict(game.params, **game_params)
     return AnonymousDynamics(module, learner=learner, prefactor=prefactor, n=game.n if n is None else n,

@@ -180,6 +180,8 @@ class AnonymousDynamics:
         self.states, self.actions = module.STATES, module.ACTIONS
         self.param_names = tuple(module.PARAM_NAMES)
         self.n_free = self.n_states * (self.n_actions - 1)
+        #: 'moments' (closed-form averages, cost independent of n) or 'sum' (multinomial count sums)
+        self.method = "moments" if getattr(module, "USE_MOMENTS", False) else "sum"
         self._checked: set = set()
         missing = [p for p in self.param_names if p not in game_params]
         if missing:
@@ -561,7 +563,8 @@ class AnonymousDynamics:
                                breaking_points=breaks)
 
     def __repr__(self) -> str:
-        return (f"AnonymousDynamics({self.module.GAME!r}, learner={self.learner!r}, Z={self.n_states}, "
+        return (f"AnonymousDynamics({self.module.GAME!r}, learner={self.learner!r}, method={self.method!r}, "
+                f"Z={self.n_states}, "
                 f"M={self.n_actions}, defaults={self.defaults})")
 
 
