@@ -4,7 +4,9 @@ Run from the repository root (on demand; this is not a test)::
 
     python benchmarks/bench_anonymous.py          # writes benchmarks/results/anonymous.json
 
-Game: ``crldgen.anonymous.ecological_public_good`` (one type, Z = 2, M = 2), SARSA.
+Game: ``crldgen.anonymous.ecological_public_good`` (one type, Z = 2, M = 2), SARSA, with the
+closed-form moment averages (``method='moments'``, the default for this polynomial game) and,
+for comparison (``[sum]`` keys), with the multinomial count sums any game can use.
 
 * **cold** (a fresh process and an empty cache directory): building the game, generating
   and writing the module, importing it, and the first call of every kernel the object
@@ -58,14 +60,23 @@ def cold_worker(cache_dir: str) -> dict:
 
 
 def step_worker(cache_dir: str, steps: int, repeat: int) -> dict:
+    out = {}
+    for method in ("moments", "sum"):
+        res = _steps(cache_dir, steps, repeat, method)
+        out.update({(k if method == "moments" else f"[sum] {k}"): v for k, v in res.items()})
+    return out
+
+
+def _steps(cache_dir: str, steps: int, repeat: int, method: str) -> dict:
     import numpy as np
     from numba.core.runtime import rtsys
 
     sys.path.insert(0, str(ROOT))
     from crldgen import anonymous
 
+    t0 = time.perf_counter()
     dyn = anonymous.compile(anonymous.ecological_public_good(50), "sarsa", cache_dir=cache_dir, alpha=0.05,
-                            beta=50.0, gamma=0.75)
+                            beta=50.0, gamma=0.75, method=method)
     m = dyn.module
     out = {}
     points = {"mixed": np.array([[0.5, 0.5], [0.5, 0.5]])}
@@ -100,6 +111,7 @@ def step_worker(cache_dir: str, steps: int, repeat: int) -> dict:
                      x_out, y_out, info, val)
         after = rtsys.get_allocation_stats()
         out[f"n{n} numba allocations per step"] = (after.alloc - before.alloc) / 100
+    out["module load + first calls s"] = time.perf_counter() - t0
     out["n50 us/step"] = max(out["n50 us/step (mixed)"], out["n50 us/step (attractor n50)"])
     out["n1000 us/step"] = max(out["n1000 us/step (mixed)"], out["n1000 us/step (attractor n1000)"])
     return out
