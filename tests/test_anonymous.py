@@ -360,3 +360,19 @@ def test_group_size_example(tmp_path, cache_dir):
                 y = ref.logit_step(full["T"], full["R"], y, np.full(n, 0.05), np.full(n, 1.0), np.full(n, gamma), False)
             X = ref.strategy_of_logit(y)
             assert (X[:, 1, 0] > 0.5).all() == expect, (n, gamma, X[:, 1, 0])
+
+
+def test_fixed_points_reproduce_the_chapter_saddle(cache_dir):
+    """n = 2 with the chapter's critical-transition parameters: two attractors and the saddle
+    at P(c | p) = 0.6334 with eigenvalues 1.0591, 0.99, 0.99, 0.9215 (README, full-game analysis)."""
+    dyn = anon(an.ecological_public_good, "sarsa", **LEARNER_PARAMS)
+    kw = dict(n=2, alpha=0.01, beta=100.0, gamma=0.75)
+    fps = dyn.fixed_points(16, rng=0, **kw)
+    assert len(fps) == 3
+    for fp in fps:
+        np.testing.assert_allclose(dyn.step(fp.x, **kw), fp.x, atol=1e-12)
+    saddle = [fp for fp in fps if not fp.stable]
+    assert len(saddle) == 1 and sum(fp.stable for fp in fps) == 2
+    assert saddle[0].x[1, 0] == pytest.approx(0.6334, abs=1e-4)
+    np.testing.assert_allclose(np.sort(np.abs(saddle[0].stability.eigenvalues()))[::-1],
+                               [1.0591, 0.99, 0.99, 0.9215], atol=1e-4)
