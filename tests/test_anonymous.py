@@ -376,3 +376,33 @@ def test_fixed_points_reproduce_the_chapter_saddle(cache_dir):
     assert saddle[0].x[1, 0] == pytest.approx(0.6334, abs=1e-4)
     np.testing.assert_allclose(np.sort(np.abs(saddle[0].stability.eigenvalues()))[::-1],
                                [1.0591, 0.99, 0.99, 0.9215], atol=1e-4)
+
+
+# -------------------------------------------------------------------- TOML
+def test_toml_game_equals_the_builtin():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "games" / "anon_ecopg.toml"
+    game = an.load_anonymous_game(path)
+    assert game.n == 50 and game.param_names == ("f", "c", "m", "qc", "qr")
+    for n in (1, 2, 4):
+        a = game.expand(n).numeric(qc=0.3)
+        b = crldgen.games.ecological_public_good(n).numeric(qc=0.3)
+        np.testing.assert_allclose(a["T"], b["T"], rtol=1e-15)
+        np.testing.assert_allclose(a["R"], b["R"], rtol=1e-15)
+
+
+def test_toml_errors_name_file_and_key():
+    from crldgen.tomlgame import GameFileError
+
+    base = 'kind = "anonymous"\nstates = ["s"]\nactions = ["c", "d"]\n'
+    with pytest.raises(GameFileError, match=r"R\[1\]\.value: column 5: unexpected"):
+        an.loads_anonymous_game(base + '[T.s]\ns = 1\n[[R]]\nvalue = "k_c __import__"\n')
+    with pytest.raises(GameFileError, match=r"T\.s\.x.*not a state"):
+        an.loads_anonymous_game(base + '[T.s]\nx = 1\n')
+    with pytest.raises(GameFileError, match=r"sums to .* not identically 1"):
+        an.loads_anonymous_game(base + '[T.s]\ns = "k_c / n"\n')
+    with pytest.raises(GameFileError, match=r"R\[1\]\.action.*'e' is not one of"):
+        an.loads_anonymous_game(base + '[T.s]\ns = 1\n[[R]]\naction = "e"\nvalue = 1\n')
+    game = an.loads_anonymous_game(base + '[T.s]\ns = 1\n[[R]]\nvalue = "(k_c - 1) / (n - 1)"\n', default_name="g")
+    assert game.R[0, 0, 0].free_symbols == {game.symbol("k_c"), game.symbol("n")}

@@ -22,6 +22,8 @@ _LAZY = {
     "generate_source": (".codegen", "generate_source"),
     "AnonymousDynamics": (".dynamics", "AnonymousDynamics"),
     "AnonymousStability": (".dynamics", "AnonymousStability"),
+    "load_anonymous_game": (".toml", "load_anonymous_game"),
+    "loads_anonymous_game": (".toml", "loads_anonymous_game"),
 }
 
 __all__ = list(_LAZY)
