@@ -406,3 +406,44 @@ def test_toml_errors_name_file_and_key():
         an.loads_anonymous_game(base + '[T.s]\ns = 1\n[[R]]\naction = "e"\nvalue = 1\n')
     game = an.loads_anonymous_game(base + '[T.s]\ns = 1\n[[R]]\nvalue = "(k_c - 1) / (n - 1)"\n', default_name="g")
     assert game.R[0, 0, 0].free_symbols == {game.symbol("k_c"), game.symbol("n")}
+
+
+# ----------------------------------------------------------- symbolic layer
+def test_closed_form_averages_match_the_compiled_sums(cache_dir):
+    game = an.ecological_public_good(2)
+    av = game.averages_closed_form()
+    dyn = anon(an.ecological_public_good, "sarsa", "sum", **LEARNER_PARAMS)
+    x = np.array([[0.2, 0.8], [0.65, 0.35]])
+    n = 7
+    subs = {game.n_symbol: n, **{s: v for s, v in zip(game.param_symbols, game.params.values())}}
+    subs.update({sym: val for sym, val in zip(av["x"].flat, x.flat)})
+    num = dyn.averages(x, n=n)
+    Tsa = np.array([float(e.xreplace(subs)) for e in av["Tsa"].flat]).reshape(num.Tsa.shape)
+    Rsa = np.array([float(e.xreplace(subs)) for e in av["Rsa"].flat]).reshape(num.Rsa.shape)
+    np.testing.assert_allclose(Tsa, num.Tsa, rtol=1e-12)
+    np.testing.assert_allclose(Rsa, num.Rsa, rtol=1e-12)
+    # the n-player dilemma's average payoff is the 2x2 payoff against the mixed strategy
+    sd = an.social_dilemma().averages_closed_form()
+    xc, xd = sd["x"][0]
+    R, T, S, P = (sympy.Symbol(k, real=True) for k in "RTSP")
+    assert sympy.simplify(sd["Rsa"][0, 0] - (R * xc + S * xd)) == 0
+    assert sympy.simplify(sd["Rsa"][0, 1] - (T * xc + P * xd)) == 0
+    with pytest.raises(GameError, match="not a polynomial"):
+        random_anonymous_game().averages_closed_form()
+
+
+def test_compiled_anonymous_module_runs_without_sympy(cache_dir):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = an.generate(an.ecological_public_good(), cache_dir)
+    code = ("import sys; from crldgen.runtime.loader import load_module; "
+            "from crldgen.anonymous.dynamics import AnonymousDynamics; import numpy as np; "
+            f"m = load_module({str(path)!r}); "
+            "d = AnonymousDynamics(m, n=5, f=1.2, c=5, m=-5, qc=0.2, qr=0.01); "
+            "print(d.step(np.full((2, 2), 0.5)).shape, 'sympy' in sys.modules)")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True,
+                         env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert out.stdout.split()[-1] == "False", out.stdout

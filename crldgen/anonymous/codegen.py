@@ -12,7 +12,6 @@ format, body checksum) and are written atomically; the loader checks them before
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from ..codegen.printer import expr_code
 from ..codegen.writer import write_atomic
 from ..runtime.loader import FORMAT, HEADER_LINES, default_cache_dir, header_problem, load_module
 from .game import AnonymousGame
+from .symbolic import MAX_MOMENT_DEGREE, _expectation, _polynomial
 
 _KERNELS = Path(__file__).with_name("_kernels.py")
 #: version of this generator's output (part of the cache key)
@@ -96,43 +96,6 @@ def _game_functions(game: AnonymousGame) -> str:
             out += _block([game.R[s, a, t].xreplace(subs) for t in range(Z)], [f"out[{t}]" for t in range(Z)],
                           " " * 12)
     return "\n".join(out)
-
-
-#: largest total degree in the counts for which the closed-form (moment) averages are generated
-MAX_MOMENT_DEGREE = 8
-
-
-def _polynomial(expr, counts):
-    """``expr`` as a Poly in the counts (coefficients in n and the parameters), or None."""
-    expr = sympy.expand(expr)
-    if not expr.is_polynomial(*counts):
-        return None
-    poly = sympy.Poly(expr, *counts)
-    return poly if poly.total_degree() <= MAX_MOMENT_DEGREE else None
-
-
-def _expectation(poly, shift, m_sym, xs):
-    """``E[poly(k' + shift)]`` for ``k' ~ Multinomial(m, x)``, via factorial moments.
-
-    Powers become falling factorials with Stirling numbers of the second kind, and
-    ``E[prod_b (k'_b)_{j_b}] = (m)_{sum j} prod_b x_b^{j_b}`` (zero when ``sum j > m``).
-    """
-    from sympy.functions.combinatorial.numbers import stirling
-
-    counts = poly.gens
-    shifted = sympy.Poly(sympy.expand(poly.as_expr().xreplace({c: c + d for c, d in zip(counts, shift) if d})),
-                         *counts)
-    total = sympy.Integer(0)
-    for monom, coeff in shifted.terms():
-        coeff = shifted.domain.to_sympy(coeff)
-        parts = [[(sympy.Integer(1), 0)] if e == 0 else [(stirling(e, j), j) for j in range(1, e + 1)]
-                 for e in monom]
-        for combo in itertools.product(*parts):
-            c = sympy.Mul(*[sc for sc, _ in combo])
-            J = sum(j for _, j in combo)
-            falling = sympy.Mul(*[m_sym - i for i in range(J)])
-            total += coeff * c * falling * sympy.Mul(*[x ** j for x, (_, j) in zip(xs, combo)])
-    return total
 
 
 def _moment_functions(game: AnonymousGame) -> str | None:

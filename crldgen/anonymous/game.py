@@ -277,8 +277,21 @@ class AnonymousGame:
             parts.append(tname + "=" + "|".join(sympy.srepr(e) for e in tab.flat))
         return "\n".join(parts)
 
-    def latex(self) -> str:
-        """LaTeX of the count sums of section 11 and of this game's T and R entries."""
+    def averages_closed_form(self) -> dict:
+        """Closed-form strategy averages when T and T*R are polynomial in the counts.
+
+        See :func:`crldgen.anonymous.symbolic.averages_closed_form`.
+        """
+        from .symbolic import averages_closed_form
+
+        return averages_closed_form(self)
+
+    def latex(self, closed_form: bool = False) -> str:
+        """LaTeX of the count sums of section 11 and of this game's T and R entries.
+
+        ``closed_form=True`` adds the averages ``T_x(s, a, s')`` and ``R_x(s, a)`` in closed
+        form (polynomial games only), in the strategy entries ``x_{s a}`` and n.
+        """
         from sympy import latex
 
         ks = ", ".join(latex(c) for c in self.counts)
@@ -295,6 +308,13 @@ class AnonymousGame:
             for a, al in enumerate(self.actions):
                 for t, tl in enumerate(self.states):
                     lines.append(rf"R({sl}, {al}, ({ks}), {tl}) &= {latex(self.R[s, a, t])}")
+        if closed_form:
+            av = self.averages_closed_form()
+            for s, sl in enumerate(self.states):
+                for a, al in enumerate(self.actions):
+                    for t, tl in enumerate(self.states):
+                        lines.append(rf"T_{{\mathbf{{x}}}}({sl}, {al}, {tl}) &= {latex(av['Tsa'][s, a, t])}")
+                    lines.append(rf"R_{{\mathbf{{x}}}}({sl}, {al}) &= {latex(av['Rsa'][s, a])}")
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
     def __repr__(self) -> str:
