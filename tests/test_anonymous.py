@@ -447,3 +447,23 @@ def test_compiled_anonymous_module_runs_without_sympy(cache_dir):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True,
                          env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert out.stdout.split()[-1] == "False", out.stdout
+
+
+def test_keywords_of_override_methods_are_reserved_parameter_names():
+    import inspect
+
+    from crldgen.anonymous import codegen
+    from crldgen.anonymous.dynamics import AnonymousDynamics
+    from crldgen.anonymous.game import ANONYMOUS_RESERVED
+    from crldgen.game import OPTION_NAMES, RESERVED_NAMES
+
+    fns = [getattr(AnonymousDynamics, k) for k in dir(AnonymousDynamics)
+           if not k.startswith("_") and callable(getattr(AnonymousDynamics, k))] + [codegen.compile]
+    used = set()
+    for f in fns:
+        params = inspect.signature(f).parameters.values()
+        if any(p.kind == p.VAR_KEYWORD for p in params):
+            used |= {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    assert not used - OPTION_NAMES - RESERVED_NAMES - ANONYMOUS_RESERVED
+    with pytest.raises(GameError, match="reserved"):
+        an.AnonymousGame([[1]], [[[1], [1]]], params={"relax": 1.0}, states=("s",), actions=("c", "d"))

@@ -33,8 +33,9 @@ from ..game import OPTION_NAMES, RESERVED_NAMES, Game, _to_sympy
 
 _PROB_ATOL = 1e-12
 _SUM_ATOL = 1e-10
-#: names the anonymous layer uses itself (besides crldgen's reserved names)
-ANONYMOUS_RESERVED = frozenset({"n", "k", "s", "a", "x", "w"})
+#: names the anonymous layer uses itself: kernel arguments and the keywords of AnonymousDynamics methods that
+#: take parameter overrides (kept in sync by a test)
+ANONYMOUS_RESERVED = frozenset({"n", "k", "s", "a", "x", "w", "x0", "x0s", "dedupe", "method", "relax"})
 
 
 def count_name(label: str, index: int) -> str:
