@@ -467,3 +467,29 @@ def test_keywords_of_override_methods_are_reserved_parameter_names():
     assert not used - OPTION_NAMES - RESERVED_NAMES - ANONYMOUS_RESERVED
     with pytest.raises(GameError, match="reserved"):
         an.AnonymousGame([[1]], [[[1], [1]]], params={"relax": 1.0}, states=("s",), actions=("c", "d"))
+
+
+# -------------------------------------------------------------------- plots
+def test_flow_and_branch_plots(cache_dir, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from crldgen.anonymous import plot as aplot
+    from crldgen.plot import save
+
+    dyn = anon(an.ecological_public_good, "sarsa", **LEARNER_PARAMS)
+    kw = dict(n=2, alpha=0.01, beta=100.0, gamma=0.75)
+    fps = dyn.fixed_points(8, rng=0, **kw)
+    ax = aplot.flow(dyn, ("g", "c"), ("p", "c"), 7, fixed_points=fps, **kw)
+    assert [c.N for c in ax.collections] == [49]
+    gids = sorted(ln.get_gid() for ln in ax.lines)
+    assert gids == sorted(f"fixed_point_{fp.stability.type.replace(' ', '_')}" for fp in fps)
+    assert save(ax, tmp_path / "flow.png")
+    # chicken at n = 3: the mixed symmetric point is stable on the subspace, unstable to symmetry breaking
+    ch = anon(chicken, "sarsa", alpha=0.1, beta=10.0, gamma=0.0)
+    br = ch.continuation("beta", np.array([[0.5, 0.5]]), np.linspace(0.5, 10, 12), n=3)
+    assert br.stable[0] and not br.stable[-1] and (br.rho_symmetric < 1).all()
+    assert br.breaking_points
+    ax = aplot.branch(ch, br, ("s", "c"))
+    assert {ln.get_gid() for ln in ax.lines} == {"branch_stable", "branch_unstable_to_symmetry_breaking"}
+    assert save(ax, tmp_path / "branch.png")
