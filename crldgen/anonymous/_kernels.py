@@ -199,6 +199,96 @@ def _accumulate(s, x, m, n, theta, pair, TA, RA, info, val):
 
 
 @numba.njit(cache=True)
+def _check_T(s, a, kv, trow, info, val):
+    tot = 0.0
+    for t in range(N_STATES):
+        v = trow[t]
+        if not (v >= -1e-12 and v <= 1.0 + 1e-12):
+            return _fail(STATUS_T_RANGE, s, a, t, kv, v, info, val)
+        tot += v
+    if abs(tot - 1.0) > 1e-10:
+        return _fail(STATUS_T_SUM, s, a, -1, kv, tot, info, val)
+    return STATUS_OK
+
+
+@numba.njit(cache=True)
+def _binomial_focal(s, x, m, n, theta, TA, RA, info, val, kv, t_lo, t_hi, rrow):
+    """M = 2 focal averages; T is evaluated once per count vector of all n agents.
+
+    With j cooperators among the others, the focal cooperator sees ``(j+1, m-j)`` and the
+    focal defector ``(j, m-j+1)``, which is what the focal cooperator saw at ``j-1``.
+    Falls back to :func:`_accumulate` for pure rows and ``m = 0``.
+    """
+    Z = N_STATES
+    x0 = x[s * 2]
+    x1 = x[s * 2 + 1]
+    if m == 0 or x0 <= 0.0 or x1 <= 0.0:
+        return _accumulate(s, x, m, n, theta, False, TA, RA, info, val)
+    for j in range(2 * Z):
+        TA[j] = 0.0
+    RA[0] = 0.0
+    RA[1] = 0.0
+    r = x0 / x1
+    mode = int((m + 1) * x0)
+    if mode > m:
+        mode = m
+    w = 1.0
+    lo = mode
+    while lo > 0:
+        w_next = w * lo / ((m - lo + 1) * r)
+        if w_next < WEIGHT_CUTOFF:
+            break
+        w = w_next
+        lo -= 1
+    k0 = lo
+    kv[0] = k0
+    kv[1] = m - k0 + 1
+    game_T(s, kv, n, theta, t_lo)
+    st = _check_T(s, 1, kv, t_lo, info, val)
+    if st != STATUS_OK:
+        return st
+    total = 0.0
+    while True:
+        kv[0] = k0 + 1
+        kv[1] = m - k0
+        game_T(s, kv, n, theta, t_hi)
+        st = _check_T(s, 0, kv, t_hi, info, val)
+        if st != STATUS_OK:
+            return st
+        game_R(s, 0, kv, n, theta, rrow)
+        tr = 0.0
+        for t in range(Z):
+            if not math.isfinite(rrow[t]):
+                return _fail(STATUS_R_NONFINITE, s, 0, t, kv, rrow[t], info, val)
+            TA[t] += w * t_hi[t]
+            tr += t_hi[t] * rrow[t]
+        RA[0] += w * tr
+        kv[0] = k0
+        kv[1] = m - k0 + 1
+        game_R(s, 1, kv, n, theta, rrow)
+        tr = 0.0
+        for t in range(Z):
+            if not math.isfinite(rrow[t]):
+                return _fail(STATUS_R_NONFINITE, s, 1, t, kv, rrow[t], info, val)
+            TA[Z + t] += w * t_lo[t]
+            tr += t_lo[t] * rrow[t]
+        RA[1] += w * tr
+        total += w
+        if k0 == m:
+            break
+        w = w * (m - k0) * r / (k0 + 1)
+        k0 += 1
+        if k0 > mode and w < WEIGHT_CUTOFF:
+            break
+        t_lo, t_hi = t_hi, t_lo
+    for j in range(2 * Z):
+        TA[j] /= total
+    RA[0] /= total
+    RA[1] /= total
+    return STATUS_OK
+
+
+@numba.njit(cache=True)
 def averages(x, n, theta, Tsa, Rsa, info, val):
     """Focal-agent averages ``Tsa = Tx[s, a, s']``, ``Rsa = Rx[s, a]`` at ``n`` agents; returns a status."""
     Z = N_STATES
@@ -206,6 +296,17 @@ def averages(x, n, theta, Tsa, Rsa, info, val):
     info[0] = STATUS_OK
     if USE_MOMENTS:
         return moment_averages(x, n, theta, Tsa, Rsa)
+    if M == 2:
+        kv = np.empty(2)
+        t_lo = np.empty(Z)
+        t_hi = np.empty(Z)
+        rrow = np.empty(Z)
+        for s in range(Z):
+            st = _binomial_focal(s, x, n - 1, float(n), theta, Tsa[s * 2 * Z:(s + 1) * 2 * Z], Rsa[s * 2:(s + 1) * 2],
+                                 info, val, kv, t_lo, t_hi, rrow)
+            if st != STATUS_OK:
+                return st
+        return STATUS_OK
     for s in range(Z):
         st = _accumulate(s, x, n - 1, float(n), theta, False, Tsa[s * M * Z:(s + 1) * M * Z],
                          Rsa[s * M:(s + 1) * M], info, val)
