@@ -322,6 +322,9 @@ def test_continuation_in_n_and_in_a_parameter(cache_dir):
     assert branch.x.shape == (9, 2, 2)
     for v, x in zip(branch.values, branch.x):
         np.testing.assert_allclose(dyn.step(x, n=50, gamma=v), x, atol=1e-10)
+    big = dyn.continuation("gamma", start, np.linspace(0.8, 0.6, 5), n=1000)
+    for v, x in zip(big.values, big.x):
+        np.testing.assert_allclose(dyn.step(x, n=1000, gamma=v), x, atol=1e-10)
     byn = dyn.continuation("n", start, [50, 100, 300, 1000])
     for v, x in zip(byn.values, byn.x):
         np.testing.assert_allclose(dyn.step(x, n=int(v)), x, atol=1e-10)
@@ -493,3 +496,25 @@ def test_flow_and_branch_plots(cache_dir, tmp_path):
     ax = aplot.branch(ch, br, ("s", "c"))
     assert {ln.get_gid() for ln in ax.lines} == {"branch_stable", "branch_unstable_to_symmetry_breaking"}
     assert save(ax, tmp_path / "branch.png")
+
+
+def test_arclength_continuation_finds_the_chapter_folds(cache_dir):
+    """n = 2, alpha = 0.05, beta = 50: folds at gamma = 0.82462 and 0.71542 (the full game's continuation, README)."""
+    dyn = anon(an.ecological_public_good, "sarsa", **LEARNER_PARAMS)
+    kw = dict(n=2, alpha=0.05, beta=50.0)
+    x = dyn.trajectory(np.array([[0.5, 0.5], [0.05, 0.95]]), 20000, 1e-12, every=None, gamma=0.6, **kw).final
+    br = dyn.arclength_continuation("gamma", x, 0.6, (0.6, 0.9), **kw)
+    assert len(br.folds) == 2
+    for fold, expected in zip(br.folds, (0.82462, 0.71542)):
+        a, b = sorted(fold)
+        assert a - 1e-4 <= expected <= b + 1e-4
+    for v, x in zip(br.values[::40], br.x[::40]):
+        np.testing.assert_allclose(dyn.step(x, gamma=v, **kw), x, atol=1e-10)
+    # the middle (saddle) part between the folds is unstable, the outer parts stable
+    assert br.stable[0] and br.stable[-1] and not br.stable.all()
+    # at n = 1000 the same machinery runs (no fold needed)
+    big = dyn.arclength_continuation("qc", np.array([[0.5, 0.5], [0.05, 0.95]]), 0.2, (0.1, 0.3), n=1000,
+                                     max_steps=30, ds_max=0.05)
+    assert len(big.values) > 3
+    for v, x in zip(big.values, big.x):
+        np.testing.assert_allclose(dyn.step(x, qc=v, n=1000), x, atol=1e-10)

@@ -562,6 +562,91 @@ class AnonymousDynamics:
                                rho_breaking=np.array(rb), stable=np.array(stable), folds=folds,
                                breaking_points=breaks)
 
+    def arclength_continuation(self, param: str, x0, start: float, bounds: tuple[float, float], *,
+                               direction: int = 1, ds: float = 0.02, ds_min: float = 1e-6, ds_max: float = 0.1,
+                               max_steps: int = 2000, tol: float = 1e-11, **p) -> AnonymousBranch:
+        """Pseudo-arclength continuation of symmetric fixed points in a continuous parameter; turns at folds.
+
+        ``u = (y, param)`` follows ``G(u) = step(y) - y = 0`` with predictor along the
+        tangent and a Newton corrector on ``[G; t . (u - u_pred)]`` (``dG/dy = A + (n-1) B - I``
+        in closed form, ``dG/dparam`` by central differences). Stops when the parameter
+        leaves ``bounds`` or after ``max_steps``. ``folds`` are the parameter intervals in
+        which the tangent's parameter component changes sign (turning points);
+        ``breaking_points`` where ``A - B`` crosses the unit circle. Every point carries its
+        full-space stability.
+        """
+        if param == "n":
+            raise ParameterError("n is an integer; follow it with continuation('n', x0, values)")
+        lo, hi = bounds
+        n = self.params(**p)[0]
+        F = self.n_free
+
+        def G(y, mu):
+            return self.logit_step(y, **{**p, param: mu}).ravel() - y
+
+        def jac(y, mu):
+            A, B = self.jacobian_blocks(self.from_logit(y), **{**p, param: mu})
+            h = 1e-6 * max(1.0, abs(mu))
+            dmu = (G(y, mu + h) - G(y, mu - h)) / (2 * h)
+            return np.column_stack([A + (n - 1) * B - np.eye(F), dmu])
+
+        y, res, ok = self._newton(self.to_logit(x0).ravel(), {**p, param: start}, tol, 50)
+        if not ok:
+            raise StrategyError(f"no fixed point near x0 at {param} = {start} (residual {res:.3g})")
+        u = np.append(y, float(start))
+        t = np.zeros(F + 1)
+        t[-1] = float(np.sign(direction) or 1)
+        pts, tangents = [u.copy()], []
+        for _ in range(max_steps):
+            Jm = jac(u[:-1], u[-1])
+            t_new = np.linalg.lstsq(np.vstack([Jm, t]), np.append(np.zeros(F), 1.0), rcond=None)[0]
+            t = t_new / np.linalg.norm(t_new)
+            tangents.append(t.copy())
+            while True:
+                pred = u + ds * t
+                v = pred.copy()
+                converged = False
+                for _it in range(10):
+                    try:
+                        g = G(v[:-1], v[-1])
+                    except (ParameterError, GameError):
+                        break
+                    r = np.append(g, t @ (v - pred))
+                    if np.max(np.abs(g)) < tol:
+                        converged = True
+                        break
+                    try:
+                        v = v - np.linalg.solve(np.vstack([jac(v[:-1], v[-1]), t]), r)
+                    except (np.linalg.LinAlgError, ParameterError, GameError):
+                        break
+                if converged:
+                    ds = min(ds * 1.3, ds_max) if _it < 4 else ds
+                    break
+                ds /= 2
+                if ds < ds_min:
+                    break
+            if ds < ds_min or not converged:
+                break
+            u = v
+            pts.append(u.copy())
+            if not (lo <= u[-1] <= hi):
+                break
+        values = np.array([q[-1] for q in pts])
+        xs, rs, rb, stable = [], [], [], []
+        for q in pts:
+            x = self.from_logit(q[:-1])
+            st = self.stability(x, **{**p, param: q[-1]})
+            xs.append(x)
+            rs.append(st.rho_symmetric)
+            rb.append(st.rho_breaking)
+            stable.append(st.stable)
+        folds = [(values[j], values[j + 1]) for j in range(len(tangents) - 1)
+                 if np.sign(tangents[j][-1]) != np.sign(tangents[j + 1][-1])]
+        breaks = [(values[j], values[j + 1]) for j in range(len(values) - 1) if (rb[j] >= 1) != (rb[j + 1] >= 1)]
+        return AnonymousBranch(param=param, values=values, x=np.array(xs), rho_symmetric=np.array(rs),
+                               rho_breaking=np.array(rb), stable=np.array(stable), folds=folds,
+                               breaking_points=breaks)
+
     def __repr__(self) -> str:
         return (f"AnonymousDynamics({self.module.GAME!r}, learner={self.learner!r}, method={self.method!r}, "
                 f"Z={self.n_states}, "
