@@ -518,3 +518,25 @@ def test_arclength_continuation_finds_the_chapter_folds(cache_dir):
     assert len(big.values) > 3
     for v, x in zip(big.values, big.x):
         np.testing.assert_allclose(dyn.step(x, qc=v, n=1000), x, atol=1e-10)
+
+
+def test_import_boundaries():
+    """The compiled side (dynamics, plot, kernels) never imports sympy; the symbolic side never imports numba."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(an.__file__).parent
+
+    def imports(path):
+        out = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                out |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                out.add(node.module.split(".")[0])
+        return out
+
+    for name in ("dynamics.py", "plot.py", "_kernels.py"):
+        assert "sympy" not in imports(folder / name), name
+    for name in ("game.py", "games.py", "symbolic.py", "codegen.py", "toml.py"):
+        assert "numba" not in imports(folder / name), name
