@@ -26,6 +26,7 @@ from .game import AnonymousGame
 from .symbolic import MAX_MOMENT_DEGREE, _expectation, _polynomial
 
 _KERNELS = Path(__file__).with_name("_kernels.py")
+_SYMBOLIC = Path(__file__).with_name("symbolic.py")
 #: version of this generator's output (part of the cache key)
 ANON_FORMAT = 1
 
@@ -49,12 +50,13 @@ def moment_pair_averages(x, n, theta, Tpair, Rpair):
 
 
 def cache_key(game: AnonymousGame, method: str = "auto") -> str:
-    """sha256 of the game's canonical text, the method, the kernel library, this generator and the versions."""
+    """sha256 of the game's canonical text, the method, the kernel library, this generator, the moment
+    derivation and the versions (so a change to any of them never leaves a stale module looking valid)."""
     if method not in ("auto", "sum", "moments"):
         raise ParameterError(f"method must be 'auto', 'sum' or 'moments', got {method!r}")
     h = hashlib.sha256()
     for part in (game.canonical(), method, _KERNELS.read_text(encoding="utf-8"),
-                 Path(__file__).read_text(encoding="utf-8"), str(ANON_FORMAT), str(FORMAT), __version__,
+                 Path(__file__).read_text(encoding="utf-8"), _SYMBOLIC.read_text(encoding="utf-8"), str(ANON_FORMAT), str(FORMAT), __version__,
                  sympy.__version__):
         h.update(part.encode())
         h.update(b"\0")

@@ -230,8 +230,11 @@ class AnonymousDynamics:
 
     def params(self, **p):
         """``(n, alpha, beta, gamma, theta)``: the defaults overridden by ``p`` (the game checked at them)."""
-        res = self._resolve(p)
-        return res
+        if not p:
+            n, *_, th = self._defaults
+            self.check_game(n, th)
+            return self._defaults
+        return self._resolve(p)
 
     def check_game(self, n: int, theta) -> None:
         """Check T and R at every count vector of ``n`` agents (memoized per (n, theta))."""
