@@ -55,6 +55,27 @@ def random_anonymous_game():
     return an.AnonymousGame(T, R, params={"u": 0.7}, states=("s0", "s1"), actions=actions, n=3, name="anon_random3")
 
 
+def polynomial_anonymous_game():
+    """A Z = 2, M = 3 game, T quadratic and R cubic in the counts (closed-form moments apply)."""
+    rng = np.random.default_rng(11)
+    actions = ("a", "b", "c")
+    k = an.AnonymousGame.count_symbols(actions)
+    n = sympy.Symbol("n", real=True)
+    v = sympy.Symbol("v", real=True)
+    P = rng.dirichlet(np.ones(2), size=(2, 3, 3)).round(4)
+    Pr = np.empty(P.shape, dtype=object)
+    for idx in np.ndindex(P.shape[:-1]):
+        Pr[idx + (0,)] = sympy.Rational(str(P[idx + (0,)]))
+        Pr[idx + (1,)] = 1 - Pr[idx + (0,)]
+    T = [[sum(Pr[s, b, c, t] * k[b] * k[c] for b in range(3) for c in range(3)) / n**2
+          for t in range(2)] for s in range(2)]
+    r = rng.normal(size=(3, 2, 3, 2)).round(3)
+    R = [[[sympy.Float(r[0, s, a, t]) + v * k[a] / n + sympy.Float(r[1, s, a, t]) * k[0] * k[1] / n**2
+           + sympy.Float(r[2, s, a, t]) * k[2] ** 3 / n**3 for t in range(2)] for a in range(3)] for s in range(2)]
+    return an.AnonymousGame(T, R, params={"v": 0.4}, states=("s0", "s1"), actions=actions, n=3,
+                            name="anon_poly3")
+
+
 def chicken():
     return an.social_dilemma(n=2, R=1.0, T=1.5, S=0.5, P=0.0)
 
@@ -169,6 +190,7 @@ def test_td_error_and_step_equal_the_expanded_game(cache_dir, learner, method):
             np.testing.assert_allclose(dyn.step(x, n=n, qc=0.3, f=1.7), step[0], rtol=1e-10, atol=1e-13)
 
 
+@pytest.mark.slow
 def test_random_three_action_game_equals_its_expansion(cache_dir):
     rng = np.random.default_rng(2)
     game = random_anonymous_game()
@@ -188,6 +210,35 @@ def test_random_three_action_game_equals_its_expansion(cache_dir):
         np.testing.assert_allclose(dyn.full_jacobian(x, n=n, u=1.3), J, rtol=1e-9, atol=1e-10)
         st = dyn.stability(x, n=n, u=1.3)
         assert match_eigenvalues(st.eigenvalues(), np.linalg.eigvals(J), 1e-10) < 1e-10
+
+
+@pytest.mark.parametrize("method", ["moments", pytest.param("sum", marks=pytest.mark.slow)])
+def test_polynomial_three_action_game(cache_dir, method):
+    """Both methods on a game with quadratic T and cubic R against the expansion (n = 1..4)."""
+    rng = np.random.default_rng(5)
+    game = polynomial_anonymous_game()
+    dyn = anon(polynomial_anonymous_game, "actor_critic", method, **LEARNER_PARAMS)
+    assert dyn.method == method
+    for n in (1, 2, 3, 4):
+        full = game.expand(n).numeric(v=-0.3)
+        al, be, ga = (np.full(n, LEARNER_PARAMS[k]) for k in ("alpha", "beta", "gamma"))
+        x = symmetric_points(rng, 2, 3, count=1)[0]
+        X = np.broadcast_to(x, (n, 2, 3))
+        np.testing.assert_allclose(dyn.tderror(x, n=n, v=-0.3),
+                                   ref.td_error(full["T"], full["R"], X, be, ga, True, "actor_critic")[0],
+                                   rtol=1e-10, atol=1e-12)
+        y = ref.logit_of_strategy(X)
+        J = complex_step_jacobian(full["T"], full["R"], y, al, be, ga, "actor_critic")
+        np.testing.assert_allclose(dyn.full_jacobian(x, n=n, v=-0.3), J, rtol=1e-9, atol=1e-11)
+        assert match_eigenvalues(dyn.stability(x, n=n, v=-0.3).eigenvalues(), np.linalg.eigvals(J), 1e-10) < 1e-10
+    if method == "sum":  # the two methods agree at large n too
+        other = anon(polynomial_anonymous_game, "actor_critic", "moments", **LEARNER_PARAMS)
+        x = symmetric_points(rng, 2, 3, count=1)[0]
+        np.testing.assert_allclose(dyn.step(x, n=60), other.step(x, n=60), rtol=1e-12, atol=1e-14)
+        A1, B1 = dyn.jacobian_blocks(x, n=60)
+        A2, B2 = other.jacobian_blocks(x, n=60)
+        np.testing.assert_allclose(A1, A2, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(B1, B2, rtol=1e-10, atol=1e-13)
 
 
 @pytest.mark.parametrize("method", ["moments", "sum"])
