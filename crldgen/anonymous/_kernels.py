@@ -18,6 +18,11 @@ vectors whose relative weight is below ``WEIGHT_CUTOFF`` are skipped, and the su
 divided by the sum of the weights used, so nothing under- or overflows at any n and
 memory does not depend on n. Every T row met is checked (status codes below), so
 parameter values or an n at which T is not a probability raise a clear error.
+
+When the generated part sets ``USE_MOMENTS = True`` (T and T*R polynomial in the counts),
+``averages`` and ``pair_averages`` call its closed-form ``moment_averages`` /
+``moment_pair_averages`` instead (factorial moments of the multinomial; cost independent
+of n); T is then checked once per (n, parameters) by ``check_game`` from the Python side.
 """
 
 import math
