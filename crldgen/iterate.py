@@ -45,6 +45,7 @@ import numpy as np
 
 from .errors import DivergenceError, GenerationError, ParameterError, StrategyError
 from .runtime.dynamics import LEARNER_RULES
+from .runtime.identity import ResultIO, attach_game, game_of, tag_result
 
 __all__ = ["ProgressBar", "Sweep", "Trajectories", "Trajectory", "sweep", "trajectories", "trajectory"]
 
@@ -65,7 +66,7 @@ _SIMPLEX_ATOL = 1e-8
 
 # ----------------------------------------------------------------- results
 @dataclass(frozen=True, eq=False)
-class Trajectory:
+class Trajectory(ResultIO):
     """One learning trajectory (returned by :func:`trajectory`).
 
     Attributes
@@ -115,7 +116,7 @@ class Trajectory:
 
 
 @dataclass(frozen=True, eq=False)
-class Trajectories:
+class Trajectories(ResultIO):
     """A batch of trajectories (returned by :func:`trajectories`); ``result[b]`` is a :class:`Trajectory`.
 
     Attributes
@@ -153,9 +154,9 @@ class Trajectories:
     def __getitem__(self, b: int) -> Trajectory:
         b = range(len(self))[b]
         X = None if self.X is None else self.X[b, : self.n_stored[b]]
-        return Trajectory(X=X, final=self.final[b], final_logit=self.final_logit[b], steps=int(self.steps[b]),
+        return attach_game(Trajectory(X=X, final=self.final[b], final_logit=self.final_logit[b], steps=int(self.steps[b]),
                           converged=bool(self.converged[b]), diverged=bool(self.diverged[b]), every=self.every,
-                          reverse=self.reverse, params={k: v[b] for k, v in self.params.items()})
+                          reverse=self.reverse, params={k: v[b] for k, v in self.params.items()}), game_of(self))
 
     def __iter__(self):
         return (self[b] for b in range(len(self)))
@@ -509,6 +510,7 @@ def _divergence_message(what: str, steps: int, params: dict) -> str:
 
 
 # ---------------------------------------------------------------- public API
+@tag_result
 def trajectory(dyn, X0, tmax: int, tol: float | None = None, *, every: int | None = 1, reverse: bool = False,
                on_divergence: str = "raise", **p) -> Trajectory:
     """Iterate the learning dynamics from ``X0`` (the whole loop runs compiled).
@@ -570,6 +572,7 @@ def trajectory(dyn, X0, tmax: int, tol: float | None = None, *, every: int | Non
     return result
 
 
+@tag_result
 def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | None = None,
                  reverse: bool = False, progress: bool | None = None, on_divergence: str = "raise",
                  **p) -> Trajectories:
@@ -645,6 +648,7 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
     return result
 
 
+@tag_result
 def sweep(dyn, X0, param_name: str, values, tmax: int, tol: float | None = None, *, carry: bool = True,
           reverse: bool = False, on_divergence: str = "raise", **p) -> Sweep:
     """One run per value of a parameter, in order; with ``carry`` each starts where the last ended.

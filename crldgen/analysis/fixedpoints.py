@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
+from ..runtime.identity import tag_result
 from ._core import Result, System, params_key, run_batch, sample_strategies
 from .linear import report
 
@@ -115,6 +116,7 @@ def _dedupe(ys: list, rtol: float) -> list[tuple[np.ndarray, int]]:
     return [(y, n) for y, n in out]
 
 
+@tag_result
 def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: str = "lhs",
                  iterate: bool = True, tmax: int = 5000, tol: float = NEWTON_TOL, dedupe_tol: float = 1e-6,
                  **p) -> FixedPointResult:

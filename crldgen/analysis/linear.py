@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..runtime.identity import tag_result
 from ._core import Result, System, params_key
 
 #: |lambda| within this distance of 1 (map) or |Re| below it (flow) counts as non-hyperbolic
@@ -143,6 +144,7 @@ def _real_if_close(ev):
     return ev.real.copy() if not np.any(_is_complex(ev)) else ev
 
 
+@tag_result
 def stability(dyn, X, **p) -> FixedPoint:
     """Linear stability report of the joint strategy ``X`` (a fixed point, usually).
 
