@@ -69,6 +69,8 @@ _HINTS = {
 _HINTS["Sweep"] = _HINTS["Trajectories"]
 #: results whose list of points is their main content: the stacked fields lose the prefix
 _FLATTEN = {"FixedPointResult": "points"}
+#: nested results whose arrays share a leading axis named like the field (hysteresis sweeps)
+_NESTED_LEAD = ("up", "down")
 #: names of the stacking dimension of lists of results, by field name
 _STACK_DIMS = {"points": "point", "bifurcations": "bifurcation", "jumps": "jump", "attractors": "attractor",
                "branches": "branch"}
@@ -258,6 +260,11 @@ class _Encoder:
             if bad:
                 raise DataFormatError(f"field {name!r}: only string keys can be stored, got {bad[0]!r}")
             items = {}
+            if cname == "Result" and key in _NESTED_LEAD and not lead:
+                lead_name = self._scoped(key, prefix)
+                firsts = {v.shape[0] for v in value.values() if isinstance(v, np.ndarray) and v.ndim}
+                if len(firsts) == 1:
+                    lead = (lead_name,)
             for k, v in value.items():
                 if key == "params" and cname is None and isinstance(v, np.ndarray) and \
                         cls_name in ("Trajectory", "Trajectories", "Sweep"):
@@ -319,6 +326,10 @@ class _Encoder:
         keys = list(items[0])
         if not all(type(it) is cls and list(it) == keys for it in items):
             return None
+        for k in keys:  # arrays of different shapes (branches of different lengths): one by one
+            arrays = [it[k] for it in items if isinstance(it[k], np.ndarray)]
+            if arrays and (len(arrays) < len(items) or len({(a.shape, a.dtype.str) for a in arrays}) > 1):
+                return None
         return cls.__name__ if cls.__name__ in _result_classes() else "Result"
 
 

@@ -75,13 +75,18 @@ def results(ecopg2):
                                                  base=chapter_X(0.5), tol=1e-3, run_tol=1e-5, tmax=5000)
     saddle = [pt for pt in fps.points if pt.type == "saddle"][0]
     out["branch"] = crldgen.continuation(dyn, "gamma", saddle.X, start=0.75, bounds=(0.7, 0.8), max_steps=20)
+    out["hysteresis"] = crldgen.hysteresis(dyn, "gamma", 0.7, 0.85, observable=("p", "c"), alpha=0.05, beta=50.0,
+                                           max_steps=200)
+    out["slowing_down"] = crldgen.critical_slowing_down(dyn, out["tipping_point"], np.logspace(-3, -2, 3),
+                                                        saddle=saddle, tmax=20000, tol=1e-5)
+    out["manifold"] = crldgen.stable_manifold(dyn, saddle, n_per_domain=4, max_iter=30)
     out["hysteresis_sweep"] = crldgen.hysteresis_sweep(dyn, "gamma", np.linspace(0.6, 0.9, 9), tmax=2500,
                                                        alpha=0.05, beta=50.0)
     return out
 
 
 KINDS = ["trajectory", "trajectory_every", "trajectory_final", "trajectories", "sweep", "sweep_free",
-         "fixed_points", "stability", "basins", "basin_fractions", "tipping_point", "branch", "hysteresis_sweep"]
+         "fixed_points", "stability", "basins", "basin_fractions", "tipping_point", "branch", "hysteresis", "slowing_down", "manifold", "hysteresis_sweep"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
