@@ -256,3 +256,19 @@ def test_unpickling_refuses_a_tampered_module(ecopg2, tmp_path):
     proc = subprocess.run([sys.executable, "-c", CHILD], input=blob, capture_output=True, env=_child_env(tmp_path),
                           timeout=300)
     assert proc.returncode != 0 and "CacheError" in proc.stderr.decode()
+
+
+def _uncertain():
+    return crldgen.games.uncertain_social_dilemma()
+
+
+def test_partially_observed_results_use_observation_labels(compiled, tmp_path):
+    po = compiled(_uncertain, "sarsa", True, alpha=0.05, beta=5.0, gamma=0.8)
+    tr = po.trajectory(po.uniform_strategy(), 50)
+    ds = tr.to_xarray()
+    assert ds.X.dims == ("time", "agent", "observation", "action")
+    assert list(ds.observation.values) == list(po.observations)
+    assert "state" not in ds.dims
+    back = crldgen.load(tr.save(tmp_path / "po.nc"), dyn=po)
+    assert_same(tr, back)
+    assert game_of(back).observations == tuple(po.observations) and not game_of(back).fully_observed
