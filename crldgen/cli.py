@@ -5,7 +5,7 @@ Subcommands (``crldgen <command> --help`` for details)::
     crldgen games                                   built-in games and their parameters
     crldgen derive GAME                             the update equations as LaTeX
     crldgen generate GAME [-o DIR]                  write the generated numba module
-    crldgen simulate GAME [--out traj.npz|.csv]     one learning trajectory
+    crldgen simulate GAME [--out traj.npz|.csv|.nc] one learning trajectory
     crldgen fixed-points GAME                       fixed points and their stability
     crldgen flow GAME [-o flow.png]                 flow plot (one panel per state)
     crldgen continue GAME --over gamma --range 0.6 0.9 [-o bif.png] [--csv bif.csv]
@@ -252,8 +252,10 @@ def cmd_simulate(args, out) -> int:
             header = "t," + ",".join(_coordinate_names(dyn))
             np.savetxt(path, np.column_stack([np.arange(len(X)), X]), delimiter=",", header=header, comments="",
                        fmt=["%d"] + ["%.12g"] * X.shape[1])
+        elif path.suffix == ".nc":  # netCDF with labels and the game's identity: crldgen.load(path)
+            traj.save(path)
         else:
-            raise UsageError(f"--out {args.out!r}: use a .npz or .csv file name")
+            raise UsageError(f"--out {args.out!r}: use a .npz, .csv or .nc file name")
         print(f"wrote {path}", file=out)
     return 0
 
@@ -410,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random initial strategy (default 0)")
     p.add_argument("--tmax", type=int, default=5000, help="maximum trajectory length (default 5000)")
     p.add_argument("--tol", type=float, default=1e-5, help="convergence tolerance (default 1e-5)")
-    p.add_argument("--out", metavar="FILE", help="save the trajectory (.npz or .csv)")
+    p.add_argument("--out", metavar="FILE", help="save the trajectory (.npz, .csv, or .nc: netCDF, read with crldgen.load)")
 
     p = sub.add_parser("fixed-points", help="find fixed points and their stability")
     _add_game_options(p)

@@ -224,3 +224,15 @@ def test_python_dash_m_crldgen_smoke():
     done = subprocess.run([sys.executable, "-m", "crldgen", "--version"], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("crldgen ")
+
+
+def test_simulate_saves_netcdf_that_loads_as_the_trajectory(run, tmp_path):
+    pytest.importorskip("netCDF4")
+    import crldgen
+
+    args = ("simulate", "ecological-public-good", "--alpha", "0.01", "--beta", "100", "--x0", "0.5,0.19,0.5,0.95")
+    status, out, _ = run(*args, "--out", tmp_path / "traj.nc")
+    assert status == 0 and "wrote" in out
+    traj = crldgen.load(tmp_path / "traj.nc")
+    assert traj.X.shape == (234, 2, 2, 2) and traj.converged and traj.game_info.game == "ecopg2"
+    np.testing.assert_allclose(traj.X[0], [[[0.5, 0.5], [0.19, 0.81]], [[0.5, 0.5], [0.95, 0.05]]], rtol=0, atol=1e-15)
