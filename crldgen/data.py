@@ -35,11 +35,16 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import CacheError, CrldgenError
 from .runtime.identity import GameInfo, attach_game, game_info, game_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+    import xarray
 
 __all__ = ["DataFormatError", "from_xarray", "load", "save", "to_pandas", "to_xarray"]
 
@@ -334,7 +339,7 @@ class _Encoder:
 
 
 # ------------------------------------------------------------------ public API
-def to_xarray(result, dyn=None):
+def to_xarray(result, dyn=None) -> xarray.Dataset:
     """Convert a crldgen result to an ``xarray.Dataset`` (see the module docstring for the layout).
 
     Parameters
@@ -440,7 +445,7 @@ def _rename(tree, old: str, new: str) -> None:
             _rename(v, old, new)
 
 
-def from_xarray(ds):
+def from_xarray(ds: xarray.Dataset):
     """Rebuild the result object a Dataset of :func:`to_xarray` describes (with its GameInfo)."""
     meta = ds.attrs.get(META_ATTR)
     if meta is None:
@@ -638,9 +643,16 @@ def _strategy_columns(info: GameInfo | None, X: np.ndarray, name: str = "X") -> 
     return out
 
 
-def table_rows(result, dyn=None) -> tuple[list[str], list[list]]:
-    """``(columns, rows)`` of the table of a result (used by :func:`to_pandas` and the HTML repr)."""
+def table_rows(result, dyn=None, limit: int | None = None) -> tuple[list[str], list[list]]:
+    """``(columns, rows)`` of the table of a result (used by :func:`to_pandas` and the HTML repr).
+
+    ``limit`` caps the number of rows built (long runs in a notebook display).
+    """
     info = _info_for(result, dyn)
+
+    def upto(n):
+        return range(n if limit is None else min(n, limit))
+
     kind = type(result).__name__
     if kind == "FixedPointResult":
         pts = list(result.points)
@@ -666,7 +678,7 @@ def table_rows(result, dyn=None) -> tuple[list[str], list[list]]:
         xcols = _strategy_columns(info, X) if X.ndim == 4 else {}
         rows = [[float(result.param[k]), float(result.observable[k]), bool(result.stable[k]),
                  float(result.spectral_radius[k]), float(result.arclength[k]), bif.get(k, "")]
-                + [float(v[k]) for v in xcols.values()] for k in range(len(result.param))]
+                + [float(v[k]) for v in xcols.values()] for k in upto(len(result.param))]
         return cols + list(xcols), rows
     if kind == "HysteresisResult":
         cols = ["direction", str(result.param_name), "observable"]
@@ -677,21 +689,21 @@ def table_rows(result, dyn=None) -> tuple[list[str], list[list]]:
         return cols, rows
     if kind == "BasinResult":
         cols = ["attractor", "fraction", "type", "count"]
-        rows = [[k, float(result.fractions[k]), a.fixed_point.type if a.fixed_point is not None else "not a fixed point",
-                 int(a.count)] for k, a in enumerate(result.attractors)]
+        rows = [[k, float(result.fractions[k]),
+                 a.fixed_point.type if a.fixed_point is not None else "not a fixed point", int(a.count)]
+                for k, a in enumerate(result.attractors)]
         return cols, rows
     if kind == "Trajectory":
         if result.X is None:
             return list(_strategy_columns(info, result.final)), [[float(v) for v in
                                                                   _strategy_columns(info, result.final).values()]]
         xcols = _strategy_columns(info, result.X)
-        return ["time"] + list(xcols), [[int(t)] + [float(v[r]) for v in xcols.values()]
-                                        for r, t in enumerate(result.times)]
+        times = result.times
+        return ["time"] + list(xcols), [[int(times[r])] + [float(v[r]) for v in xcols.values()]
+                                        for r in upto(len(times))]
     if kind in ("Trajectories", "Sweep"):
-        names = [k for k, v in result.params.items() if np.ndim(v) == 1 or (np.ndim(v) == 2 and len(set(
-            map(tuple, np.asarray(v).T))) >= 1)]
         pcols = {}
-        for k in names:
+        for k in [k for k, v in result.params.items() if np.ndim(v) in (1, 2)]:
             v = np.asarray(result.params[k])
             if v.ndim == 1:
                 pcols[k] = v
@@ -702,12 +714,12 @@ def table_rows(result, dyn=None) -> tuple[list[str], list[list]]:
         cols = ["steps", "converged", "diverged"] + list(pcols) + list(xcols)
         rows = [[int(result.steps[b]), bool(result.converged[b]), bool(result.diverged[b])]
                 + [float(v[b]) for v in pcols.values()] + [float(v[b]) for v in xcols.values()]
-                for b in range(len(result))]
+                for b in upto(len(result))]
         return cols, rows
     raise DataFormatError(f"no table for a {kind}; use .to_xarray()")
 
 
-def to_pandas(result, dyn=None):
+def to_pandas(result, dyn=None) -> pandas.DataFrame:
     """A ``pandas.DataFrame``: one row per fixed point, branch point, attractor, member or time step."""
     import pandas as pd
 
@@ -716,6 +728,7 @@ def to_pandas(result, dyn=None):
 
 
 def _html_table(cols, rows, caption: str, limit: int = 40) -> str:
+    """A plain HTML table (at most ``limit`` rows; a longer ``rows`` adds a '... more rows' line)."""
     def cell(v):
         if isinstance(v, float):
             return f"{v:.6g}"
@@ -724,21 +737,26 @@ def _html_table(cols, rows, caption: str, limit: int = 40) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
     shown = rows[:limit]
     body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in shown)
-    more = f"<tr><td colspan='{len(cols)}'>... {len(rows) - limit} more rows</td></tr>" if len(rows) > limit else ""
+    more = f"<tr><td colspan='{len(cols)}'>... more rows</td></tr>" if len(rows) > limit else ""
     return (f"<table class='crldgen'><caption>{html.escape(caption)}</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}{more}</tbody></table>")
 
 
 def result_html(result) -> str:
     """HTML of a result for notebooks: its table when it has one, else its text repr."""
+    limit = 40
     try:
-        cols, rows = table_rows(result)
+        if type(result).__name__ == "Trajectory":  # the final strategy, not every recorded row
+            xcols = _strategy_columns(game_of(result), result.final, "final")
+            cols, rows = list(xcols), [[float(v) for v in xcols.values()]]
+        else:
+            cols, rows = table_rows(result, limit=limit + 1)
     except (DataFormatError, AttributeError, KeyError, TypeError):
         return f"<pre>{html.escape(repr(result))}</pre>"
     info = game_of(result)
     where = f" of {info.game!r} ({info.learner})" if info is not None else ""
     first = repr(result).splitlines()[0] if repr(result) else type(result).__name__
-    return _html_table(cols, rows, f"{first}{where}")
+    return _html_table(cols, rows, f"{first}{where}", limit=limit)
 
 
 def dynamics_html(dyn) -> str:

@@ -153,9 +153,10 @@ class Trajectories(ResultIO):
     def __getitem__(self, b: int) -> Trajectory:
         b = range(len(self))[b]
         X = None if self.X is None else self.X[b, : self.n_stored[b]]
-        return attach_game(Trajectory(X=X, final=self.final[b], final_logit=self.final_logit[b], steps=int(self.steps[b]),
+        traj = Trajectory(X=X, final=self.final[b], final_logit=self.final_logit[b], steps=int(self.steps[b]),
                           converged=bool(self.converged[b]), diverged=bool(self.diverged[b]), every=self.every,
-                          reverse=self.reverse, params={k: v[b] for k, v in self.params.items()}), game_of(self))
+                          reverse=self.reverse, params={k: v[b] for k, v in self.params.items()})
+        return attach_game(traj, game_of(self))
 
     def __iter__(self):
         return (self[b] for b in range(len(self)))

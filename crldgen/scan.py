@@ -25,12 +25,16 @@ chunks also appear on the Dask dashboard.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .analysis._core import batch_overrides
 from .errors import ParameterError
 from .runtime.identity import game_info
+
+if TYPE_CHECKING:  # pragma: no cover
+    import xarray
 
 __all__ = ["scan", "scan_members"]
 
@@ -98,7 +102,8 @@ def _run_chunk(dyn, X0s, overrides, fixed, tmax, tol, reverse):
 
 
 def scan(dyn, X0, tmax: int, tol: float | None = None, *, grid: dict | None = None, points: dict | None = None,
-         client=None, chunk_size: int | None = None, progress: bool = False, reverse: bool = False, **fixed):
+         client=None, chunk_size: int | None = None, progress: bool = False, reverse: bool = False,
+         **fixed) -> xarray.Dataset:
     """Scan parameters and initial strategies; one trajectory per combination, one Dataset back.
 
     Parameters

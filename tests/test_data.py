@@ -86,7 +86,8 @@ def results(ecopg2):
 
 
 KINDS = ["trajectory", "trajectory_every", "trajectory_final", "trajectories", "sweep", "sweep_free",
-         "fixed_points", "stability", "basins", "basin_fractions", "tipping_point", "branch", "hysteresis", "slowing_down", "manifold", "hysteresis_sweep"]
+         "fixed_points", "stability", "basins", "basin_fractions", "tipping_point", "branch", "hysteresis",
+         "slowing_down", "manifold", "hysteresis_sweep"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -272,3 +273,12 @@ def test_partially_observed_results_use_observation_labels(compiled, tmp_path):
     back = crldgen.load(tr.save(tmp_path / "po.nc"), dyn=po)
     assert_same(tr, back)
     assert game_of(back).observations == tuple(po.observations) and not game_of(back).fully_observed
+
+
+def test_html_of_results_is_short_for_long_runs(results, ecopg2):
+    html = results["trajectory"]._repr_html_()
+    assert html.startswith("<table") and "final[0,p,c]" in html and html.count("<tr>") == 2  # header + final
+    batch = ecopg2.trajectories(np.array([chapter_X(0.19)] * 60), 50, None)
+    html = batch._repr_html_()
+    assert html.count("<tr>") == 1 + 40 + 1 and "more rows" in html
+    assert "<table" in ecopg2._repr_html_() and "ecopg2" in ecopg2._repr_html_()

@@ -137,7 +137,8 @@ def notebook_latex(model, max_entries: int = 6) -> str:
         lines.append(r"&\vdots")
     if g.fully_observed:
         for i, s, a in triples[: max(2, max_entries // 3)]:
-            lhs = f"R^{{{_tex_label(g.agents[i])}}}_{{\\mathbf{{x}}}}({_tex_label(g.states[s])}, {_tex_label(g.actions[a])})"
+            ag, st, ac = (_tex_label(v) for v in (g.agents[i], g.states[s], g.actions[a]))
+            lhs = f"R^{{{ag}}}_{{\\mathbf{{x}}}}({st}, {ac})"
             lines.append(f"{lhs} &= {_fmt(model, model._Risa[i, s, a])}")
         lines.append(r"&\vdots \quad \text{(all equations: model.latex())}")
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
