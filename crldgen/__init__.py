@@ -43,7 +43,7 @@ _LAZY = {
     # results that leave the process (issue 15): labeled data, files, scans
     "load": (".data", "load"),
     "save": (".data", "save"),
-    "scan": (".scan", "scan"),
+    "scan": (".scans", "scan"),
 }
 
 __all__ = ["CacheError", "CrldgenError", "DivergenceError", "Game", "GameError", "GenerationError", "Learner",
@@ -83,4 +83,4 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the eager imports
                            hysteresis_sweep, stability, stable_manifold, tipping_point)
     from .symbolic.stability import symbolic_stability
     from .data import load, save
-    from .scan import scan
+    from .scans import scan

@@ -161,7 +161,7 @@ def test_a_game_file_runs_like_the_builtin(run):
     (("simulate", "ecological-public-good", "--gamma", "0.5,x"), "bad --gamma"),
     (("simulate", "ecological-public-good", "--x0", "0.5,0.5"), "--x0 has 2 numbers"),
     (("simulate", "ecological-public-good", "--x0", "0.5,1.5,0.5,0.5"), "is negative"),
-    (("simulate", "ecological-public-good", "--out", "traj.txt"), "use a .npz or .csv"),
+    (("simulate", "ecological-public-good", "--out", "traj.txt"), "use a .npz, .csv or .nc"),
     (("flow", "ecological-public-good", "--x", "0,p"), "bad projection"),
     (("flow", "ecological-public-good", "--x", "0,q,c"), "unknown state label 'q'"),
     (("flow", "ecological-public-good", "--simplex", "0,p"), "needs a game with 3 actions"),

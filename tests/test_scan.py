@@ -49,6 +49,12 @@ def test_scan_over_explicit_points_and_per_agent_names(ecopg2):
     np.testing.assert_array_equal(ds.m.values, [-5.0, -6.0])
 
 
+def test_the_scan_function_is_not_shadowed_by_its_module():
+    import crldgen.scans  # noqa: F401 - importing the module must leave crldgen.scan the function
+
+    assert callable(crldgen.scan) and crldgen.scan is crldgen.scans.scan
+
+
 def test_scan_errors_name_the_problem(ecopg2):
     with pytest.raises(ParameterError, match="unknown parameter 'nope'"):
         crldgen.scan(ecopg2, chapter_X(0.2), 10, grid={"nope": [1.0]})
