@@ -8,6 +8,7 @@ Measures (ecological public good, N=2, SARSA, the committed module):
 
 * ``tag_overhead``: per-call cost of a short ``dyn.trajectory`` (tmax=10) with the game
   identity attached to the result (the public function) and without (``__wrapped__``);
+* ``attach_identity``: the part of that cost spent attaching the identity (``attach_game``);
 * ``pickle``: ``pickle.dumps`` + ``loads`` of a ``Dynamics`` in one process (by reference);
 * ``save_load``: ``save`` + ``crldgen.load`` of a 5000-step trajectory and of a fixed point result;
 * ``scan``: the README scan (4 x 3 x 3 grid x 50 initial strategies = 1800 trajectories)
@@ -55,6 +56,11 @@ def main():
     tagged = timed(lambda: [iterate.trajectory(dyn, X, 10) for _ in range(n)], 5)
     bare = timed(lambda: [iterate.trajectory.__wrapped__(dyn, X, 10) for _ in range(n)], 5)
     res["tag_overhead_us"] = {"tagged_per_call": tagged[0] / n * 1e6, "untagged_per_call": bare[0] / n * 1e6}
+    from crldgen.runtime.identity import attach_game, game_info
+
+    one = iterate.trajectory(dyn, X, 10)
+    m = 100000
+    res["attach_identity_ns"] = timed(lambda: [attach_game(one, game_info(dyn)) for _ in range(m)], 3)[0] / m * 1e9
     res["pickle_us"] = timed(lambda: pickle.loads(pickle.dumps(dyn)), 200)[0] * 1e6
     tr = dyn.trajectory(X, 5000, 1e-5)
     fps = crldgen.fixed_points(dyn, n_starts=16, rng=0)
@@ -81,6 +87,7 @@ def main():
     md = ["| measure | value |", "|---|---|"]
     md += [f"| trajectory(tmax=10) per call, identity attached | {res['tag_overhead_us']['tagged_per_call']:.1f} us |",
            f"| the same without attaching | {res['tag_overhead_us']['untagged_per_call']:.1f} us |",
+           f"| attaching the game identity to one result | {res['attach_identity_ns']:.0f} ns |",
            f"| pickle + unpickle a Dynamics | {res['pickle_us']:.0f} us |",
            f"| save + load a 234-step trajectory | {res['save_load_trajectory_ms']:.1f} ms |",
            f"| save + load 3 fixed points | {res['save_load_fixed_points_ms']:.1f} ms |",

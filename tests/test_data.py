@@ -282,3 +282,15 @@ def test_html_of_results_is_short_for_long_runs(results, ecopg2):
     html = batch._repr_html_()
     assert html.count("<tr>") == 1 + 40 + 1 and "more rows" in html
     assert "<table" in ecopg2._repr_html_() and "ecopg2" in ecopg2._repr_html_()
+
+
+def test_a_foreign_netcdf_file_is_refused_clearly(tmp_path):
+    import xarray as xr
+
+    path = tmp_path / "foreign.nc"
+    xr.Dataset({"v": ("x", np.arange(3.0))}).to_netcdf(path)
+    with pytest.raises(data.DataFormatError, match="not made by crldgen"):
+        crldgen.load(path)
+    with pytest.raises(FileNotFoundError):
+        crldgen.load(tmp_path / "missing.nc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign.nc"]  # nothing half-written left behind
