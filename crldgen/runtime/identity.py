@@ -133,9 +133,18 @@ def tag_result(func):
     @functools.wraps(func)
     def wrapper(dyn, *args, **kwargs):
         result = func(dyn, *args, **kwargs)
-        module = getattr(dyn, "module", None)
-        if module is not None and hasattr(module, "KEY"):
-            attach_game(result, game_info(dyn))
+        info = getattr(dyn, "__dict__", {}).get("_game_info")
+        if info is None:
+            if not hasattr(getattr(dyn, "module", None), "KEY"):
+                return result
+            info = game_info(dyn)
+        if isinstance(result, (dict, list, tuple)):
+            attach_game(result, info)
+        else:  # the common case (trajectories): one attribute, no walk
+            try:
+                object.__setattr__(result, "_crldgen_game", info)
+            except (AttributeError, TypeError):
+                pass
         return result
 
     return wrapper
