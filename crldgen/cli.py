@@ -5,7 +5,7 @@ Subcommands (``crldgen <command> --help`` for details)::
     crldgen games                                   built-in games and their parameters
     crldgen derive GAME                             the update equations as LaTeX
     crldgen generate GAME [-o DIR]                  write the generated numba module
-    crldgen simulate GAME [--out traj.npz|.csv]     one learning trajectory
+    crldgen simulate GAME [--out traj.npz|.csv|.nc] one learning trajectory
     crldgen fixed-points GAME                       fixed points and their stability
     crldgen flow GAME [-o flow.png]                 flow plot (one panel per state)
     crldgen continue GAME --over gamma --range 0.6 0.9 [-o bif.png] [--csv bif.csv]
@@ -108,7 +108,8 @@ def _output_file(option: str, path: str | None, suffixes: tuple[str, ...] | None
         return
     p = Path(path)
     if suffixes is not None and p.suffix.lower() not in suffixes:
-        raise UsageError(f"{option} {path!r}: use a {' or '.join(suffixes)} file name")
+        known = ", ".join(suffixes[:-1]) + " or " + suffixes[-1] if len(suffixes) > 1 else suffixes[0]
+        raise UsageError(f"{option} {path!r}: use a {known} file name")
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"{option} {path!r}: the folder {str(folder)!r} does not exist; create it first")
@@ -316,7 +317,7 @@ def cmd_generate(args, out) -> int:
 
 
 def cmd_simulate(args, out) -> int:
-    _output_file("--out", args.out, (".npz", ".csv"))
+    _output_file("--out", args.out, (".npz", ".csv", ".nc"))
     dyn = _dynamics(args)
     X0 = _initial(dyn, args.x0, args.seed)
     traj = dyn.trajectory(X0, args.tmax, args.tol)
@@ -335,8 +336,10 @@ def cmd_simulate(args, out) -> int:
             header = "t," + ",".join(_coordinate_names(dyn))
             np.savetxt(path, np.column_stack([np.arange(len(X)), X]), delimiter=",", header=header, comments="",
                        fmt=["%d"] + ["%.12g"] * X.shape[1])
-        else:  # pragma: no cover - checked by _output_file before the run
-            raise UsageError(f"--out {args.out!r}: use a .npz or .csv file name")
+        elif path.suffix == ".nc":  # netCDF with labels and the game's identity: crldgen.load(path)
+            traj.save(path)
+        else:
+            raise UsageError(f"--out {args.out!r}: use a .npz, .csv or .nc file name")
         print(f"wrote {path}", file=out)
     return 0
 
@@ -591,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the random initial strategy (default 0)")
     p.add_argument("--tmax", type=_int_at_least(1), default=5000, help="maximum trajectory length (default 5000)")
     p.add_argument("--tol", type=_finite_float(0.0), default=1e-5, help="convergence tolerance (default 1e-5)")
-    p.add_argument("--out", metavar="FILE", help="save the trajectory (.npz or .csv)")
+    p.add_argument("--out", metavar="FILE", help="save the trajectory (.npz, .csv, or .nc: netCDF, read with crldgen.load)")
 
     p = sub.add_parser("fixed-points", help="find fixed points and their stability")
     _add_game_options(p)

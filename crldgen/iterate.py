@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -46,6 +45,7 @@ import numpy as np
 from ._validate import check_int, check_real
 from .errors import DivergenceError, GenerationError, ParameterError, StrategyError
 from .runtime.dynamics import SIMPLEX_ATOL, ResolvedParams
+from .runtime.identity import ResultIO, attach_game, game_of, tag_result
 
 __all__ = ["ProgressBar", "Sweep", "Trajectories", "Trajectory", "sweep", "trajectories", "trajectory"]
 
@@ -54,7 +54,7 @@ LOOP_API = 2
 STATUS_OK, STATUS_NONFINITE, STATUS_FULL, STATUS_NOT_RUN = 0, 1, 2, 3
 
 #: batches at least this large are run in chunks with a progress bar (drawn once the
-#: run is predicted to take longer than ``PROGRESS_DELAY`` seconds) when ``progress=None``
+#: run has taken longer than ``PROGRESS_DELAY`` seconds) when ``progress=None``
 AUTO_PROGRESS_MIN = 2048
 PROGRESS_DELAY = 1.0
 #: initial record buffer per kernel call, in bytes (grown by doubling when a run is longer)
@@ -66,7 +66,7 @@ _SIMPLEX_ATOL = SIMPLEX_ATOL
 
 # ----------------------------------------------------------------- results
 @dataclass(frozen=True, eq=False)
-class Trajectory:
+class Trajectory(ResultIO):
     """One learning trajectory (returned by :func:`trajectory`).
 
     Attributes
@@ -129,7 +129,7 @@ _TRAJECTORY_FIELDS = set(Trajectory.__dataclass_fields__)
 
 
 @dataclass(frozen=True, eq=False)
-class Trajectories:
+class Trajectories(ResultIO):
     """A batch of trajectories (returned by :func:`trajectories`); ``result[b]`` is a :class:`Trajectory`.
 
     Attributes
@@ -167,9 +167,10 @@ class Trajectories:
     def __getitem__(self, b: int) -> Trajectory:
         b = range(len(self))[b]
         X = None if self.X is None else self.X[b, : self.n_stored[b]]
-        return Trajectory(X=X, final=self.final[b], final_logit=self.final_logit[b], steps=int(self.steps[b]),
+        traj = Trajectory(X=X, final=self.final[b], final_logit=self.final_logit[b], steps=int(self.steps[b]),
                           converged=bool(self.converged[b]), diverged=bool(self.diverged[b]), every=self.every,
                           reverse=self.reverse, params={k: v[b] for k, v in self.params.items()})
+        return attach_game(traj, game_of(self))
 
     def __iter__(self):
         return (self[b] for b in range(len(self)))
@@ -197,68 +198,44 @@ class Sweep(Trajectories):
 
 # ------------------------------------------------------------ progress bar
 class ProgressBar:
-    """A minimal text progress bar on stderr (no dependencies).
+    """Progress of a batch, drawn by ``tqdm.auto``: a widget in notebooks, a text bar on stderr elsewhere.
 
-    ``[##########--------------------]  33%  67/201 trajectories  0.4 s``
+    ``100%|##########| 201/201 [00:00<00:00, 512.3trajectories/s]``
 
     Parameters
     ----------
     total : int
     label : str
+        Unit of the counted items.
     stream : file, optional
-        Default ``sys.stderr``.
+        Default ``sys.stderr`` (ignored by the notebook widget).
     delay : float
-        Draw nothing until this many seconds have passed and the run is predicted to
-        take longer than that (quick runs stay silent).
+        Draw nothing until this many seconds have passed (quick runs stay silent, and
+        saved notebooks are not flooded).
     enabled : bool
+    min_interval : float
+        Least time between redraws.
     """
 
     def __init__(self, total: int, label: str = "trajectories", stream: TextIO | None = None, width: int = 30,
                  delay: float = 0.0, enabled: bool = True, min_interval: float = 0.1) -> None:
+        from tqdm.auto import tqdm
+
         self.total = max(int(total), 0)
         self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.width = width
-        self.delay = delay
         self.enabled = enabled
-        self.min_interval = min_interval
         self.done = 0
-        self.start = time.perf_counter()
-        self._last = -math.inf
-        self._drawn_done = -1
-        self.drawn = False
-
-    def line(self) -> str:
-        frac = self.done / self.total if self.total else 1.0
-        fill = int(round(frac * self.width))
-        elapsed = time.perf_counter() - self.start
-        return (f"[{'#' * fill}{'-' * (self.width - fill)}] {frac:4.0%}  "
-                f"{self.done}/{self.total} {self.label}  {elapsed:.1f} s")
+        self._bar = tqdm(total=self.total, unit=label, file=stream if stream is not None else sys.stderr,
+                         delay=delay, disable=not enabled, mininterval=min_interval, ascii=True,
+                         ncols=max(width, 10) + 50, leave=True, dynamic_ncols=False)
 
     def update(self, n: int = 1) -> None:
-        self.done = min(self.done + n, self.total)
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        elapsed = now - self.start
-        if not self.drawn and self.delay > 0 and elapsed * self.total / max(self.done, 1) < self.delay:
-            return
-        if now - self._last >= self.min_interval or self.done == self.total:
-            self._draw()
-            self._last = now
-
-    def _draw(self) -> None:
-        self.stream.write("\r" + self.line())
-        self.stream.flush()
-        self.drawn = True
-        self._drawn_done = self.done
+        n = min(int(n), self.total - self.done)
+        self.done += n
+        self._bar.update(n)
 
     def close(self) -> None:
-        if self.enabled and self.drawn:
-            if self._drawn_done != self.done:
-                self._draw()
-            self.stream.write("\n")
-            self.stream.flush()
+        self._bar.close()
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -500,6 +477,7 @@ def _divergence_message(what: str, steps: int, params: dict) -> str:
 
 
 # ---------------------------------------------------------------- public API
+@tag_result
 def trajectory(dyn, X0, tmax: int, tol: float | None = None, *, every: int | None = 1, reverse: bool = False,
                on_divergence: str = "raise", **p) -> Trajectory:
     """Iterate the learning dynamics from ``X0`` (the whole loop runs compiled).
@@ -599,6 +577,7 @@ def _single_strategy(dyn, module, X0) -> tuple[np.ndarray, np.ndarray]:
     return X0f[0], Y0[0]
 
 
+@tag_result
 def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | None = None,
                  reverse: bool = False, progress: bool | None = None, on_divergence: str = "raise",
                  **p) -> Trajectories:
@@ -615,8 +594,9 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
         None (default) keeps only final strategies; k keeps every k-th strategy of each
         member in a NaN-padded array ``X`` of shape (B, n_rows, N, Q, M).
     progress : bool or None
-        Text progress bar on stderr. None: for batches of at least ``AUTO_PROGRESS_MIN``
-        members, drawn once the run is predicted to take more than ``PROGRESS_DELAY`` s.
+        Progress bar (``tqdm.auto``: a widget in notebooks, text on stderr elsewhere).
+        None: for batches of at least ``AUTO_PROGRESS_MIN`` members, drawn once the run
+        has taken more than ``PROGRESS_DELAY`` s.
     **p
         Parameter overrides; arrays have a leading batch axis (``gamma=np.linspace(...)``
         is one value per member; shape (B, N) per member and agent).
@@ -674,6 +654,7 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
     return result
 
 
+@tag_result
 def sweep(dyn, X0, param_name: str, values, tmax: int, tol: float | None = None, *, carry: bool = True,
           reverse: bool = False, on_divergence: str = "raise", **p) -> Sweep:
     """One run per value of a parameter, in order; with ``carry`` each starts where the last ended.

@@ -161,7 +161,7 @@ def test_a_game_file_runs_like_the_builtin(run):
     (("simulate", "ecological-public-good", "--gamma", "0.5,x"), "bad --gamma"),
     (("simulate", "ecological-public-good", "--x0", "0.5,0.5"), "--x0 has 2 numbers"),
     (("simulate", "ecological-public-good", "--x0", "0.5,1.5,0.5,0.5"), "is negative"),
-    (("simulate", "ecological-public-good", "--out", "traj.txt"), "use a .npz or .csv"),
+    (("simulate", "ecological-public-good", "--out", "traj.txt"), "use a .npz, .csv or .nc"),
     (("flow", "ecological-public-good", "--x", "0,p"), "bad projection"),
     (("flow", "ecological-public-good", "--x", "0,q,c"), "unknown state label 'q'"),
     (("flow", "ecological-public-good", "--simplex", "0,p"), "needs a game with 3 actions"),
@@ -224,3 +224,15 @@ def test_python_dash_m_crldgen_smoke():
     done = subprocess.run([sys.executable, "-m", "crldgen", "--version"], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and done.stdout.startswith("crldgen ")
+
+
+def test_simulate_saves_netcdf_that_loads_as_the_trajectory(run, tmp_path):
+    pytest.importorskip("netCDF4")
+    import crldgen
+
+    args = ("simulate", "ecological-public-good", "--alpha", "0.01", "--beta", "100", "--x0", "0.5,0.19,0.5,0.95")
+    status, out, _ = run(*args, "--out", tmp_path / "traj.nc")
+    assert status == 0 and "wrote" in out
+    traj = crldgen.load(tmp_path / "traj.nc")
+    assert traj.X.shape == (234, 2, 2, 2) and traj.converged and traj.game_info.game == "ecopg2"
+    np.testing.assert_allclose(traj.X[0], [[[0.5, 0.5], [0.19, 0.81]], [[0.5, 0.5], [0.95, 0.05]]], rtol=0, atol=1e-15)

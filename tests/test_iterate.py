@@ -354,7 +354,7 @@ def test_progress_bar_chunks_give_the_same_result(ecopg2, capsys):
     capsys.readouterr()
     shown = ecopg2.trajectories(X0s, 5000, 1e-5, progress=True, every=10, **CH)
     err = capsys.readouterr().err
-    assert "101/101 trajectories" in err and "100%" in err and err.endswith("\n")
+    assert "101/101" in err and "trajectories/s" in err and "100%" in err and err.endswith("\n")
     np.testing.assert_array_equal(plain.steps, shown.steps)
     np.testing.assert_array_equal(plain.final, shown.final)
     np.testing.assert_array_equal(plain.X, shown.X)
@@ -363,17 +363,24 @@ def test_progress_bar_chunks_give_the_same_result(ecopg2, capsys):
 
 
 def test_progress_bar_helper():
+    """The bar is tqdm's (tqdm.auto: text on a stream outside notebooks), counting in the given unit."""
     out = io.StringIO()
     with iterate.ProgressBar(4, "runs", stream=out, min_interval=0.0) as bar:
         for _ in range(4):
             bar.update()
+        assert bar._bar.n == 4 and bar.done == 4
     text = out.getvalue()
-    assert text.count("\r") >= 4 and "4/4 runs" in text and text.endswith("\n")
-    assert "[" + "#" * 30 + "]" in text
+    assert text.count("\r") >= 4 and "4/4" in text and "runs/s" in text and "100%" in text and text.endswith("\n")
+    assert "|" + "#" * 10 in text  # ascii bar, full at the end
     quiet = io.StringIO()
-    with iterate.ProgressBar(4, stream=quiet, delay=60.0) as bar:  # predicted to be quick: silent
+    with iterate.ProgressBar(4, stream=quiet, delay=60.0) as bar:  # finished before the delay: silent
         bar.update(4)
     assert quiet.getvalue() == ""
+    off = io.StringIO()
+    with iterate.ProgressBar(4, stream=off, enabled=False) as bar:
+        bar.update(10)  # never counts past the total
+        assert bar.done == 4
+    assert off.getvalue() == ""
 
 
 def test_parallel_kernel_compiles_once(ecopg2):
@@ -417,7 +424,15 @@ def test_iterate_never_imports_sympy():
             names |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module.split(".")[0])
-    assert "sympy" not in names and "tqdm" not in names
+    assert "sympy" not in names
+    # the progress bar's tqdm is imported lazily (inside ProgressBar), never at import time
+    top = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            top |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            top.add(node.module.split(".")[0])
+    assert "tqdm" in names and "tqdm" not in top
 
 
 def test_stale_module_is_refused(ecopg2):

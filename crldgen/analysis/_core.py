@@ -18,11 +18,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError, StrategyError
+from ..runtime.identity import ResultIO
 
 _DICT_ATTRS = frozenset(dir(dict))
 
 
-class Result(dict):
+class Result(dict, ResultIO):
     """A dict with attribute access (like scipy's ``OptimizeResult``).
 
     ``repr`` lists the keys with short summaries of their values; subclasses add a

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import _checks
 from ..errors import ParameterError, StrategyError
+from ..runtime.identity import tag_result
 from ._core import (Result, System, batch_overrides, coordinate, effective_params, params_key, sample_strategies,
                     set_probability)
 from .fixedpoints import newton
@@ -174,6 +175,7 @@ def _classify(dyn, X0, params, tmax, tol, match_tol, attractors):
     return runs, labels, reg.items, counts / total
 
 
+@tag_result
 def basins(dyn, x, y, grid=21, *, base=None, x_range=(0.01, 0.99), y_range=(0.01, 0.99), attractors=None,
            tmax: int = 10000, tol: float = 1e-8, match_tol: float = 1e-2, **p) -> BasinResult:
     """Classify a grid of initial strategies on a 2-D slice by the attractor they reach.
@@ -235,6 +237,7 @@ def basins(dyn, x, y, grid=21, *, base=None, x_range=(0.01, 0.99), y_range=(0.01
                        params=effective_params(System(dyn, p)), overrides=params_key(p))
 
 
+@tag_result
 def basin_fractions(dyn, n_samples: int = 1000, rng=None, *, sampling: str = "dirichlet", attractors=None,
                     tmax: int = 10000, tol: float = 1e-8, match_tol: float = 1e-2, **p) -> BasinResult:
     """Basin sizes from ``n_samples`` random initial strategies (uniform on the product of simplices).
@@ -284,6 +287,7 @@ def _line(dyn, X_start, X_end, coordinate_, interval, base):
     return dyn.check_strategy(X_start, "X_start"), dyn.check_strategy(X_end, "X_end"), None
 
 
+@tag_result
 def tipping_point(dyn, X_start=None, X_end=None, *, coordinate=None, interval=(0.01, 0.99), base=None,
                   tol: float = 1e-6, tmax: int = 20000, run_tol: float = 1e-9, max_runs: int = 200,
                   **p) -> TippingPoint:
@@ -363,6 +367,7 @@ def tipping_point(dyn, X_start=None, X_end=None, *, coordinate=None, interval=(0
                         params=effective_params(system), overrides=params_key(p))
 
 
+@tag_result
 def critical_slowing_down(dyn, tip: TippingPoint, distances=None, *, tmax: int = 100000, tol: float = 1e-8,
                           saddle: FixedPoint | None = None, **p) -> Result:
     """Time to convergence against the distance to the separatrix on the tipping point's line.
@@ -436,6 +441,7 @@ def inverse_step(system: System, z, y_guess=None, tol: float = 1e-13, max_iter: 
     return y if np.max(np.abs(r)) < 1e-10 * (1 + np.max(np.abs(z))) else None
 
 
+@tag_result
 def stable_manifold(dyn, saddle, *, eigen_index: int | None = None, eps: float = 1e-6, n_per_domain: int = 16,
                     max_iter: int = 5000, y_limit: float = 30.0, **p) -> Result:
     """Trace the two branches of a one-dimensional stable manifold of a saddle backwards in time.

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import _checks
 from ..errors import ParameterError
+from ..runtime.identity import tag_result
 from ._core import Result, System, batch_overrides, coordinate, effective_params, params_key, run_one
 from .fixedpoints import newton
 from .linear import HYPERBOLIC_TOL, _is_complex
@@ -238,6 +239,7 @@ def _start_point(branch, X0, mu0):
     return y
 
 
+@tag_result
 def continuation(dyn, param: str, X0, *, start: float | None = None, bounds=(None, None), direction: int = 1,
                  ds: float = 0.05, ds_min: float = 1e-7, ds_max: float = 1.0, max_steps: int = 2000,
                  param_scale: float = 1.0, observable=None, tol: float = 1e-10, stop_at=(),
@@ -469,6 +471,7 @@ def _attractor(dyn, y, params, tmax, tol):
     return y_fp
 
 
+@tag_result
 def hysteresis(dyn, param: str, lo: float, hi: float, X0=None, *, observable=None, jump: float | None = None,
                tmax: int = 200000, tol: float = 1e-12, max_pieces: int = 10, ds: float = 0.05,
                ds_max: float = 1.0, param_scale: float = 1.0, max_steps: int = 2000, **p) -> HysteresisResult:
@@ -533,6 +536,7 @@ def hysteresis(dyn, param: str, lo: float, hi: float, X0=None, *, observable=Non
                             params=params_key(p), fixed_params=_fixed_params(dyn, p, param))
 
 
+@tag_result
 def hysteresis_sweep(dyn, param: str, values, X0=None, *, tmax: int = 2500, tol: float | None = 1e-11,
                      observable=None, threshold: float | None = None, **p) -> HysteresisResult:
     """Brute-force hysteresis, as in the chapter: iterate to convergence at every grid value.

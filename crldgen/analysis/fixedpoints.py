@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _checks
 from ..errors import ParameterError
+from ..runtime.identity import tag_result
 from ._core import Result, System, effective_params, params_key, run_batch, sample_strategies
 from .linear import report
 
@@ -241,6 +242,7 @@ def _note_member(rec, X):
         where.append(X)
 
 
+@tag_result
 def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: str = "lhs",
                  iterate: bool = True, tmax: int = 5000, tol: float = NEWTON_TOL, dedupe_tol: float = 1e-6,
                  boundary: bool | None = None, max_faces: int = 200, max_pure: int = 512,

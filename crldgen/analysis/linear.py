@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..runtime.identity import tag_result
 from . import _checks
 from ._core import Result, System, effective_params
 
@@ -167,6 +168,7 @@ def _real_if_close(ev):
     return ev.real.copy() if not np.any(_is_complex(ev)) else ev
 
 
+@tag_result
 def stability(dyn, X, **p) -> FixedPoint:
     """Linear stability report of the joint strategy ``X`` (a fixed point, usually).
 

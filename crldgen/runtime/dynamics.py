@@ -636,6 +636,18 @@ class Dynamics:
         return (f"Dynamics({self.module.GAME!r}, learner={self.learner!r}, N={self.n_agents}, "
                 f"Z={self.n_states}, M={self.n_actions}, Q={self.n_obs}, params={self.defaults})")
 
+    # ------------------------------------------------- pickling and notebooks (issue 15)
+    def __reduce__(self):
+        """Pickle by reference: module path, cache key and defaults (see :mod:`crldgen.runtime.identity`)."""
+        from .identity import reduce_dynamics
+
+        return reduce_dynamics(self)
+
+    def _repr_html_(self) -> str:
+        from ..data import dynamics_html
+
+        return dynamics_html(self)
+
 
 _ITERATE: list = []
 

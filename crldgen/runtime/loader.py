@@ -41,8 +41,15 @@ _LOCK = threading.RLock()
 
 
 def repo_generated_dir() -> Path:
-    """``generated/`` beside the package in a source checkout (modules of built-in games)."""
-    return Path(__file__).resolve().parents[2] / "generated"
+    """The committed modules of the built-in games.
+
+    ``crldgen/_generated`` in an installed wheel (the wheel maps the repository's
+    top-level ``generated/`` folder there), else ``generated/`` beside the package in a
+    source checkout (also for editable installs).
+    """
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "_generated"
+    return installed if installed.is_dir() else package.parent / "generated"
 
 
 def default_cache_dir() -> Path:

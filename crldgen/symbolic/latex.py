@@ -65,9 +65,13 @@ def model_latex(model, general: bool = True, specific: bool = True, max_entries:
     specific : include the game-specific averages, Q and TD errors for every agent,
         state and action, as expressions in the strategy variables and parameters.
     max_entries : cap the number of game-specific lines (None: all).
-    inline : return a single ``aligned`` block without the outer ``align*`` (for Jupyter).
+    inline : return a single ``aligned`` block without the outer ``align*`` (for Jupyter);
+        with ``general=False`` this is the notebook form of :func:`notebook_latex` (update
+        map, TD error, the game's TD errors first, then a few average rewards).
     simplify : factor/collect each expression for readability (small games only).
     """
+    if inline and not general and specific:
+        return notebook_latex(model, max_entries if max_entries is not None else 6)
     parts = []
     if general:
         parts.append(GENERAL_FO % {"td": TD[model.learner.kind]})
@@ -115,3 +119,35 @@ def model_latex(model, general: bool = True, specific: bool = True, max_entries:
 def expr_latex(model, expr) -> str:
     """LaTeX of any expression of ``model`` with label-based symbol names."""
     return _fmt(model, expr)
+
+
+UPDATE = (r"x^i_{t+1}(s, a) &= \frac{x^i_t(s, a) \exp\left[\alpha^i \delta^i_{\mathbf{x}}(s, a)\right]}"
+          r"{\sum_b x^i_t(s, b) \exp\left[\alpha^i \delta^i_{\mathbf{x}}(s, b)\right]}")
+
+
+def notebook_latex(model, max_entries: int = 6) -> str:
+    """Compact LaTeX for notebooks: the update map, the TD error, and the game's TD errors.
+
+    One ``aligned`` block: the softmax update map and the learner's TD error (general
+    form), then the strategy-average TD errors of the first ``max_entries`` (agent,
+    state, action) triples in the game's labels, then (fully observed games) the first
+    average rewards.
+    """
+    g = model.game
+    lines = [UPDATE, TD[model.learner.kind],
+             r"&\text{with } " + ("p^i = 1 - \\gamma^i" if model.learner.prefactor else "p^i = 1")]
+    obs = g.observations
+    triples = list(itertools.product(range(model.n_agents), range(model.n_obs), range(model.n_actions)))
+    for i, o, a in triples[:max_entries]:
+        lhs = (f"\\delta^{{{_tex_label(g.agents[i])}}}_{{\\mathbf{{x}}}}"
+               f"({_tex_label(obs[o])}, {_tex_label(g.actions[a])})")
+        lines.append(f"{lhs} &= {_fmt(model, model._td_error[i, o, a])}")
+    if len(triples) > max_entries:
+        lines.append(r"&\vdots")
+    if g.fully_observed:
+        for i, s, a in triples[: max(2, max_entries // 3)]:
+            ag, st, ac = (_tex_label(v) for v in (g.agents[i], g.states[s], g.actions[a]))
+            lhs = f"R^{{{ag}}}_{{\\mathbf{{x}}}}({st}, {ac})"
+            lines.append(f"{lhs} &= {_fmt(model, model._Risa[i, s, a])}")
+        lines.append(r"&\vdots \quad \text{(all equations: model.latex())}")
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
