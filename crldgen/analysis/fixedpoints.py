@@ -21,7 +21,7 @@ from . import _checks
 from ..errors import ParameterError
 from ..runtime.identity import tag_result
 from ._core import Result, System, effective_params, params_key, run_batch, sample_strategies
-from .linear import report
+from .linear import FixedPoint, report
 
 #: Newton stops when max |G| falls below this; points with max |G| above ACCEPT_TOL are dropped
 NEWTON_TOL = 1e-12
