@@ -584,7 +584,10 @@ def save(result, path: str | os.PathLike, dyn=None, *, engine: str | None = None
     dyn : Dynamics, optional (see :func:`to_xarray`)
     engine : ``'netcdf4'`` (default when installed) or ``'h5netcdf'``
 
-    Returns the path. Read it back with :func:`load`.
+    Returns
+    -------
+    str
+        The path. Read it back with :func:`load`.
     """
     xr = _xr()
     ds = result if isinstance(result, xr.Dataset) else to_xarray(result, dyn)

@@ -71,7 +71,7 @@ from ._lazy import LazyModule
 sympy = LazyModule("sympy", __name__)  # imported on first use: building a game imports it
 
 FORMAT = 1
-#: limits on expression strings (characters, nesting depth, numeric literal length, |exponent|)
+#: limits on expression strings (characters, nesting depth, numeric literal length, ``|exponent|``)
 MAX_EXPRESSION_LENGTH = 1000
 MAX_DEPTH = 40
 MAX_LITERAL_LENGTH = 40

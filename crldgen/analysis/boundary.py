@@ -54,7 +54,7 @@ from .linear import FixedPoint, _real_if_close, _sorted, classify_flow, classify
 
 #: a coordinate below this share of its block's largest probability counts as missing
 SUPPORT_TOLS = (1e-3, 1e-7)
-#: |residual| below this counts as zero when testing free blocks (relative to 1 + |delta|)
+#: ``|residual|`` below this counts as zero when testing free blocks (relative to ``1 + |delta|``)
 FREE_TOL = 1e-9
 #: random replacements tried per free-block test
 FREE_TRIALS = 3

@@ -23,12 +23,12 @@ from ..runtime.identity import tag_result
 from ._core import Result, System, effective_params, params_key, run_batch, sample_strategies
 from .linear import FixedPoint, report
 
-#: Newton stops when max |G| falls below this; points with max |G| above ACCEPT_TOL are dropped
+#: Newton stops when ``max |G|`` falls below this; points with ``max |G|`` above ACCEPT_TOL are dropped
 NEWTON_TOL = 1e-12
 ACCEPT_TOL = 1e-9
 #: an eigenvalue this close to modulus 1 triggers the test for a continuum of fixed points
 NEUTRAL_TOL = 1e-6
-#: largest Newton step (in log-ratio units) and largest |y| before a start is abandoned
+#: largest Newton step (in log-ratio units) and largest ``|y|`` before a start is abandoned
 MAX_STEP = 20.0
 Y_LIMIT = 700.0
 

@@ -18,9 +18,9 @@ from ..runtime.identity import tag_result
 from . import _checks
 from ._core import Result, System, effective_params
 
-#: |lambda| within this distance of 1 (map) or |Re| below it (flow) counts as non-hyperbolic
+#: ``|lambda|`` within this distance of 1 (map) or ``|Re|`` below it (flow) counts as non-hyperbolic
 HYPERBOLIC_TOL = 1e-9
-#: eigenvalues with |imag| below this (relative) count as real
+#: eigenvalues with ``|imag|`` below this (relative) count as real
 IMAG_TOL = 1e-7
 
 MAP_TYPES = ("stable node", "stable focus", "saddle", "unstable node", "unstable focus", "non-hyperbolic")

@@ -116,8 +116,13 @@ def load_module(path: str | os.PathLike, key: str | None = None) -> ModuleType:
     path : path of a generated module (``*.py``)
     key : expected cache key; None accepts any key (the header is still checked).
 
-    Raises :class:`CacheError` for a missing, foreign, stale or tampered file (it is
-    never executed) and :class:`GenerationError` (chained) when importing fails.
+    Raises
+    ------
+    CacheError
+        For a missing, foreign, stale or tampered file (it is never executed).
+    GenerationError
+        (chained) When importing fails.
+
     Repeated calls return the same module object from an in-process registry.
     """
     path = Path(path).resolve()

@@ -575,8 +575,11 @@ def derive(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None 
     prefactor : bool, optional
         Multiply rewards by ``1 - gamma`` (default True).
 
-    Returns a :class:`Model`, or a :class:`~crldgen.symbolic.partial.POModel` when the
-    game has an observation tensor ``O`` (partial observability).
+    Returns
+    -------
+    Model or POModel
+        A :class:`Model`, or a :class:`~crldgen.symbolic.partial.POModel` when the
+        game has an observation tensor ``O`` (partial observability).
     """
     if not isinstance(game, Game):
         from ..errors import GameError
