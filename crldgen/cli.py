@@ -5,7 +5,7 @@ Subcommands (``crldgen <command> --help`` for details)::
     crldgen games                                   built-in games and their parameters
     crldgen derive GAME                             the update equations as LaTeX
     crldgen generate GAME [-o DIR]                  write the generated numba module
-    crldgen simulate GAME [--out traj.npz|.csv|.nc] one learning trajectory
+    crldgen simulate GAME [-o traj.npz|.csv|.nc]    one learning trajectory
     crldgen fixed-points GAME                       fixed points and their stability
     crldgen flow GAME [-o flow.png]                 flow plot (one panel per state)
     crldgen continue GAME --over gamma --range 0.6 0.9 [-o bif.png] [--csv bif.csv]
@@ -311,7 +311,7 @@ def cmd_generate(args, out) -> int:
 
     game, model = _model(args)
     _game_params(args, game)
-    path = generate(model, args.output)
+    path = generate(model, args.out)
     print(path, file=out)
     return 0
 
@@ -376,7 +376,7 @@ def _default_projection(dyn):
 def cmd_flow(args, out) -> int:
     from . import plot
 
-    _output_file("-o/--output", args.output, _FIGURE_SUFFIXES)
+    _output_file("-o/--out", args.out, _FIGURE_SUFFIXES)
     dyn = _dynamics(args)
     x, y = _default_projection(dyn)
     if args.x is not None:
@@ -391,11 +391,11 @@ def cmd_flow(args, out) -> int:
         agent, state = (_parse_coordinate_spec(args.simplex + ",0")[k][0] for k in (0, 1))
         ax = plot.simplex(dyn, agent, state, points=args.points or 12, symmetric=args.symmetric,
                           arrows=args.arrows, fixed_points=fps)
-        plot.save(ax, args.output, dpi=args.dpi)
+        plot.save(ax, args.out, dpi=args.dpi)
     else:
         axes = plot.flow(dyn, x, y, args.points, kind=args.kind, arrows=args.arrows, fixed_points=fps)
-        plot.save(axes, args.output, dpi=args.dpi)
-    print(f"wrote {args.output}", file=out)
+        plot.save(axes, args.out, dpi=args.dpi)
+    print(f"wrote {args.out}", file=out)
     return 0
 
 
@@ -406,7 +406,7 @@ def cmd_continue(args, out) -> int:
     lo, hi = args.range
     if not lo < hi:
         raise UsageError(f"--range {lo} {hi}: the first value must be smaller than the second")
-    _output_file("-o/--output", args.output, _FIGURE_SUFFIXES)
+    _output_file("-o/--out", args.out, _FIGURE_SUFFIXES)
     _output_file("--csv", args.csv, (".csv",))
     dyn = _dynamics(args)
     observable = None
@@ -438,7 +438,7 @@ def cmd_continue(args, out) -> int:
             for d, v, o in rows:
                 fh.write(f"{d},{v:.12g},{o:.12g}\n")
         print(f"wrote {args.csv}", file=out)
-    if args.output is not None:
+    if args.out is not None:
         plt = _pyplot()
         fig, ax = plt.subplots(figsize=(6.0, 4.0), constrained_layout=True)
         if observable is not None:
@@ -449,8 +449,8 @@ def cmd_continue(args, out) -> int:
             plot.bifurcation(branch, ax=ax, param=args.over, ylabel=label, jumps=res)
         else:
             plot.hysteresis(res, ax=ax, xlabel=args.over, ylabel=label)
-        plot.save(fig, args.output, dpi=args.dpi)
-        print(f"wrote {args.output}", file=out)
+        plot.save(fig, args.out, dpi=args.dpi)
+        print(f"wrote {args.out}", file=out)
     return 0
 
 
@@ -459,7 +459,7 @@ def _add_sample_parser(sub) -> None:
     """Register ``crldgen sample``: sample-based (batch or online) learners, optionally against CRLD."""
     from .sample import LEARNERS
 
-    p = sub.add_parser("sample", help="simulate sample-based learners (batch or online) and compare with CRLD")
+    p = _command(sub, "sample", "simulate sample-based learners (batch or online) and compare with CRLD")
     p.add_argument("game", nargs="?", help="built-in game name (see `crldgen games`)")
     p.add_argument("--game-file", metavar="FILE", help="read the game from a TOML file instead")
     p.add_argument("--agents", type=int, metavar="N", help="number of agents (games that take n_agents)")
@@ -484,7 +484,7 @@ def _add_sample_parser(sub) -> None:
                    "replaying the batch to convergence (their limit is not the CRLD map)")
     p.add_argument("--compare", action="store_true",
                    help="also iterate the CRLD from --x0 and report the RMS distance (batch learners)")
-    p.add_argument("--out", metavar="FILE", help="save strategies (and the CRLD trajectory) as .npz")
+    p.add_argument("-o", "--out", metavar="FILE", help="save strategies (and the CRLD trajectory) as .npz")
 
 
 def cmd_sample(args, out) -> int:
@@ -565,6 +565,11 @@ def _add_game_options(p: argparse.ArgumentParser, learner_params: bool = True) -
         g.add_argument("--cache-dir", metavar="DIR", help="where generated modules are cached")
 
 
+def _command(sub, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` starts with the same one-line summary as ``crldgen --help``."""
+    return sub.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:] + ".")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
@@ -575,35 +580,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"crldgen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    sub.add_parser("games", help="list the built-in games and their parameters")
+    _command(sub, "games", "list the built-in games and their parameters")
 
-    p = sub.add_parser("derive", help="print the update equations as LaTeX")
+    p = _command(sub, "derive", "print the update equations as LaTeX")
     _add_game_options(p, learner_params=False)
     p.add_argument("--no-general", action="store_true", help="omit the general CRLD equations")
     p.add_argument("--no-specific", action="store_true", help="omit the game-specific expressions")
     p.add_argument("--max-entries", type=_int_at_least(0), metavar="K", help="at most K game-specific lines")
 
-    p = sub.add_parser("generate", help="write the generated numba module of a game")
+    p = _command(sub, "generate", "write the generated numba module of a game")
     _add_game_options(p, learner_params=False)
-    p.add_argument("-o", "--output", default=".", metavar="DIR", help="output directory (default: current)")
+    p.add_argument("-o", "--out", "--output", dest="out", default=".", metavar="DIR",
+                   help="output directory (default: current)")
 
-    p = sub.add_parser("simulate", help="iterate one learning trajectory")
+    p = _command(sub, "simulate", "iterate one learning trajectory")
     _add_game_options(p)
     p.add_argument("--x0", metavar="X", help="initial strategy: random (default), uniform, comma-separated "
                    "probabilities (agent, state, action order; the last action may be left out) or a .npy file")
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the random initial strategy (default 0)")
     p.add_argument("--tmax", type=_int_at_least(1), default=5000, help="maximum trajectory length (default 5000)")
     p.add_argument("--tol", type=_finite_float(0.0), default=1e-5, help="convergence tolerance (default 1e-5)")
-    p.add_argument("--out", metavar="FILE", help="save the trajectory (.npz, .csv, or .nc: netCDF, read with crldgen.load)")
+    p.add_argument("-o", "--out", metavar="FILE",
+                   help="save the trajectory (.npz, .csv, or .nc: netCDF, read with crldgen.load)")
 
-    p = sub.add_parser("fixed-points", help="find fixed points and their stability")
+    p = _command(sub, "fixed-points", "find fixed points and their stability")
     _add_game_options(p)
     p.add_argument("--starts", type=_int_at_least(0), default=64, help="number of sampled starts (default 64)")
     p.add_argument("--seed", type=_int_at_least(0), default=0)
 
-    p = sub.add_parser("flow", help="write a flow plot (PNG)")
+    p = _command(sub, "flow", "write a flow plot (PNG)")
     _add_game_options(p)
-    p.add_argument("-o", "--output", default="flow.png", metavar="PNG", help="output file (default flow.png)")
+    p.add_argument("-o", "--out", "--output", dest="out", default="flow.png", metavar="PNG",
+                   help="output file (default flow.png)")
     p.add_argument("--x", metavar="SPEC", help="x axis AGENT,STATE,ACTION; ':' lists panels, e.g. 0,g:p,c")
     p.add_argument("--y", metavar="SPEC", help="y axis, e.g. 1,g:p,c")
     p.add_argument("--points", type=_int_at_least(2), help="grid points per axis (default 9; 25 for streamlines)")
@@ -617,7 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--symmetric", action="store_true", help="with --simplex: all agents play the plotted strategy")
     p.add_argument("--dpi", type=_int_at_least(1), default=200)
 
-    p = sub.add_parser("continue", help="follow fixed points (or sweep) in a parameter; PNG/CSV")
+    p = _command(sub, "continue", "follow fixed points (or sweep) in a parameter; PNG/CSV")
     _add_game_options(p)
     p.add_argument("--over", required=True, metavar="NAME", help="parameter to vary (gamma, beta, qc, ...)")
     p.add_argument("--range", required=True, nargs=2, type=_finite_float(), metavar=("LO", "HI"))
@@ -631,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--tmax", type=_int_at_least(1), default=2500, help="steps per value of --method sweep")
     p.add_argument("--tol", type=_finite_float(0.0), default=1e-11, help="tolerance per value of --method sweep")
-    p.add_argument("-o", "--output", metavar="PNG", help="write the diagram")
+    p.add_argument("-o", "--out", "--output", dest="out", metavar="PNG", help="write the diagram")
     p.add_argument("--csv", metavar="FILE", help="write the up and down sweeps as CSV")
     p.add_argument("--dpi", type=_int_at_least(1), default=200)
     _add_sample_parser(sub)

@@ -326,7 +326,7 @@ CLI_CASES = [
     ("flow-missing-folder", ("flow", "ecological-public-good", "-o", "nodir/f.png"), ["nodir", "does not exist"]),
     ("csv-missing-folder", ("continue", "ecological-public-good", "--over", "gamma", "--range", "0.6", "0.9",
                             "--csv", "nodir/b.csv"), ["--csv", "does not exist"]),
-    ("flow-bad-suffix", ("flow", "ecological-public-good", "-o", "f.xyz"), ["-o/--output", ".png"]),
+    ("flow-bad-suffix", ("flow", "ecological-public-good", "-o", "f.xyz"), ["-o/--out", ".png"]),
     ("agents-40", ("simulate", "ecological-public-good", "--agents", "40"), ["40 agents", "MAX_TENSOR_ENTRIES"]),
     ("agents-zero", ("simulate", "ecological-public-good", "--agents", "0"), ["--agents", ">= 1"]),
     ("agents-text", ("simulate", "ecological-public-good", "--agents", "two"), ["--agents", "'two'"]),

@@ -236,3 +236,17 @@ def test_simulate_saves_netcdf_that_loads_as_the_trajectory(run, tmp_path):
     traj = crldgen.load(tmp_path / "traj.nc")
     assert traj.X.shape == (234, 2, 2, 2) and traj.converged and traj.game_info.game == "ecopg2"
     np.testing.assert_allclose(traj.X[0], [[[0.5, 0.5], [0.19, 0.81]], [[0.5, 0.5], [0.95, 0.05]]], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("command", ["games", "derive", "generate", "simulate", "fixed-points", "flow", "continue",
+                                     "sample"])
+def test_every_subcommand_describes_itself_and_writes_with_o_out(command, capsys):
+    """One output flag everywhere (-o/--out) and a description on every subcommand's --help."""
+    from crldgen import cli
+
+    assert cli.main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    summary = cli.build_parser()._subparsers._group_actions[0].choices[command].description
+    assert summary and summary in " ".join(text.split())
+    if command not in ("games", "derive", "fixed-points"):
+        assert "-o " in text and "--out" in text
