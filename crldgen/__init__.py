@@ -40,6 +40,10 @@ _LAZY = {
     "hysteresis": (".analysis", "hysteresis"),
     "hysteresis_sweep": (".analysis", "hysteresis_sweep"),
     "symbolic_stability": (".symbolic.stability", "symbolic_stability"),
+    # value-space dynamics (issue 14): Q estimates as the state, value SARSA / expected SARSA / Q-learning
+    "ValueDynamics": (".value", "ValueDynamics"),
+    "ValueModel": (".symbolic.value", "ValueModel"),
+    "derive_value": (".symbolic.value", "derive_value"),
 }
 
 __all__ = ["CacheError", "CrldgenError", "DivergenceError", "Game", "GameError", "GenerationError", "Learner",
@@ -47,6 +51,7 @@ __all__ = ["CacheError", "CrldgenError", "DivergenceError", "Game", "GameError",
            "games", "iterate", "plot", "__version__"]
 __all__ += ["fixed_points", "stability", "basins", "basin_fractions", "tipping_point", "critical_slowing_down",
             "stable_manifold", "continuation", "hysteresis", "hysteresis_sweep", "symbolic_stability"]
+__all__ += ["ValueDynamics", "ValueModel", "derive_value"]
 
 
 def __getattr__(name: str):
@@ -77,3 +82,5 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the eager imports
     from .analysis import (basin_fractions, basins, continuation, critical_slowing_down, fixed_points, hysteresis,
                            hysteresis_sweep, stability, stable_manifold, tipping_point)
     from .symbolic.stability import symbolic_stability
+    from .symbolic.value import ValueModel, derive_value
+    from .value import ValueDynamics

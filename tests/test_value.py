@@ -452,3 +452,60 @@ def test_bad_input_raises_clear_errors():
         vd.trajectory(crldgen.iterate.Trajectory(None, g["X"], g["X"][..., :1], 1, False, False, None, False, {}),
                       5)
     assert issubclass(TieError, CrldgenError)
+
+
+# ------------------------------------------------------------- symbolic layer
+@pytest.mark.parametrize("learner", LEARNERS)
+def test_symbolic_td_error_and_jacobian_match_the_kernels(learner):
+    import sympy
+
+    game = crldgen.games.social_dilemma()
+    vm = crldgen.derive_value(game, learner)
+    vd = vm.compile(alpha=[0.1, 0.2], beta=[2.0, 3.0], gamma=[0.7, 0.5])
+    Q = np.random.default_rng(0).normal(size=vd.shape)
+    args = list(np.ravel(vm.q.tolist())) + list(vm.alpha) + list(vm.beta) + list(vm.gamma) + list(vm.theta)
+    vals = list(Q.ravel()) + [0.1, 0.2, 2.0, 3.0, 0.7, 0.5] + list(game.params.values())
+    d = sympy.lambdify(args, vm.td_error_of_values().tolist(), "numpy")(*vals)
+    np.testing.assert_allclose(np.array(d, dtype=float), vd.tderror(Q), rtol=1e-12, atol=1e-14)
+    J = sympy.lambdify(args, vm.jacobian(), "numpy")(*vals)
+    np.testing.assert_allclose(np.array(J, dtype=float), vd.jacobian(Q), rtol=1e-10, atol=1e-13)
+
+
+def test_symbolic_partially_observed_td_error():
+    g = random_case(3)  # N=2, Z=3, M=2, two observations
+    vm = crldgen.ValueModel(game_of(g), "expected_sarsa")
+    vd = vdyn_of(g, "expected_sarsa")
+    X = np_softmax(g["Q"], g["beta"])
+    Ps = ref.stationary_distribution(ref.Tss(g["T"], ref.po_state_strategy(g["O"], X)))
+    sub = {**dict(zip(np.ravel(vm.X.tolist()), X.ravel())), **dict(zip(np.ravel(vm.q.tolist()), g["Q"].ravel())),
+           **dict(zip(vm.gamma, g["gamma"])), **dict(zip(vm.strategy_model.Ps.tolist(), Ps))}
+    val = np.array([float(e.xreplace(sub)) for e in np.ravel(vm.td_error.tolist())]).reshape(vd.shape)
+    np.testing.assert_allclose(val, vd.tderror(g["Q"]), rtol=1e-9)
+
+
+def test_latex_of_the_value_update():
+    game = crldgen.games.ecological_public_good(2)
+    tex = crldgen.derive_value(game, "q_learning").latex()
+    assert r"\max_b q^i(s', b)" in tex and r"q^i_{t+1}(s, a) &= q^i_t(s, a) + \alpha^i \delta^i(s, a)" in tex
+    assert r"\delta^{0}(g, c) &=" in tex and r"\max\left(q^{0}_{pc}, q^{0}_{pd}\right)" in tex
+    tex = crldgen.derive_value(game, "sarsa", "epsilon_greedy").latex(specific=False)
+    assert r"\epsilon^i" in tex and r"v^i_{\mathbf{x}}(s')" in tex and r"\mathbf{v}^i_{\mathbf{x}}" in tex
+    tex = crldgen.derive_value(game, "expected_sarsa").latex(general=False, max_entries=3)
+    assert r"\vdots" in tex and "v^{0}" not in tex
+    with pytest.raises(ParameterError, match="smooth policy"):
+        crldgen.derive_value(game, "sarsa", "epsilon_greedy").jacobian()
+
+
+def test_value_package_never_imports_sympy():
+    import ast
+    from pathlib import Path
+
+    root = Path(crldgen.__file__).parent
+    for path in (root / "value").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        mods = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        mods |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+                 and n.level == 0}
+        assert "sympy" not in mods, path
+    tree = ast.parse((root / "symbolic" / "value.py").read_text())
+    assert not any(isinstance(n, ast.Import) and any(a.name == "numba" for a in n.names) for n in ast.walk(tree))

@@ -12,8 +12,9 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _PARTS = ("symbolic", "codegen", "learners.py", "game.py")
-#: files under _PARTS that never influence the generated text (LaTeX, symbolic stability)
-_EXCLUDE = frozenset({"symbolic/latex.py", "symbolic/stability.py"})
+#: files under _PARTS that never influence the generated text (LaTeX, symbolic stability,
+#: the value-space model, whose numeric kernels are game independent)
+_EXCLUDE = frozenset({"symbolic/latex.py", "symbolic/stability.py", "symbolic/value.py"})
 
 
 @lru_cache(maxsize=1)
