@@ -328,9 +328,20 @@ def test_fixed_point_on_a_tie_is_reported():
     fps = vd.fixed_points(n_starts=4, rng=0)
     assert len(fps.points) >= 1
     pt = fps.points[0]
-    assert pt.tie and pt.stable is None and set(pt.ties) == {(0, 0), (1, 0)}
+    assert pt.tie and set(pt.ties) == {(0, 0), (1, 0)} and "(tie)" in pt.type
+    np.testing.assert_allclose(pt.Q[:, 0, 0], pt.Q[:, 0, 1], rtol=1e-12)
     with pytest.raises(TieError):
         vd.jacobian(pt.Q)
+    # every smooth piece meeting at the tie (which maximiser of each agent): linearized by
+    # finite differences inside that piece
+    assert len(pt.branches) == 4
+    for choice, rho in pt.branches:
+        Q = pt.Q.copy()
+        for i, o, a in choice:
+            Q[i, o, a] += 1e-4
+        rho_fd = np.max(np.abs(np.linalg.eigvals(fd_jacobian(vd, Q, h=1e-6))))
+        assert abs(rho - rho_fd) < 1e-5 and rho < 1
+    assert pt.stable is True  # all pieces are linearly stable
 
 
 # ------------------------------------------------------------- iteration
@@ -509,3 +520,66 @@ def test_value_package_never_imports_sympy():
         assert "sympy" not in mods, path
     tree = ast.parse((root / "symbolic" / "value.py").read_text())
     assert not any(isinstance(n, ast.Import) and any(a.name == "numba" for a in n.names) for n in ast.walk(tree))
+
+
+# ------------------------------------------------------------- example and plots
+def test_value_learners_example(tmp_path, cache_dir):
+    import contextlib
+    import io
+    import sys
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    sys.path.insert(0, str(examples))
+    try:
+        import _common
+        import value_learners
+
+        _common.CACHE_DIR = cache_dir
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            written = value_learners.main(["--out", str(tmp_path), "--quick", "--dpi", "50"])
+    finally:
+        _common.CACHE_DIR = None
+        sys.path.remove(str(examples))
+    assert {p.name for p in written} == {"value_learners.png", "value_flow_q.png"}
+    assert all(p.stat().st_size > 1000 for p in written)
+    log = buf.getvalue()
+    assert "value SARSA: 3 fixed points, strategy SARSA: 3" in log
+    dev = float(log.split("largest strategy difference ")[1].split()[0])
+    assert dev < 1e-8
+    assert "Q-learning:" in log and "stable node (tie)" in log
+
+
+def test_value_flow_plot_functions():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from crldgen import plot
+
+    g = random_case(0)
+    vd = vdyn_of(g, "q_learning")
+    fields = plot.value_flow_field(vd, ([0], [0, 1], [0]), ([1], [0, 1], [0]), 5, arrows="step")
+    assert len(fields) == 2
+    f = fields[0]
+    # the arrow at one grid point: strategy change of one step from the anchored estimates
+    Xs, valid = plot._place(np.full(vd.shape, 0.5), [f.coords[0], f.coords[1]], np.array([[f.xs[1], f.ys[2]]]))
+    q = vd.values_from_strategy(Xs[0], constant="values")
+    D = vd.strategy(vd.step(q)) - Xs[0]
+    np.testing.assert_allclose([f.U[0, 2, 1], f.V[0, 2, 1]], [D[f.coords[0]], D[f.coords[1]]], rtol=1e-12)
+    fv = plot.value_flow_field(vd, (0, 1, 0), (1, 1, 0), 4, coords="values", arrows="tderror",
+                               base=g["Q"], x_range=(-1, 1), y_range=(0, 2))[0]
+    q = g["Q"].copy()
+    q[0, 1, 0], q[1, 1, 0] = fv.xs[3], fv.ys[1]
+    d = vd.tderror(q)
+    np.testing.assert_allclose([fv.U[0, 1, 3], fv.V[0, 1, 3]], [d[0, 1, 0], d[1, 1, 0]], rtol=1e-12)
+    tr = vd.trajectory(g["Q"], 30, None)
+    axes = plot.value_flow(vd, ([0], [0, 1], [0]), ([1], [0, 1], [0]), 4, trajectories=tr)
+    assert len(axes) == 2 and axes[0].get_xlabel() == "agent 0: P(0 | 0)"
+    axes = plot.value_flow(vd, (0, 1, 0), (1, 1, 0), 4, coords="values", trajectories=tr, x_range=(-2, 2))
+    assert axes[0].get_xlabel() == "agent 0: q(1, 0)"
+    with pytest.raises(ParameterError, match="softmax"):
+        plot.value_flow_field(vdyn_of(g, "sarsa", "epsilon_greedy"), (0, 0, 0), (1, 0, 0))

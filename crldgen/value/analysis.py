@@ -8,12 +8,17 @@ all real parts of the eigenvalues of ``diag(alpha) d delta/dQ`` negative. There 
 normalization directions in value space, so all N*Q*M eigenvalues are reported.
 
 Where the map is not smooth (Q-learning at ties of ``max_b Q``, epsilon-greedy at
-ties of the argmax) a point is reported with ``tie=True``, the tied pairs in ``ties``
-and the eigenvalues of the branch that takes the first maximiser (``one_sided=True``);
-its stability is then not decided by them (``stable=None``).
+ties of the argmax) a point is reported with ``tie=True``, the tied pairs in ``ties``,
+the eigenvalues of the branch that takes the first maximiser and, in ``branches``, the
+spectral radius of every smooth piece that meets there (see :func:`stability`). Ties
+are common: in a state where rewards and transitions do not depend on an agent's
+action (the degraded state of the ecological public good), Q-learning's estimates of
+all actions converge to the same value.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -28,16 +33,17 @@ class ValueFixedPoint(Result):
     """A fixed point of the value-space map.
 
     Fields: ``Q`` (estimates), ``X`` (strategy ``pi(Q)``), ``residual`` (max |delta|),
-    ``tie`` (bool), ``ties`` (tied (agent, observation) pairs), ``eigenvalues`` (of
-    ``dQ'/dQ``), ``spectral_radius``, ``type`` (map classification), ``stable``
-    (True/False, None at a tie), ``flow_eigenvalues``, ``flow_type``, ``jacobian``,
-    ``hits`` and ``params``.
+    ``tie`` (bool), ``ties`` (tied (agent, observation) pairs), ``branches`` (at a tie:
+    ``[(choice, spectral radius)]`` per smooth piece), ``eigenvalues`` (of ``dQ'/dQ``;
+    first-maximiser branch at a tie), ``spectral_radius``, ``type`` (map
+    classification), ``stable`` (at a tie: the verdict all pieces share, else None),
+    ``n_unstable``, ``flow_eigenvalues``, ``flow_type``, ``jacobian``, ``hits``, ``params``.
     """
 
     def summary_row(self) -> str:
-        stab = {True: "stable", False: "unstable", None: "tie (non-smooth)"}[self.stable]
+        stab = {True: "stable", False: "unstable", None: "undecided"}[self.stable]
         X = np.array2string(self.X[..., :-1].ravel(), precision=4, separator=", ")
-        return f"{self.type:<16} {self.spectral_radius:>10.6f} {stab:<17} {self.residual:>9.1e}  {X}"
+        return f"{self.type:<22} {self.spectral_radius:>10.6f} {stab:<10} {self.residual:>9.1e}  {X}"
 
 
 class ValueFixedPointResult(Result):
@@ -45,7 +51,7 @@ class ValueFixedPointResult(Result):
 
     def summary(self) -> str:
         lines = [f"{len(self.points)} fixed point(s) from {self.n_starts} starts ({self.n_converged} converged)",
-                 f"{'#':>3} {'map type':<16} {'rho':>10} {'stability':<17} {'residual':>9}  X[..., :-1]"]
+                 f"{'#':>3} {'map type':<22} {'rho':>10} {'stability':<10} {'residual':>9}  X[..., :-1]"]
         lines += [f"{k:>3} " + pt.summary_row() for k, pt in enumerate(self.points)]
         return "\n".join(lines)
 
@@ -70,23 +76,70 @@ class _System:
         return self.vdyn.flow_jacobian(np.reshape(q, self.shape), one_sided=True, **self.p)
 
 
-def stability(vdyn, Q, tie_tol: float = TIE_TOL, **p) -> ValueFixedPoint:
-    """Linear stability report of the estimates ``Q`` (usually a fixed point)."""
-    Q = vdyn.check_values(Q)
-    ties = vdyn.ties(Q, tie_tol) if not vdyn.smooth_at(Q, tie_tol) else []
+#: at most this many branch combinations are examined at a tie (2 per tied pair with M = 2)
+MAX_BRANCHES = 64
+#: relative shift that moves estimates into one branch of a tie to linearize that branch
+BRANCH_SHIFT = 1e-7
+
+
+def _map_jacobian(vdyn, Q, p):
     Jd = vdyn.flow_jacobian(Q, one_sided=True, **p)
     alpha = vdyn.params(**p)[0]
     rows = np.repeat(alpha, vdyn.n_obs * vdyn.n_actions)
-    J = np.eye(len(rows)) + rows[:, None] * Jd
+    return np.eye(len(rows)) + rows[:, None] * Jd, rows[:, None] * Jd
+
+
+def _branches(vdyn, Q, ties, tie_tol, p):
+    """Spectral radius of each smooth piece meeting at a tie: ``[(choice, rho)]``.
+
+    A piece is chosen by which of the tied maximisers of every tied (agent, observation)
+    is taken; its Jacobian is evaluated at estimates moved by ``BRANCH_SHIFT`` (relative)
+    into that piece (the pieces are smooth, so this changes it by O(BRANCH_SHIFT)).
+    """
+    options = []
+    for i, o in ties:
+        row = Q[i, o]
+        top = np.flatnonzero(row >= row.max() - tie_tol * max(1.0, abs(row.max())))
+        options.append([(i, o, int(a)) for a in top])
+    out = []
+    for choice in itertools.islice(itertools.product(*options), MAX_BRANCHES):
+        Qb = Q.copy()
+        for i, o, a in choice:
+            Qb[i, o, a] += BRANCH_SHIFT * max(1.0, abs(Q[i, o, a]))
+        J, _ = _map_jacobian(vdyn, Qb, p)
+        out.append((choice, float(np.max(np.abs(np.linalg.eigvals(J))))))
+    return out
+
+
+def stability(vdyn, Q, tie_tol: float = TIE_TOL, **p) -> ValueFixedPoint:
+    """Linear stability report of the estimates ``Q`` (usually a fixed point).
+
+    Where the map is smooth: eigenvalues of ``dQ'/dQ`` and of the flow. At a tie
+    (``tie=True``) the reported eigenvalues are those of the first-maximiser branch, and
+    ``branches`` lists the spectral radius of every smooth piece meeting there;
+    ``stable`` is True when every piece is linearly stable, False when every piece is
+    unstable and None when they disagree. (Linear stability of every piece is a strong
+    indication, not a proof, for a piecewise-smooth map.)
+    """
+    Q = vdyn.check_values(Q)
+    ties = vdyn.ties(Q, tie_tol) if not vdyn.smooth_at(Q, tie_tol) else []
+    J, A = _map_jacobian(vdyn, Q, p)
     ev, _ = _sorted(*np.linalg.eig(J))
-    flow_ev = _sorted(np.linalg.eigvals(rows[:, None] * Jd))
+    flow_ev = _sorted(np.linalg.eigvals(A))
     rho = float(np.max(np.abs(ev)))
     map_type = classify_map(ev)
     tie = bool(ties)
+    branches = _branches(vdyn, Q, ties, tie_tol, p) if tie else []
+    if not tie:
+        stable = map_type.startswith("stable")
+    else:
+        verdicts = {r < 1 - HYPERBOLIC_TOL for _, r in branches} | ({None} if any(
+            abs(r - 1) <= HYPERBOLIC_TOL for _, r in branches) else set())
+        stable = verdicts.pop() if len(verdicts) == 1 else None
     return ValueFixedPoint(
         Q=Q, X=vdyn.strategy(Q, **p), residual=float(np.max(np.abs(vdyn.tderror(Q, **p)))), tie=tie, ties=ties,
-        eigenvalues=_real_if_close(ev), spectral_radius=rho, type=map_type if not tie else map_type + " (one-sided)",
-        stable=None if tie else map_type.startswith("stable"),
+        branches=branches, eigenvalues=_real_if_close(ev), spectral_radius=rho,
+        type=map_type if not tie else map_type + " (tie)", stable=stable,
         n_unstable=int(np.sum(np.abs(ev) > 1 + HYPERBOLIC_TOL)),
         flow_eigenvalues=_real_if_close(flow_ev), flow_type=classify_flow(flow_ev), jacobian=J,
         params=params_key(p))
