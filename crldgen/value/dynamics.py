@@ -382,14 +382,8 @@ class ValueDynamics:
         return self._step(Q, -1.0, p)
 
     def _step(self, Q, direction, p):
-        Q = self.check_values(Q)
-        a, b, e, g, T3, TR, O = self._ctx(p)
-        out = np.empty(Q.size)
-        ok = K.step(Q.ravel(), T3, TR, O, self._acts, self.fully_observed, self._learner, self._policy, a, b,
-                    e, g, self.prefactor, self.n_states, self.n_actions, direction, out)
-        if not ok:
-            raise StrategyError(self._singular_message())
-        return out.reshape(self.shape)
+        a = self.params(**p)[0]
+        return self.check_values(Q) + direction * a[:, None, None] * self.tderror(Q, **p)
 
     def strategy_step(self, X, **p) -> np.ndarray:
         """Softmax only: the strategy after one step from ``Q = values_from_strategy(X, 'values')``.

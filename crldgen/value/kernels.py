@@ -9,7 +9,13 @@ without a sympy derivation or a numba compilation per game; the non-smooth piece
 (argmax with ties, max) are plain branches. Changing a game parameter re-evaluates the
 tensors (once per parameter set, cached by :class:`~crldgen.value.ValueDynamics`), never
 recompiles. Every array is flat (1-d, C order), which compiles several times faster in
-numba than n-d indexing.
+numba than n-d indexing. Entry points (each compiled on first use): ``policy``,
+``tderror``, ``averages``, ``jacobian``, ``trajectories`` (one run or many, parallel over
+members) and ``sequential_sweep``; a step is ``Qe + alpha delta`` from ``tderror``.
+
+Cost: about 0.5-1 µs per step for two agents, two states and two actions (several times
+the generated strategy-space modules, whose kernels are straight-line code for one
+game); see ``benchmarks/bench_value.py``.
 
 Layouts (flat, C order of the index lists):
 
@@ -506,18 +512,6 @@ def averages(X, T3, TR, O, acts, fo, gamma, prefactor, Z, M, Tss, Ris, Tisas, Ri
 
 
 @numba.njit(cache=True)
-def step(Qe, T3, TR, O, acts, fo, learner, kind, alpha, beta, eps, gamma, prefactor, Z, M, direction, out):
-    """``out = Qe + direction * alpha_i * delta`` (one value-space learning step)."""
-    N = beta.size
-    n_row = Qe.size // N
-    w = work(N, Z, n_row // M, M)
-    ok = _evaluate(Qe, T3, TR, O, acts, fo, learner, kind, beta, eps, gamma, prefactor, Z, M, w, out)
-    for q in range(Qe.size):
-        out[q] = Qe[q] + direction * alpha[q // n_row] * out[q]
-    return ok
-
-
-@numba.njit(cache=True)
 def jacobian(Qe, T3, TR, O, acts, fo, learner, kind, beta, eps, gamma, prefactor, Z, M, Jd):
     """``Jd[k, l] = d delta_k / d Qe_l`` (flat n x n, n = Qe.size), by forward mode."""
     N = beta.size
@@ -587,14 +581,6 @@ def _run(Q0, t0, T3, TR, O, acts, fo, learner, kind, alpha, beta, eps, gamma, pr
     for q in range(n):
         Q_out[q] = Qc[q]
     return t, converged, status, stored
-
-
-@numba.njit(cache=True)
-def trajectory(Q0, t0, T3, TR, O, acts, fo, learner, kind, alpha, beta, eps, gamma, prefactor, Z, M, tmax, tol,
-               direction, every, rec, Q_out):
-    """One trajectory (see :func:`_run`); ``rec`` has shape (capacity, Qe.size)."""
-    return _run(Q0, t0, T3, TR, O, acts, fo, learner, kind, alpha, beta, eps, gamma, prefactor, Z, M, tmax, tol,
-                direction, every, rec, Q_out)
 
 
 @numba.njit(cache=True, parallel=True)
