@@ -531,18 +531,19 @@ class ValueDynamics:
         estimates. ``every`` keeps every k-th (None: final only). ``Q0`` may be a
         :class:`ValueTrajectory` to continue from its final estimates.
         """
-        res = self.trajectories(Q0, tmax, tol, every=every, reverse=reverse, on_divergence=on_divergence,
-                                _single=True, **p)
-        return res[0]
+        return self._runs(Q0, tmax, tol, every, reverse, on_divergence, True, p)[0]
 
     def trajectories(self, Q0s, tmax: int, tol: float | None = None, *, every: int | None = None,
-                     reverse: bool = False, on_divergence: str = "raise", _single: bool = False,
-                     **p) -> ValueTrajectories:
-        """A batch of trajectories in parallel (numba ``prange``).
+                     reverse: bool = False, on_divergence: str = "raise", **p) -> ValueTrajectories:
+        """A batch of trajectories in parallel (numba ``prange``), each with its own convergence.
 
         ``Q0s`` is (B, N, Q, M) or one (N, Q, M) shared by all; array-valued parameters
-        carry a leading batch axis (``gamma=np.linspace(...)``; ``(B, N)`` per agent).
+        carry a leading batch axis (``gamma=np.linspace(...)``; ``(B, N)`` per agent);
+        ``every=k`` keeps every k-th estimate in NaN-padded arrays (None: final only).
         """
+        return self._runs(Q0s, tmax, tol, every, reverse, on_divergence, False, p)
+
+    def _runs(self, Q0s, tmax, tol, every, reverse, on_divergence, _single, p) -> ValueTrajectories:
         tmax, tol, k_every = _tmax(tmax), _tol(tol), _every(every)
         if on_divergence not in ("raise", "flag"):
             raise ParameterError(f"on_divergence must be 'raise' or 'flag', got {on_divergence!r}")
@@ -598,11 +599,11 @@ class ValueDynamics:
                     Qrec[m, offset[m]:offset[m] + k[j]] = rec[j, :k[j]].reshape((-1,) + self.shape)
                     offset[m] += k[j]
         Q_out = Q_out.reshape((B,) + self.shape)
-        X_final = np.stack([self._policy_of(Q_out[m], Bt[m], E[m]) for m in range(B)])
+        X_final = self._policies_of(Q_out, Bt, E)
         final_logit = self._logit(Q_out, X_final, Bt)
         Xrec = None
         if Qrec is not None:
-            Xrec = np.stack([self._policies_of(Qrec[m], Bt[m], E[m]) for m in range(B)])
+            Xrec = self._policies_of(Qrec, Bt[:, None], E[:, None])
         diverged = status == K.STATUS_NONFINITE
         result = ValueTrajectories(
             final=X_final, final_logit=final_logit, steps=lengths, converged=conv, diverged=diverged, X=Xrec,
@@ -626,11 +627,22 @@ class ValueDynamics:
         return X.reshape(self.shape)
 
     def _policies_of(self, Qs, beta, eps):
-        out = np.full(Qs.shape, np.nan)
-        for t in range(len(Qs)):
-            if np.isfinite(Qs[t]).all():
-                out[t] = self._policy_of(Qs[t], beta, eps)
-        return out
+        """``pi`` of a stack of estimates (..., N, Q, M), vectorized (NaN rows stay NaN).
+
+        ``beta``, ``eps`` broadcast against ``Qs[..., :, 0, 0]`` (one value per agent, or per
+        member and agent).
+        """
+        Qs = np.asarray(Qs, dtype=float)
+        mx = Qs.max(-1, keepdims=True)
+        if self._policy == K.SOFTMAX:
+            with np.errstate(invalid="ignore"):
+                z = np.exp(np.asarray(beta)[..., :, None, None] * (Qs - mx))
+                return z / z.sum(-1, keepdims=True)
+        greedy = Qs == mx
+        eps = np.asarray(eps)[..., :, None, None]
+        with np.errstate(invalid="ignore"):
+            out = (1.0 - eps) * greedy / greedy.sum(-1, keepdims=True) + eps / self.n_actions
+        return np.where(np.isnan(Qs).any(-1, keepdims=True), np.nan, out)
 
     def reverse_trajectory(self, Q0, tmax: int, tol: float | None = None, **kw) -> ValueTrajectory:
         """``trajectory(..., reverse=True)``."""
@@ -665,8 +677,7 @@ class ValueDynamics:
         Q_out = Q_out.reshape((V,) + self.shape)
         ran = status != K.STATUS_NOT_RUN
         Q_out[~ran] = np.nan
-        X = np.stack([self._policy_of(Q_out[v], Bt[v], E[v]) if ran[v] else np.full(self.shape, np.nan)
-                      for v in range(V)])
+        X = self._policies_of(Q_out, Bt, E)
         diverged = status == K.STATUS_NONFINITE
         result = ValueTrajectories(
             final=X, final_logit=self._logit(Q_out, X, Bt), steps=lengths, converged=conv, diverged=diverged,
