@@ -15,7 +15,8 @@ Measures, on the ecological public good (N=2 and N=3, prefactor on):
   temporary folder) calling every kernel once: the one-time cost per installation;
   ``warm_first_call``: the same with the cache filled.
 
-``best`` is the minimum, ``median`` the median over ``--repeat`` runs (warm).
+``best`` is the minimum over ``--repeat`` runs (warm); per-step costs are given in wall
+time and in process CPU time (the latter is less sensitive to a loaded machine).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,21 +58,24 @@ print(t1 - t0, t2 - t1)
 """
 
 
-def timed(fn, repeat):
+def timed(fn, repeat, clock=time.perf_counter):
     times = []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return {"best": min(times), "median": statistics.median(times), "repeat": repeat}
 
 
 def first_calls(cache_dir):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, "-c", FIRST_CALLS.format(root=str(ROOT))], capture_output=True,
                          text=True, env=env, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     imp, calls = (float(v) for v in out.stdout.split())
-    return {"import_and_setup_s": imp, "first_calls_s": calls}
+    return {"import_and_setup_s": imp, "first_calls_s": calls,
+            "process_cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)}
 
 
 def main(argv=None):
@@ -80,7 +85,7 @@ def main(argv=None):
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-compile measurement")
     args = ap.parse_args(argv)
     res = {"machine": platform.platform(), "python": sys.version.split()[0], "cpus": os.cpu_count(),
-           "load_average": os.getloadavg(), "per_step_ns": {}, "batch_ns_per_step": {}, "jacobian_us": {}}
+           "load_average": os.getloadavg(), "per_step_ns": {}, "per_step_cpu_ns": {}, "batch_ns_per_step": {}, "jacobian_us": {}}
     steps = args.steps
     for N in (2, 3):
         game = crldgen.games.ecological_public_good(N)
@@ -90,7 +95,9 @@ def main(argv=None):
                 Q0 = np.random.default_rng(0).normal(size=vd.shape)
                 vd.trajectory(Q0, 10, None, every=None)
                 t = timed(lambda: vd.trajectory(Q0, steps, None, every=None), args.repeat)
+                c = timed(lambda: vd.trajectory(Q0, steps, None, every=None), args.repeat, time.process_time)
                 res["per_step_ns"][f"N{N} {learner} {policy}"] = 1e9 * t["best"] / steps
+                res["per_step_cpu_ns"][f"N{N} {learner} {policy}"] = 1e9 * c["best"] / steps
         vd = ValueDynamics(game, "q_learning", "softmax")
         Q0 = np.random.default_rng(0).normal(size=vd.shape)
         Q0s = np.random.default_rng(1).normal(size=(1000,) + vd.shape)
@@ -104,7 +111,9 @@ def main(argv=None):
     X0 = dyn.uniform_strategy()
     dyn.trajectory(X0, 10, every=None)
     t = timed(lambda: dyn.trajectory(X0, steps, None, every=None), args.repeat)
+    c = timed(lambda: dyn.trajectory(X0, steps, None, every=None), args.repeat, time.process_time)
     res["per_step_ns"]["N2 strategy-space SARSA (generated module)"] = 1e9 * t["best"] / steps
+    res["per_step_cpu_ns"]["N2 strategy-space SARSA (generated module)"] = 1e9 * c["best"] / steps
     if not args.no_cold:
         with tempfile.TemporaryDirectory() as tmp:
             res["cold_compile"] = first_calls(tmp)
@@ -114,19 +123,20 @@ def main(argv=None):
     (out / "value.json").write_text(json.dumps(res, indent=2))
     lines = ["# Value-space kernels", "", f"`python benchmarks/bench_value.py --repeat {args.repeat}` on "
              f"{res['machine']} ({res['cpus']} CPUs, load average {np.round(res['load_average'], 2).tolist()})",
-             "", "| case | ns per step |", "|---|---|"]
-    lines += [f"| {k} | {v:.0f} |" for k, v in res["per_step_ns"].items()]
+             "", "| case | ns per step (wall) | ns per step (process CPU) |", "|---|---|---|"]
+    lines += [f"| {k} | {v:.0f} | {res['per_step_cpu_ns'][k]:.0f} |" for k, v in res["per_step_ns"].items()]
     lines += ["", "| batch (parallel) | ns per step |", "|---|---|"]
     lines += [f"| {k} | {v:.0f} |" for k, v in res["batch_ns_per_step"].items()]
     lines += ["", "| Jacobian | µs per call |", "|---|---|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in res["jacobian_us"].items()]
     if "cold_compile" in res:
-        lines += ["", "| first use in a fresh process | import + set-up (s) | first call of every kernel (s) |",
-                  "|---|---|---|",
-                  f"| empty numba cache (once per installation) | {res['cold_compile']['import_and_setup_s']:.2f} | "
-                  f"{res['cold_compile']['first_calls_s']:.2f} |",
-                  f"| cache filled | {res['warm_first_call']['import_and_setup_s']:.2f} | "
-                  f"{res['warm_first_call']['first_calls_s']:.2f} |"]
+        cold, warm = res["cold_compile"], res["warm_first_call"]
+        lines += ["", "| first use in a fresh process | import + set-up (s) | first call of every kernel (s) | "
+                  "process CPU (s) |", "|---|---|---|---|",
+                  f"| empty numba cache (once per installation) | {cold['import_and_setup_s']:.2f} | "
+                  f"{cold['first_calls_s']:.2f} | {cold['process_cpu_s']:.1f} |",
+                  f"| cache filled | {warm['import_and_setup_s']:.2f} | {warm['first_calls_s']:.2f} | "
+                  f"{warm['process_cpu_s']:.1f} |"]
     (out / "value.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -17,7 +17,7 @@ import reference as ref
 from crldgen.errors import CrldgenError, ParameterError, StrategyError
 from crldgen.value import TieError, ValueDynamics, ValueTrajectories, ValueTrajectory
 
-LEARNERS = ("sarsa", "expected_sarsa", "q_learning")
+LEARNERS = ("sarsa", "expected_sarsa", "q_learning", "strategy_q_learning")
 RTOL = 1e-10
 
 
@@ -48,11 +48,13 @@ def np_averages(g, X, gamma, prefactor=True):
 
 
 def np_tderror(g, Q, learner, policy="softmax", beta=None, eps=None, gamma=None, prefactor=True):
-    """Section 10: delta = p Rx + gamma sum_o' Tx NV - Q with NV = Vx, sum_b X Q or max_b Q."""
+    """Section 10: delta = p Rx + gamma sum_o' Tx NV - Q with NV = Vx, sum_b X Q, max_b Q or max_b Qx."""
     X = np_softmax(Q, beta) if policy == "softmax" else np_epsilon_greedy(Q, eps)
     Rx, Tx, Vx = np_averages(g, X, gamma, prefactor)
-    NV = {"sarsa": Vx, "expected_sarsa": (X * Q).sum(-1), "q_learning": Q.max(-1)}[learner]
     pre = ref.prefactors(gamma, prefactor)
+    Qx = pre[:, None, None] * Rx + gamma[:, None, None] * np.einsum("ioap,ip->ioa", Tx, Vx)
+    NV = {"sarsa": Vx, "expected_sarsa": (X * Q).sum(-1), "q_learning": Q.max(-1),
+          "strategy_q_learning": Qx.max(-1)}[learner]
     return pre[:, None, None] * Rx + gamma[:, None, None] * np.einsum("ioap,ip->ioa", Tx, NV) - Q
 
 
@@ -583,3 +585,30 @@ def test_value_flow_plot_functions():
     assert axes[0].get_xlabel() == "agent 0: q(1, 0)"
     with pytest.raises(ParameterError, match="softmax"):
         plot.value_flow_field(vdyn_of(g, "sarsa", "epsilon_greedy"), (0, 0, 0), (1, 0, 0))
+
+
+# ------------------------------------------------------------- Q-learning in strategy space
+def test_strategy_q_learning_is_closed_in_strategy_space():
+    g = random_case(2)  # N=2, Z=3, M=3
+    vd = vdyn_of(g, "strategy_q_learning")
+    T, R, beta, gamma, alpha = g["T"], g["R"], g["beta"], g["gamma"], g["alpha"]
+    X = g["X"]
+    Qx, Vx, Tx = ref.Q(T, R, X, gamma), ref.V(T, R, X, gamma), ref.Tisas(T, X)
+    # delta in strategy space (crld-math section 4 form), written from the averages
+    target = Qx + gamma[:, None, None] * np.einsum("isat,it->isa", Tx, Qx.max(-1) - Vx)
+    want = X * np.exp(alpha[:, None, None] * (beta[:, None, None] * target - np.log(X)))
+    want /= want.sum(-1, keepdims=True)
+    for constant in ("mean", "values"):  # the per-(agent, state) constant of the estimates drops out
+        Q = vd.values_from_strategy(X, constant=constant)
+        np.testing.assert_allclose(vd.strategy(vd.step(Q)), want, rtol=1e-9)
+    np.testing.assert_allclose(vd.strategy_step(X), want, rtol=1e-9)
+
+
+def test_strategy_q_learning_fixed_points_are_greedy_logit_points():
+    vd = ValueDynamics(ECO(), "strategy_q_learning", alpha=0.05, beta=25.0, gamma=0.75)
+    fps = vd.fixed_points(n_starts=8, rng=0)
+    assert fps.points
+    for pt in fps.points:
+        av = vd.averages(pt.X)
+        target = av.Q + 0.75 * np.einsum("isat,it->isa", av.Tisas, av.Q.max(-1) - av.V)
+        np.testing.assert_allclose(pt.X, np_softmax(target, np.full(2, 25.0)), rtol=1e-8, atol=1e-12)

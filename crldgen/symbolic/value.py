@@ -6,7 +6,8 @@ is ``x = pi(q)``; one step is ``q' = q + alpha_i delta`` with
     delta[i,o,a] = p_i Rx[i,o,a] + gamma_i sum_o' Tx[i,o,a,o'] NV[i,o'] - q[i,o,a]
 
 and the next value ``NV`` the strategy-average value ``v_x`` (value SARSA, pyCRLD's
-``valSARSA``), ``sum_b x q`` (expected SARSA) or ``max_b q`` (Q-learning). The averages
+``valSARSA``), ``sum_b x q`` (expected SARSA), ``max_b q`` (Q-learning) or ``max_b q_x``
+(strategy-space Q-learning, see :mod:`crldgen.value.dynamics`). The averages
 ``Rx, Tx`` (and the value symbols ``V`` with their Bellman equations) are those of the
 strategy-space model :func:`crldgen.derive`, in terms of the strategy symbols ``X``;
 :meth:`ValueModel.td_error_of_values` substitutes the softmax ``X = pi(q)`` (and the
@@ -30,7 +31,8 @@ from .latex import _tex_label, symbol_names
 from .model import _sym_array, derive, to_array
 
 _LEARNERS = {"sarsa": "sarsa", "value_sarsa": "sarsa", "expected_sarsa": "expected_sarsa",
-             "q_learning": "q_learning", "q-learning": "q_learning", "qlearning": "q_learning"}
+             "q_learning": "q_learning", "q-learning": "q_learning", "qlearning": "q_learning",
+             "strategy_q_learning": "strategy_q_learning"}
 _POLICIES = {"softmax": "softmax", "epsilon_greedy": "epsilon_greedy", "epsilon-greedy": "epsilon_greedy",
              "eps_greedy": "epsilon_greedy"}
 
@@ -43,6 +45,7 @@ NEXT_TEX = {
     "sarsa": r"v^i_{\mathbf{x}}(s')",
     "expected_sarsa": r"\sum_b x^i(s', b)\, q^i(s', b)",
     "q_learning": r"\max_b q^i(s', b)",
+    "strategy_q_learning": r"\max_b q^i_{\mathbf{x}}(s', b)",
 }
 GENERAL = r"""\begin{align*}
 %(policy)s \\
@@ -53,6 +56,8 @@ q^i_{t+1}(s, a) &= q^i_t(s, a) + \alpha^i \delta^i(s, a)
 \end{align*}"""
 VALUES_TEX = (r"\mathbf{v}^i_{\mathbf{x}} &= p^i \left(\mathbb{1}_Z - \gamma^i \mathbf{T}_{\mathbf{x}}\right)^{-1} "
               r"\mathbf{R}^i_{\mathbf{x}} \\" "\n")
+QX_TEX = (r"q^i_{\mathbf{x}}(s, a) &= p^i R^i_{\mathbf{x}}(s, a) + \gamma^i \sum_{s'} T^i_{\mathbf{x}}(s, a, s')\, "
+          r"v^i_{\mathbf{x}}(s') \\" "\n")
 
 
 class ValueModel:
@@ -95,6 +100,8 @@ class ValueModel:
                 NV[i, o] = V[i, o]
             elif self.learner == "expected_sarsa":
                 NV[i, o] = sympy.Add(*[X[i, o, b] * q[i, o, b] for b in range(M)])
+            elif self.learner == "strategy_q_learning":
+                NV[i, o] = sympy.Max(*[m._Q[i, o, b] for b in range(M)])
             else:
                 NV[i, o] = sympy.Max(*[q[i, o, b] for b in range(M)])
         self._NV = NV
@@ -144,7 +151,7 @@ class ValueModel:
         closed-form values for V (small games; see :meth:`crldgen.Model.values_closed_form`)."""
         self._smooth("td_error_of_values")
         sub = {}
-        if self.learner == "sarsa":
+        if self.learner in ("sarsa", "strategy_q_learning"):
             sub.update(self.strategy_model.values_closed_form(max_states=max_states))
         pol = self.policy_map
         out = np.empty(self._td.shape, dtype=object)
@@ -181,7 +188,8 @@ class ValueModel:
         parts = []
         if general:
             parts.append(GENERAL % {"policy": POLICY_TEX[self.policy], "next": NEXT_TEX[self.learner],
-                                    "values": VALUES_TEX if self.learner == "sarsa" else ""})
+                                    "values": {"sarsa": VALUES_TEX, "strategy_q_learning": VALUES_TEX + QX_TEX}.get(
+                                        self.learner, "")})
         if specific:
             g = self.game
             lines = [r"&\text{with } " + ("p^i = 1 - \\gamma^i" if self.prefactor else "p^i = 1")]

@@ -33,7 +33,8 @@ class ValueFixedPoint(Result):
     """A fixed point of the value-space map.
 
     Fields: ``Q`` (estimates), ``X`` (strategy ``pi(Q)``), ``residual`` (max |delta|),
-    ``tie`` (bool), ``ties`` (tied (agent, observation) pairs), ``branches`` (at a tie:
+    ``tie`` (bool), ``ties`` (tied (agent, observation) pairs of the estimates),
+    ``value_ties`` (of ``Qx``, strategy-space Q-learning; stability then undecided), ``branches`` (at a tie:
     ``[(choice, spectral radius)]`` per smooth piece), ``eigenvalues`` (of ``dQ'/dQ``;
     first-maximiser branch at a tie), ``spectral_radius``, ``type`` (map
     classification), ``stable`` (at a tie: the verdict all pieces share, else None),
@@ -122,22 +123,26 @@ def stability(vdyn, Q, tie_tol: float = TIE_TOL, **p) -> ValueFixedPoint:
     indication, not a proof, for a piecewise-smooth map.)
     """
     Q = vdyn.check_values(Q)
-    ties = vdyn.ties(Q, tie_tol) if not vdyn.smooth_at(Q, tie_tol) else []
+    bad = vdyn.nonsmooth(Q, tie_tol, **p)
+    ties, value_ties = bad["estimates"], bad["values"]
     J, A = _map_jacobian(vdyn, Q, p)
     ev, _ = _sorted(*np.linalg.eig(J))
     flow_ev = _sorted(np.linalg.eigvals(A))
     rho = float(np.max(np.abs(ev)))
     map_type = classify_map(ev)
-    tie = bool(ties)
-    branches = _branches(vdyn, Q, ties, tie_tol, p) if tie else []
+    tie = bool(ties or value_ties)
+    branches = _branches(vdyn, Q, ties, tie_tol, p) if ties else []
     if not tie:
         stable = map_type.startswith("stable")
+    elif value_ties:  # pieces of max_b Qx are not reached by moving the estimates: undecided
+        stable = None
     else:
         verdicts = {r < 1 - HYPERBOLIC_TOL for _, r in branches} | ({None} if any(
             abs(r - 1) <= HYPERBOLIC_TOL for _, r in branches) else set())
         stable = verdicts.pop() if len(verdicts) == 1 else None
     return ValueFixedPoint(
         Q=Q, X=vdyn.strategy(Q, **p), residual=float(np.max(np.abs(vdyn.tderror(Q, **p)))), tie=tie, ties=ties,
+        value_ties=value_ties,
         branches=branches, eigenvalues=_real_if_close(ev), spectral_radius=rho,
         type=map_type if not tie else map_type + " (tie)", stable=stable,
         n_unstable=int(np.sum(np.abs(ev) > 1 + HYPERBOLIC_TOL)),

@@ -8,7 +8,16 @@ learning step is ``Q'[i,o,a] = Q[i,o,a] + alpha_i delta[i,o,a]`` with, at ``X = 
   ``delta = p_i Rx[i,o,a] + gamma_i sum_o' Tx[i,o,a,o'] Vx[i,o'] - Q[i,o,a]``,
   ``Vx`` the strategy-average values of ``X`` (not the estimates);
 * ``'expected_sarsa'``: the next value is ``sum_b X[i,o',b] Q[i,o',b]`` (the estimates);
-* ``'q_learning'``: the next value is ``max_b Q[i,o',b]``.
+* ``'q_learning'``: the next value is ``max_b Q[i,o',b]``;
+* ``'strategy_q_learning'`` (Q-learning in strategy space): the next value is
+  ``max_b Qx[i,o',b]``, the greedy value of the strategy-average action values of X.
+  Section 10's value SARSA replaces the estimates in SARSA's next value ``sum_b X Q`` by
+  their strategy averages (``Vx = sum_b X Qx``); the same substitution in Q-learning's
+  ``max_b Q`` gives ``max_b Qx``. The target then depends on X only, so with softmax the
+  map is closed in strategy space (the per-(agent, state) constant of Q drops out):
+  ``X' ∝ X^(1 - alpha) exp(alpha beta target)``, i.e. section 4's update with
+  ``delta = beta (Qx + gamma sum_o' Tx (max_b Qx - Vx)) - ln X``; its fixed points are
+  ``X ∝ exp(beta (Qx + gamma Tx (max_b Qx - Vx)))``.
 
 Under partial observability ``o`` are observations and ``Rx[i,o,a]``, ``Tx[i,o,a,o']``,
 ``Vx[i,o]`` are those of crld-math.md section 7 (the focal agent acts with its own
@@ -21,7 +30,8 @@ one line to switch the source) and are cached per parameter set; the numba kerne
 :mod:`crldgen.value.kernels` are game independent (see its docstring for why).
 
 Piecewise smoothness: softmax value SARSA and expected SARSA are smooth everywhere;
-Q-learning is smooth away from ties of ``max_b Q[i,o',b]``; epsilon-greedy policies are
+Q-learning is smooth away from ties of ``max_b Q[i,o',b]``, strategy-space Q-learning
+away from ties of ``max_b Qx[i,o',b]``; epsilon-greedy policies are
 piecewise constant in ``Q`` and jump where the argmax ties. :meth:`ValueDynamics.jacobian`
 raises :class:`TieError` at such points (``one_sided=True`` returns the derivative of
 the branch that picks the first maximiser instead).
@@ -42,8 +52,10 @@ from . import kernels as K
 
 #: learner names (and aliases) -> kernel codes
 LEARNERS = {"sarsa": K.VALUE_SARSA, "value_sarsa": K.VALUE_SARSA, "expected_sarsa": K.EXPECTED_SARSA,
-            "q_learning": K.Q_LEARNING, "q-learning": K.Q_LEARNING, "qlearning": K.Q_LEARNING}
-LEARNER_NAMES = {K.VALUE_SARSA: "sarsa", K.EXPECTED_SARSA: "expected_sarsa", K.Q_LEARNING: "q_learning"}
+            "q_learning": K.Q_LEARNING, "q-learning": K.Q_LEARNING, "qlearning": K.Q_LEARNING,
+            "strategy_q_learning": K.STRATEGY_Q_LEARNING}
+LEARNER_NAMES = {K.VALUE_SARSA: "sarsa", K.EXPECTED_SARSA: "expected_sarsa", K.Q_LEARNING: "q_learning",
+                 K.STRATEGY_Q_LEARNING: "strategy_q_learning"}
 POLICIES = {"softmax": K.SOFTMAX, "epsilon_greedy": K.EPSILON_GREEDY, "epsilon-greedy": K.EPSILON_GREEDY,
             "eps_greedy": K.EPSILON_GREEDY}
 POLICY_NAMES = {K.SOFTMAX: "softmax", K.EPSILON_GREEDY: "epsilon_greedy"}
@@ -127,8 +139,9 @@ class ValueDynamics:
     Parameters
     ----------
     game : Game
-    learner : {'sarsa', 'expected_sarsa', 'q_learning'}
-        ``'sarsa'`` is value SARSA in pyCRLD's ``valSARSA`` convention.
+    learner : {'sarsa', 'expected_sarsa', 'q_learning', 'strategy_q_learning'}
+        ``'sarsa'`` is value SARSA in pyCRLD's ``valSARSA`` convention (see the module
+        docstring for the others).
     policy : {'softmax', 'epsilon_greedy'}
     prefactor : bool
         Multiply rewards by ``1 - gamma_i``.
@@ -396,22 +409,38 @@ class ValueDynamics:
         return self.strategy(self.step(Q, **p), **p)
 
     # ------------------------------------------------------------ smoothness
-    def ties(self, Q, tol: float = TIE_TOL) -> list[tuple[int, int]]:
-        """``(agent, observation)`` pairs whose largest estimates tie (within ``tol`` relative).
-
-        These are where ``max`` (Q-learning) and argmax (epsilon-greedy) are not smooth.
-        """
-        Q = self.check_values(Q)
-        srt = np.sort(Q, axis=-1)
+    @staticmethod
+    def _tied(V, tol):
+        srt = np.sort(V, axis=-1)
         gap = srt[..., -1] - srt[..., -2]
         scale = np.maximum(1.0, np.abs(srt[..., -1]))
         return [tuple(int(k) for k in idx) for idx in np.argwhere(gap <= tol * scale)]
 
-    def smooth_at(self, Q, tol: float = TIE_TOL) -> bool:
-        """Whether the map is differentiable at ``Q`` (always for softmax value/expected SARSA)."""
-        if self._policy == K.SOFTMAX and self._learner != K.Q_LEARNING:
-            return True
-        return not self.ties(Q, tol)
+    def ties(self, Q, tol: float = TIE_TOL) -> list[tuple[int, int]]:
+        """``(agent, observation)`` pairs whose largest estimates tie (within ``tol`` relative).
+
+        These are where ``max_b Q`` (Q-learning) and the argmax (epsilon-greedy) are not smooth.
+        """
+        return self._tied(self.check_values(Q), tol)
+
+    def value_ties(self, Q, tol: float = TIE_TOL, **p) -> list[tuple[int, int]]:
+        """Pairs whose largest strategy-average action values ``Qx(pi(Q))`` tie: where the max of
+        ``'strategy_q_learning'`` is not smooth."""
+        return self._tied(self.averages(self.strategy(Q, **p), **p).Q, tol)
+
+    def nonsmooth(self, Q, tol: float = TIE_TOL, **p) -> dict:
+        """The ties that make the map non-differentiable at ``Q``: ``{'estimates': [...], 'values': [...]}``.
+
+        Estimate ties matter for Q-learning and epsilon-greedy policies, ties of ``Qx`` for
+        strategy-space Q-learning; softmax value SARSA and expected SARSA are smooth everywhere.
+        """
+        est = self._learner == K.Q_LEARNING or self._policy == K.EPSILON_GREEDY
+        val = self._learner == K.STRATEGY_Q_LEARNING
+        return {"estimates": self.ties(Q, tol) if est else [], "values": self.value_ties(Q, tol, **p) if val else []}
+
+    def smooth_at(self, Q, tol: float = TIE_TOL, **p) -> bool:
+        """Whether the map is differentiable at ``Q`` (see :meth:`nonsmooth`)."""
+        return not any(self.nonsmooth(Q, tol, **p).values())
 
     def flow_jacobian(self, Q, one_sided: bool = False, tie_tol: float = TIE_TOL, **p) -> np.ndarray:
         """``d delta / d Q`` (n x n, n = N*Q*M, flat C order of ``[i, o, a]``).
@@ -420,11 +449,18 @@ class ValueDynamics:
         the derivative of the branch that takes the first maximiser).
         """
         Q = self.check_values(Q)
-        if not one_sided and not self.smooth_at(Q, tie_tol):
-            what = "max_b Q (Q-learning)" if self._learner == K.Q_LEARNING else "the epsilon-greedy argmax"
-            raise TieError(f"the value-space map is not differentiable at these estimates: {what} ties at "
-                           f"(agent, {'state' if self.fully_observed else 'observation'}) {self.ties(Q, tie_tol)}; "
-                           "pass one_sided=True for the derivative of one branch")
+        if not one_sided:
+            bad = self.nonsmooth(Q, tie_tol, **p)
+            if any(bad.values()):
+                where = "state" if self.fully_observed else "observation"
+                what = []
+                if bad["estimates"]:
+                    kind = "max_b Q (Q-learning)" if self._learner == K.Q_LEARNING else "the epsilon-greedy argmax"
+                    what.append(f"{kind} ties at (agent, {where}) {bad['estimates']}")
+                if bad["values"]:
+                    what.append(f"max_b Qx (strategy-space Q-learning) ties at (agent, {where}) {bad['values']}")
+                raise TieError("the value-space map is not differentiable at these estimates: " + "; ".join(what)
+                               + "; pass one_sided=True for the derivative of one branch")
         a, b, e, g, T3, TR, O = self._ctx(p)
         n = Q.size
         Jd = np.empty(n * n)

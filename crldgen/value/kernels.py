@@ -26,7 +26,9 @@ Layouts (flat, C order of the index lists):
 * estimates ``Qe[i, o, a]``, strategies ``X[i, o, a]``, TD errors ``delta[i, o, a]``.
 
 Learner codes: ``VALUE_SARSA`` (next value: strategy-average ``Vx``, pyCRLD's
-``valSARSA``), ``EXPECTED_SARSA`` (``sum_b X Qe``), ``Q_LEARNING`` (``max_b Qe``). Policy
+``valSARSA``), ``EXPECTED_SARSA`` (``sum_b X Qe``), ``Q_LEARNING`` (``max_b Qe``),
+``STRATEGY_Q_LEARNING`` (``max_b Qx``, the greedy value of the strategy-average action
+values: Q-learning's max with the estimates replaced by strategy averages). Policy
 codes: ``SOFTMAX`` (``X ∝ exp(beta Qe)``), ``EPSILON_GREEDY`` (``1 - eps`` shared by the
 exact maximisers, ``eps / M`` on every action).
 """
@@ -39,7 +41,7 @@ import numba
 import numpy as np
 from numba import prange
 
-VALUE_SARSA, EXPECTED_SARSA, Q_LEARNING = 0, 1, 2
+VALUE_SARSA, EXPECTED_SARSA, Q_LEARNING, STRATEGY_Q_LEARNING = 0, 1, 2, 3
 SOFTMAX, EPSILON_GREEDY = 0, 1
 STATUS_OK, STATUS_NONFINITE, STATUS_FULL, STATUS_NOT_RUN = 0, 1, 2, 3
 #: an observation made with long-run probability at most this counts as never made
@@ -356,6 +358,19 @@ def _evaluate(Qe, T3, TR, O, acts, fo, learner, kind, beta, eps, gamma, prefacto
         ok = _values(X, Rioa, Tioao, gamma, prefactor, N, Qo, M, V, A, Bel) and ok
         for q in range(N * Qo):
             NV[q] = V[q]
+    elif learner == STRATEGY_Q_LEARNING:
+        ok = _values(X, Rioa, Tioao, gamma, prefactor, N, Qo, M, V, A, Bel) and ok
+        for i in range(N):
+            pre = 1.0 - gamma[i] if prefactor else 1.0
+            for o in range(Qo):
+                best = -np.inf
+                for a in range(M):
+                    ioa = (i * Qo + o) * M + a
+                    acc = 0.0
+                    for op in range(Qo):
+                        acc += Tioao[ioa * Qo + op] * V[i * Qo + op]
+                    best = max(best, pre * Rioa[ioa] + gamma[i] * acc)
+                NV[i * Qo + o] = best
     else:
         for r in range(N * Qo):
             if learner == EXPECTED_SARSA:
@@ -420,7 +435,7 @@ def _tangent(Qe, dQ, T3, TR, O, acts, fo, learner, kind, beta, gamma, prefactor,
             dPs[r] = -acc
         ok = _solve(A, dPs, Z, 1)
         _observation_tangent(O, Ps, dPs, Tisas, Risa, dTisas, dRisa, N, Z, Qo, M, dRioa, dTioao, Bel, dBel)
-    if learner == VALUE_SARSA:
+    if learner == VALUE_SARSA or learner == STRATEGY_Q_LEARNING:
         # dV = (Id - gamma Tx)^-1 (p dRx + gamma dTx V)
         for i in range(N):
             pre = 1.0 - gamma[i] if prefactor else 1.0
@@ -436,7 +451,24 @@ def _tangent(Qe, dQ, T3, TR, O, acts, fo, learner, kind, beta, gamma, prefactor,
                 dBel[o] = acc
             ok = _solve(A, dBel, Qo, 1) and ok
             for o in range(Qo):
-                dNV[i * Qo + o] = dBel[o]
+                if learner == VALUE_SARSA:
+                    dNV[i * Qo + o] = dBel[o]
+                    continue
+                # d max_b Qx = dQx at the first maximiser, dQx = p dRx + gamma (dTx V + Tx dV)
+                best, best_a = -np.inf, 0
+                for a in range(M):
+                    ioa = (i * Qo + o) * M + a
+                    acc = 0.0
+                    for op in range(Qo):
+                        acc += Tioao[ioa * Qo + op] * V[i * Qo + op]
+                    qx = pre * Rioa[ioa] + gamma[i] * acc
+                    if qx > best:
+                        best, best_a = qx, a
+                ioa = (i * Qo + o) * M + best_a
+                acc = 0.0
+                for op in range(Qo):
+                    acc += dTioao[ioa * Qo + op] * V[i * Qo + op] + Tioao[ioa * Qo + op] * dBel[op]
+                dNV[i * Qo + o] = pre * dRioa[ioa] + gamma[i] * acc
     else:
         for r in range(N * Qo):
             if learner == EXPECTED_SARSA:
