@@ -1,8 +1,9 @@
 """Value-space CRLD: the agents' Q estimates as the dynamical state (crld-math.md section 10).
 
 ``ValueDynamics(game, learner, policy)`` with ``learner`` one of ``'sarsa'`` (value
-SARSA, pyCRLD's ``valSARSA``), ``'expected_sarsa'``, ``'q_learning'`` and ``policy``
-``'softmax'`` or ``'epsilon_greedy'``. Kernels are game independent and compiled once
+SARSA, pyCRLD's ``valSARSA``), ``'expected_sarsa'``, ``'q_learning'``,
+``'strategy_q_learning'`` (Q-learning in strategy space) and ``policy`` ``'softmax'`` or
+``'epsilon_greedy'``. Kernels are game independent and compiled once
 (:mod:`crldgen.value.kernels`); no sympy is imported here.
 """
 
