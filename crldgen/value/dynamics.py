@@ -624,7 +624,7 @@ class ValueDynamics:
             if not full.any():
                 break
             start, T0, members = qo[full], ln[full], members[full]
-            cap = max(cap, 64) * 2
+            cap = min(2 * cap, need)
         Qrec = None
         if k_every:
             rows = int(stored.max())
