@@ -13,9 +13,11 @@ numba than n-d indexing. Entry points (each compiled on first use): ``policy``,
 ``tderror``, ``averages``, ``jacobian``, ``trajectories`` (one run or many, parallel over
 members) and ``sequential_sweep``; a step is ``Qe + alpha delta`` from ``tderror``.
 
-Cost: about 0.5-1 µs per step for two agents, two states and two actions (several times
-the generated strategy-space modules, whose kernels are straight-line code for one
-game); see ``benchmarks/bench_value.py``.
+Cost: about 1.2-2 µs of CPU per step for two or three agents, two states and two actions
+(``benchmarks/bench_value.py`` on a loaded 2-core machine; the generated strategy-space
+module of the same game took 0.13 µs in the same run). About half of it comes from the
+run-time loop bounds (nothing is unrolled); specializing the kernels per game *shape*
+(``numba.literally`` on N, Z, M) would remove that at one compilation per shape.
 
 Layouts (flat, C order of the index lists):
 
