@@ -612,3 +612,28 @@ def test_strategy_q_learning_fixed_points_are_greedy_logit_points():
         av = vd.averages(pt.X)
         target = av.Q + 0.75 * np.einsum("isat,it->isa", av.Tisas, av.Q.max(-1) - av.V)
         np.testing.assert_allclose(pt.X, np_softmax(target, np.full(2, 25.0)), rtol=1e-8, atol=1e-12)
+
+
+def test_option_names_cannot_be_game_parameters():
+    import inspect
+
+    from crldgen import plot
+    from crldgen.game import OPTION_NAMES, RESERVED_NAMES
+    from crldgen.value import fixed_points, stability
+    from crldgen.value.dynamics import VALUE_OPTION_NAMES
+
+    fns = [fixed_points, stability, plot.value_flow, plot.value_flow_field]
+    fns += [getattr(ValueDynamics, n) for n in dir(ValueDynamics) if not n.startswith("_")
+            and callable(getattr(ValueDynamics, n))]
+    names = set()
+    for f in fns:
+        ps = inspect.signature(f).parameters.values()
+        if any(p.kind == p.VAR_KEYWORD for p in ps):
+            names |= {p.name for p in ps if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    missing = names - OPTION_NAMES - RESERVED_NAMES - VALUE_OPTION_NAMES
+    assert not missing, f"add these to crldgen.value.dynamics.VALUE_OPTION_NAMES: {sorted(missing)}"
+    g = random_case(0)
+    for name in ("epsilon", "one_sided"):
+        game = crldgen.Game(g["T"], g["R"], params={name: 1.0})
+        with pytest.raises(ParameterError, match=f"parameter named '{name}'"):
+            ValueDynamics(game)

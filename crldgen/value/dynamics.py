@@ -67,6 +67,12 @@ RULES = (
     ("epsilon", lambda v: (v >= 0) & (v <= 1), "exploration rates must lie in [0, 1]"),
     ("gamma", lambda v: (v >= 0) & (v < 1), "discount factors must lie in [0, 1)"),
 )
+#: keyword names of the value-space functions that take ``**p`` overrides and are not already
+#: reserved by crldgen.game: a game parameter of such a name (or ``epsilon``) could not be
+#: overridden per call, so ValueDynamics refuses it (kept in sync by a test)
+VALUE_OPTION_NAMES = frozenset({
+    "Q0", "Q0s", "Qs", "arrows", "axes", "cmap", "colorbar", "constant", "fixed_points", "kind", "legend",
+    "one_sided", "points", "tie_tol", "titles", "trajectories", "trajectory_colors", "vdyn"})
 #: estimates whose two largest entries of one (agent, observation) differ by at most
 #: TIE_TOL * max(1, |Q|) count as tied (the map is not smooth there)
 TIE_TOL = 1e-9
@@ -167,6 +173,11 @@ class ValueDynamics:
             self._policy = POLICIES[str(policy).lower()]
         except KeyError:
             raise ParameterError(f"unknown policy {policy!r}; choose 'softmax' or 'epsilon_greedy'") from None
+        clash = [n for n in game.param_names if n in VALUE_OPTION_NAMES or n in PARAM_NAMES]
+        if clash:
+            raise ParameterError(
+                f"game {game.name!r} has a parameter named {clash[0]!r}, which value-space calls use as a learner "
+                "parameter or option name (it could not be overridden per call); rename the game parameter")
         self.game = game
         self.learner = LEARNER_NAMES[self._learner]
         self.policy = POLICY_NAMES[self._policy]
