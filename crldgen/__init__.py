@@ -44,6 +44,10 @@ _LAZY = {
     "load": (".data", "load"),
     "save": (".data", "save"),
     "scan": (".scans", "scan"),
+    # value-space dynamics (issue 14): Q estimates as the state, value SARSA / expected SARSA / Q-learning
+    "ValueDynamics": (".value", "ValueDynamics"),
+    "ValueModel": (".symbolic.value", "ValueModel"),
+    "derive_value": (".symbolic.value", "derive_value"),
 }
 
 __all__ = ["CacheError", "CrldgenError", "DivergenceError", "Game", "GameError", "GenerationError", "Learner",
@@ -52,6 +56,7 @@ __all__ = ["CacheError", "CrldgenError", "DivergenceError", "Game", "GameError",
 __all__ += ["fixed_points", "stability", "basins", "basin_fractions", "tipping_point", "critical_slowing_down",
             "stable_manifold", "continuation", "hysteresis", "hysteresis_sweep", "symbolic_stability"]
 __all__ += ["load", "save", "scan"]
+__all__ += ["ValueDynamics", "ValueModel", "derive_value"]
 
 
 def __getattr__(name: str):
@@ -84,3 +89,5 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the eager imports
     from .symbolic.stability import symbolic_stability
     from .data import load, save
     from .scans import scan
+    from .symbolic.value import ValueModel, derive_value
+    from .value import ValueDynamics

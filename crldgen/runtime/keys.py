@@ -25,7 +25,7 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 #: sources (relative to the package) that shape generated text
 _PARTS = ("symbolic", "codegen", "learners.py", "game.py")
 #: files under _PARTS that never influence the generated text (LaTeX, symbolic stability)
-_EXCLUDE = frozenset({"symbolic/latex.py", "symbolic/stability.py"})
+_EXCLUDE = frozenset({"symbolic/latex.py", "symbolic/stability.py", "symbolic/value.py"})
 
 
 @lru_cache(maxsize=1)
