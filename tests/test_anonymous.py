@@ -7,8 +7,6 @@ compiled full game (closed-form Jacobian) and complex-step derivatives of the re
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 import sympy

@@ -448,7 +448,8 @@ class AnonymousDynamics:
             j = bad[0]
             self._raise(int(status[j]), Info[j], Val[j], int(Ns[j]), Th[j])
         params = dict(alpha=Al, beta=Be, gamma=Ga, **{k: Th[:, j] for j, k in enumerate(self.param_names)})
-        return AnonymousTrajectories(final=X_out.reshape(B, *self.shape), final_logit=Y_out.reshape(B, self.n_states, -1),
+        return AnonymousTrajectories(final=X_out.reshape(B, *self.shape),
+                                     final_logit=Y_out.reshape(B, self.n_states, -1),
                                      steps=lengths, converged=conv, n=Ns, params=params)
 
     def sweep(self, x0, param: str, values, tmax: int, tol: float | None = None, *, carry: bool = True,
