@@ -119,7 +119,8 @@ def _steps(cache_dir: str, steps: int, repeat: int, method: str) -> dict:
 
 def run_worker(kind: str, *args) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, *map(str, args)]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NRT_STATS": "1"})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NRT_STATS": "1"}
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 

@@ -7,8 +7,6 @@ compiled full game (closed-form Jacobian) and complex-step derivatives of the re
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 import sympy
@@ -591,3 +589,32 @@ def test_import_boundaries():
         assert "sympy" not in imports(folder / name), name
     for name in ("game.py", "games.py", "symbolic.py", "codegen.py", "toml.py"):
         assert "numba" not in imports(folder / name), name
+
+
+def threshold_game():
+    """Piecewise (threshold public good), Min and exp in the counts; plain symbols matched by name."""
+    kc, kd = sympy.symbols("k_c k_d")
+    n, b, q = sympy.symbols("n b q")
+    pot = sympy.Piecewise((b, kc >= n / 2), (0, True))
+    collapse = q * sympy.Min(1, 2 * kd / n)
+    T = [[1 - collapse, collapse], [sympy.Rational(1, 10), sympy.Rational(9, 10)]]
+    R = [[[pot - 1, pot - 1 + sympy.exp(-kd / n)], [pot, pot]], [[-2, -2], [-2, -2]]]
+    return an.AnonymousGame(T, R, params={"b": 3.0, "q": 0.5}, states=("h", "l"), actions=("c", "d"),
+                            name="anon_threshold")
+
+
+@pytest.mark.slow
+def test_piecewise_threshold_game_equals_its_expansion(cache_dir):
+    game = threshold_game()
+    dyn = anon(threshold_game, "sarsa", **LEARNER_PARAMS)
+    assert dyn.method == "sum"
+    rng = np.random.default_rng(8)
+    for n in range(1, 7):
+        full = game.expand(n).numeric(q=0.7)
+        al, be, ga = (np.full(n, LEARNER_PARAMS[k]) for k in ("alpha", "beta", "gamma"))
+        x = symmetric_points(rng, 2, 2, count=1)[0]
+        X = np.broadcast_to(x, (n, 2, 2))
+        np.testing.assert_allclose(dyn.step(x, n=n, q=0.7), ref.strategy_step(full["T"], full["R"], X, al, be, ga)[0],
+                                   rtol=1e-10, atol=1e-13)
+        J = complex_step_jacobian(full["T"], full["R"], ref.logit_of_strategy(X), al, be, ga, "sarsa")
+        np.testing.assert_allclose(dyn.full_jacobian(x, n=n, q=0.7), J, rtol=1e-9, atol=1e-11)

@@ -56,7 +56,8 @@ def cache_key(game: AnonymousGame, method: str = "auto") -> str:
         raise ParameterError(f"method must be 'auto', 'sum' or 'moments', got {method!r}")
     h = hashlib.sha256()
     for part in (game.canonical(), method, _KERNELS.read_text(encoding="utf-8"),
-                 Path(__file__).read_text(encoding="utf-8"), _SYMBOLIC.read_text(encoding="utf-8"), str(ANON_FORMAT), str(FORMAT), __version__,
+                 Path(__file__).read_text(encoding="utf-8"), _SYMBOLIC.read_text(encoding="utf-8"),
+                 str(ANON_FORMAT), str(FORMAT), __version__,
                  sympy.__version__):
         h.update(part.encode())
         h.update(b"\0")

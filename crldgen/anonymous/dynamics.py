@@ -183,6 +183,7 @@ class AnonymousDynamics:
         #: 'moments' (closed-form averages, cost independent of n) or 'sum' (multinomial count sums)
         self.method = "moments" if getattr(module, "USE_MOMENTS", False) else "sum"
         self._checked: set = set()
+        self._memo: dict = {}  # resolved (and game-checked) parameter overrides
         missing = [p for p in self.param_names if p not in game_params]
         if missing:
             raise ParameterError(f"game parameters {missing} have no default value")
@@ -234,7 +235,18 @@ class AnonymousDynamics:
             n, *_, th = self._defaults
             self.check_game(n, th)
             return self._defaults
-        return self._resolve(p)
+        try:
+            key = tuple(sorted(p.items()))
+            hash(key)
+        except TypeError:  # array-valued overrides: no memo
+            return self._resolve(p)
+        res = self._memo.get(key)
+        if res is None:
+            res = self._resolve(p)
+            if len(self._memo) > 4096:
+                self._memo.clear()
+            self._memo[key] = res
+        return res
 
     def check_game(self, n: int, theta) -> None:
         """Check T and R at every count vector of ``n`` agents (memoized per (n, theta))."""
@@ -272,6 +284,10 @@ class AnonymousDynamics:
             arr = np.array(x, dtype=float)
         except (TypeError, ValueError) as exc:
             raise StrategyError(f"{name} is not a numeric array: {exc}") from exc
+        if arr.shape == self.shape:  # fast path; NaN/inf fail these tests and get the detailed message below
+            low = arr.min()
+            if (low > 0 or (low >= 0 and not interior)) and abs(arr.sum(-1) - 1).max() <= SIMPLEX_ATOL:
+                return arr
         if arr.shape != self.shape:
             raise StrategyError(f"{name} has shape {arr.shape}; expected (Z, M) = {self.shape} (the strategy every "
                                 "agent plays)")
@@ -448,7 +464,8 @@ class AnonymousDynamics:
             j = bad[0]
             self._raise(int(status[j]), Info[j], Val[j], int(Ns[j]), Th[j])
         params = dict(alpha=Al, beta=Be, gamma=Ga, **{k: Th[:, j] for j, k in enumerate(self.param_names)})
-        return AnonymousTrajectories(final=X_out.reshape(B, *self.shape), final_logit=Y_out.reshape(B, self.n_states, -1),
+        return AnonymousTrajectories(final=X_out.reshape(B, *self.shape),
+                                     final_logit=Y_out.reshape(B, self.n_states, -1),
                                      steps=lengths, converged=conv, n=Ns, params=params)
 
     def sweep(self, x0, param: str, values, tmax: int, tol: float | None = None, *, carry: bool = True,
