@@ -161,7 +161,7 @@ def hysteresis_sweep(param, values, X0, tmax, tol, threshold) -> None:
     if X0 is not None:
         strategy_arg("X0", X0)
     iteration(tmax, tol, allow_none=True)
-    check_real("threshold", threshold, minimum=0.0, strict_min=True)
+    check_real("threshold", threshold, minimum=0.0, strict_min=True, allow_none=True)  # None: automatic
 
 
 def sample_strategies(n, rng, method, eps) -> None:
