@@ -78,8 +78,10 @@ def worker(n_agents: int, learner: str, cache_dir: str, steps: int, repeat: int,
 
     if fingerprint:
         import crldgen.codegen.fingerprint
+        import crldgen.runtime.keys
 
         crldgen.codegen.fingerprint.source_fingerprint = lambda: fingerprint
+        crldgen.runtime.keys.source_fingerprint = lambda: fingerprint  # where module_key looks it up
     lap("import", t, c)
     t, c = time.perf_counter(), time.process_time()
     game = crldgen.games.ecological_public_good(n_agents)
@@ -157,7 +159,9 @@ def run_worker(n_agents, learner, cache_dir, steps, repeat, measure_steps, finge
     cmd = [sys.executable, __file__, "--worker", str(n_agents), learner, str(cache_dir), "--steps", str(steps),
            "--repeat", str(repeat), "--fingerprint", fingerprint] + ([] if measure_steps else ["--no-steps"])
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(ROOT))
+    # the module's own kernels, compiled on first call (not the engine of crldgen.runtime.engine)
+    env = dict(os.environ, CRLDGEN_ENGINE="0", CRLDGEN_QUIET="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(ROOT), env=env)
     total = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError(f"worker {n_agents} {learner} failed:\n{proc.stderr}")

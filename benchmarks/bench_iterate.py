@@ -101,7 +101,7 @@ def main(argv=None):
 
     t = time.perf_counter()
     dyn = crldgen.compile(crldgen.games.ecological_public_good(2), "sarsa", True, cache_dir=args.cache_dir,
-                          alpha=0.01, beta=100.0, gamma=0.75)
+                          alpha=0.01, beta=100.0, gamma=0.75, engine=False)  # the module's own loops
     t_load = time.perf_counter() - t
     m = dyn.module
     out = {"module": str(dyn.path), "load_s": t_load}

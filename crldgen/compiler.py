@@ -77,14 +77,23 @@ def _quiet(quiet: bool | None) -> bool:
     return bool(int(os.environ.get("CRLDGEN_QUIET", "0") or 0)) if quiet is None else bool(quiet)
 
 
-def _kernels_cached(path: Path) -> bool:
-    """Whether numba's cache beside ``path`` holds the loop kernels (a cheap look, no loading)."""
-    folder = path.parent / "__pycache__"
-    try:
-        names = {p.name.split("-")[0] for p in folder.glob(f"{path.stem}.*.nbi")}
-    except OSError:
-        return False
-    return {f"{path.stem}.trajectory", f"{path.stem}.strategy_step", f"{path.stem}._run"} <= names
+def _kernels_cached(module, path: Path) -> bool:
+    """Whether numba's cache holds the loop kernels of ``module`` (a look at its index files, no loading).
+
+    Asks each kernel's numba cache where its index lives (beside the file, or numba's
+    user-wide / ``NUMBA_CACHE_DIR`` cache for a read-only folder).
+    """
+    for name in ("trajectory", "_run", "strategy_step"):
+        try:
+            index = getattr(module, name)._cache._cache_file._index_path
+        except AttributeError:  # another numba: look beside the file
+            index = path.parent / "__pycache__" / f"{path.stem}.{name}-*.nbi"
+            if not list(index.parent.glob(index.name)):
+                return False
+            continue
+        if not os.path.exists(index):
+            return False
+    return True
 
 
 def _label(game: Game, learner: Learner) -> str:
@@ -122,7 +131,7 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
     if "_lazy_build" not in game.__dict__:
         record(game, game_digest(game))
     use_engine = engine if engine is not None else engine_enabled()
-    if isinstance(module, EngineModule) or _kernels_cached(path):
+    if isinstance(module, EngineModule) or _kernels_cached(module, path):
         return module, path
     if use_engine and game.fully_observed:
         with _LOCK:

@@ -46,7 +46,14 @@ def _compiled(game_factory, learner="sarsa", prefactor=True, **defaults):
     key = (ident, learner, prefactor, tuple(sorted((k, repr(v)) for k, v in defaults.items())))
     if key not in _SESSION_CACHE:
         game = game if game is not None else game_factory()
-        _SESSION_CACHE[key] = crldgen.compile(game, learner, prefactor, cache_dir=_cache_root(), **defaults)
+        dyn = crldgen.compile(game, learner, prefactor, cache_dir=_cache_root(), quiet=True, **defaults)
+        # a new module is served by the generic engine while numba compiles it in the background
+        # (crldgen.runtime.engine, tested in test_engine.py): the tests here are about the module's
+        # own kernels, so wait for them
+        wait = getattr(dyn.module, "wait_compiled", None)
+        if wait is not None:
+            assert wait(), f"background compile failed: {dyn.module._error!r}"
+        _SESSION_CACHE[key] = dyn
     return _SESSION_CACHE[key]
 
 

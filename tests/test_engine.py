@@ -144,3 +144,32 @@ def test_engine_can_be_turned_off(tmp_path, monkeypatch):
     assert not isinstance(dyn.module, EngineModule)
     assert not isinstance(crldgen.compile(game, cache_dir=tmp_path / "b", engine=False, quiet=True).module,
                           EngineModule)
+
+
+def test_engine_batch_and_sweep_match_module(pair):
+    served, dyn, _ = pair
+    rng = np.random.default_rng(3)
+    B = 3
+    Xs = np.stack([dyn.random_strategy(rng).ravel() for _ in range(B)])
+    Ys = np.stack([dyn.to_logit(x.reshape(dyn.shape)).ravel() for x in Xs])
+    a, b, g, th = dyn.params(alpha=0.1, beta=5.0, gamma=0.7)
+    Th = np.stack([th * (1 + 0.05 * k) for k in range(B)])
+    A, Bt, G = np.tile(a, (B, 1)), np.tile(b, (B, 1)), np.tile(g, (B, 1))
+    nx, nf = Xs.shape[1], Ys.shape[1]
+    outs = []
+    for run in (served._engine_trajectories, dyn.module.trajectories):
+        res = (np.zeros((B, 6, nx)), np.empty((B, nx)), np.empty((B, nf)), np.empty(B, np.int64),
+               np.empty(B, np.bool_), np.empty(B, np.int64), np.empty(B, np.int64))
+        run(Xs, Ys, np.zeros(B, np.int64), Th, A, Bt, G, 30, 0.0, 1.0, 5, *res)
+        outs.append(res)
+    for e, m in zip(*outs):
+        np.testing.assert_allclose(e, m, rtol=1e-11, atol=1e-13)
+    outs = []
+    for run in (served._engine_sequential_sweep, dyn.module.sequential_sweep):
+        res = (np.empty((B, nx)), np.empty((B, nf)), np.empty(B, np.int64), np.empty(B, np.bool_),
+               np.empty(B, np.int64))
+        done = run(Xs[0], Ys[0], Th, A, Bt, G, 40, 1e-9, 1.0, True, *res)
+        outs.append((done,) + res)
+    assert outs[0][0] == outs[1][0] == B
+    for e, m in zip(outs[0][1:], outs[1][1:]):
+        np.testing.assert_allclose(e, m, rtol=1e-11, atol=1e-13)

@@ -30,7 +30,7 @@ from typing import Callable
 import numba
 import numpy as np
 
-STATUS_OK, STATUS_NONFINITE, STATUS_FULL = 0, 1, 2
+STATUS_OK, STATUS_NONFINITE, STATUS_FULL, STATUS_NOT_RUN = 0, 1, 2, 3
 
 
 # ------------------------------------------------------------------ kernels
@@ -352,7 +352,7 @@ def warm_up() -> float:
 # ------------------------------------------------------------------ the switching module
 #: kernels of a generated module the engine can serve (the rest are the module's own)
 SERVED = ("averages", "values", "tderror", "logit_step", "strategy_step", "logit_of_strategy",
-          "strategy_of_logit", "trajectory", "stationary")
+          "strategy_of_logit", "trajectory", "trajectories", "sequential_sweep", "stationary")
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -381,6 +381,7 @@ class EngineModule(ModuleType):
         self._quiet = quiet
         self._label = label or module.__name__
         self._done = threading.Event()
+        self._callbacks: list = []
         self._error: BaseException | None = None
         N, Z, M = module.N_AGENTS, module.N_STATES, module.N_ACTIONS
         self._dims = (N, Z, M)
@@ -404,6 +405,18 @@ class EngineModule(ModuleType):
         self._done.wait(timeout)
         return self.compiled
 
+    def when_compiled(self, callback: Callable[[ModuleType], None]) -> None:
+        """Call ``callback(module)`` once the module's own kernels serve the calls (now, if they do).
+
+        For code that keeps references to kernels (``f = module.strategy_step``): re-bind them here.
+        """
+        with self._lock:
+            if not self._done.is_set():
+                self._callbacks.append(callback)
+                return
+        if self._error is None:
+            callback(self._module)
+
     def _compile(self) -> None:
         try:
             _warm_module(self._module)
@@ -418,7 +431,12 @@ class EngineModule(ModuleType):
                 _say(False, f"{self._label} compiled in {time.perf_counter() - self._started:.1f} s "
                             "(its own kernels serve the calls now)")
         finally:
-            self._done.set()
+            with self._lock:
+                self._done.set()
+                callbacks, self._callbacks = self._callbacks, []
+        if self._error is None:
+            for callback in callbacks:
+                callback(self._module)
 
     def _tensors(self, theta) -> tuple[np.ndarray, np.ndarray]:
         key = np.asarray(theta, dtype=float).tobytes()
@@ -474,6 +492,32 @@ class EngineModule(ModuleType):
         return _run(T, TR, N, Z, M, self._prefactor, self._sarsa, X0, y0, int(t0), alpha, beta, gamma, int(tmax),
                     float(tol), float(direction), int(every), Xrec, X_out, y_out)
 
+    def _engine_trajectories(self, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
+                             X_out, y_out, lengths, converged, status, stored):
+        """The module's batch kernel, one member after the other on the engine (each run releases the GIL)."""
+        for b in range(X0.shape[0]):
+            n, c, st, k = self._engine_trajectory(X0[b], Y0[b], int(T0[b]), Theta[b], Alpha[b], Beta[b], Gamma[b],
+                                                  tmax, tol, direction, every, Xrec[b], X_out[b], y_out[b])
+            lengths[b], converged[b], status[b], stored[b] = n, c, st, k
+
+    def _engine_sequential_sweep(self, X0, y0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, carry, X_out, y_out,
+                                 lengths, converged, status):
+        """The module's ``sequential_sweep`` on the engine (same carry and stop rules)."""
+        X, y = np.array(X0, dtype=float), np.array(y0, dtype=float)
+        Xrec = np.empty((0, X.size))
+        n_values = Theta.shape[0]
+        for v in range(n_values):
+            n, c, st, _ = self._engine_trajectory(X, y, 0, Theta[v], Alpha[v], Beta[v], Gamma[v], tmax, tol,
+                                                  direction, 0, Xrec, X_out[v], y_out[v])
+            lengths[v], converged[v], status[v] = n, c, st
+            if st != STATUS_OK:
+                for w in range(v + 1, n_values):
+                    status[w], lengths[w], converged[w] = STATUS_NOT_RUN, 0, False
+                return v + 1
+            if carry:
+                X, y = np.array(X_out[v]), np.array(y_out[v])
+        return n_values
+
     def _engine_stationary(self, X, theta, out):
         T, TR = self._tensors(theta)
         N, Z, M = self._dims
@@ -498,6 +542,11 @@ def _warm_module(module: ModuleType) -> None:
     module.averages(X, theta, np.empty(Z * Z), np.empty(N * Z), np.empty(N * Z * M * Z), np.empty(N * Z * M))
     module.values(X, theta, a, a, a, np.empty(N * Q), np.empty(N * Q * M))
     module.stationary(X, theta, np.empty(Z))
+    module.trajectories(X[None], y[None], np.zeros(1, np.int64), theta[None], a[None], a[None], a[None], 2, 0.0, 1.0,
+                        1, np.empty((1, 2, nx)), np.empty((1, nx)), np.empty((1, nf)), np.empty(1, np.int64),
+                        np.empty(1, np.bool_), np.empty(1, np.int64), np.empty(1, np.int64))
+    module.sequential_sweep(X, y, theta[None], a[None], a[None], a[None], 2, 0.0, 1.0, True, np.empty((1, nx)),
+                            np.empty((1, nf)), np.empty(1, np.int64), np.empty(1, np.bool_), np.empty(1, np.int64))
 
 
 def numeric_tensors(game, param_names) -> Callable[[tuple], tuple[np.ndarray, np.ndarray]]:
