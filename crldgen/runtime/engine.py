@@ -346,13 +346,77 @@ def warm_up() -> float:
     V, Qv = np.empty(N * Z), np.empty(N * Z * M)
     _values(X, T, TR, N, Z, M, one, True, V, Qv, work)
     _stationary(X, T, TR, N, Z, M, np.empty(Z), work)
+    _all_finite(X)
+    _strategy_ok(X, N * Z, M, True, 1e-9)
+    _logit_from_logs(np.log(X), y_out, N * Z, M)
+    _check_T(T, Z, 1e-9, 1e-9)
     return time.perf_counter() - start
 
 
 # ------------------------------------------------------------------ the switching module
 #: kernels of a generated module the engine can serve (the rest are the module's own)
 SERVED = ("averages", "values", "tderror", "logit_step", "strategy_step", "logit_of_strategy",
-          "strategy_of_logit", "trajectory", "trajectories", "sequential_sweep", "stationary")
+          "strategy_of_logit", "trajectory", "trajectories", "sequential_sweep", "stationary",
+          # the checked kernels crldgen.runtime.dynamics calls on every user call (and when it is created):
+          # served too, or a new game's first call would wait for numba to compile them from the module
+          "all_finite", "strategy_ok", "logit_from_logs", "checked_strategy_step", "checked_tderror",
+          "checked_logit_step", "check_game", "check_game_rows")
+
+#: codes of check_game (the generated modules' GT_*): fully observed games have no O to check
+GT_OK, GT_T_ENTRY, GT_T_ROW = 0, 1, 2
+#: statuses of the checked kernels (the generated modules' CHECK_*)
+CHECK_OK, CHECK_BAD_INPUT, CHECK_NONFINITE = 0, 1, 2
+
+
+@numba.njit(cache=True, nogil=True)
+def _all_finite(a):
+    for k in range(a.shape[0]):
+        if not math.isfinite(a[k]):
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _strategy_ok(X, n_rows, M, interior, atol):
+    """The generated ``strategy_ok``: finite, in [0, 1 + atol] (> 0 with ``interior``), rows sum to 1."""
+    for r in range(n_rows):
+        tot = 0.0
+        for a in range(M):
+            x = X[r * M + a]
+            if not (x >= 0.0 and x <= 1.0 + atol):
+                return False
+            if interior and x == 0.0:
+                return False
+            tot += x
+        if abs(tot - 1.0) > atol:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _logit_from_logs(logs, y, n_rows, M):
+    m1 = M - 1
+    for r in range(n_rows):
+        last = logs[r * M + m1]
+        for a in range(m1):
+            y[r * m1 + a] = logs[r * M + a] - last
+
+
+@numba.njit(cache=True, nogil=True)
+def _check_T(T, Z, entry_atol, row_atol):
+    """The generated ``check_game`` for a fully observed game: ``(code, flat index, value)``."""
+    lo, hi = -entry_atol, 1.0 + entry_atol
+    for k in range(T.shape[0]):
+        x = T[k]
+        if not (x >= lo and x <= hi):
+            return GT_T_ENTRY, k, x
+    for r in range(T.shape[0] // Z):
+        tot = 0.0
+        for c in range(Z):
+            tot += T[r * Z + c]
+        if abs(tot - 1.0) > row_atol:
+            return GT_T_ROW, r, tot
+    return GT_OK, 0, 0.0
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -518,6 +582,55 @@ class EngineModule(ModuleType):
                 X, y = np.array(X_out[v]), np.array(y_out[v])
         return n_values
 
+    # the checked kernels: same checks and status codes as the generated ones (codegen/template.py)
+    def _engine_all_finite(self, a):
+        return _all_finite(a)
+
+    def _engine_strategy_ok(self, X, interior, atol):
+        N, Z, M = self._dims
+        return _strategy_ok(X, N * Z, M, interior, atol)
+
+    def _engine_logit_from_logs(self, logs, y):
+        N, Z, M = self._dims
+        _logit_from_logs(logs, y, N * Z, M)
+
+    def _engine_checked_strategy_step(self, X, theta, alpha, beta, gamma, direction, atol, out):
+        if not self._engine_strategy_ok(X, True, atol):
+            return CHECK_BAD_INPUT
+        td = np.empty(X.shape[0])
+        self._engine_tderror(X, theta, alpha, beta, gamma, td)
+        if not _all_finite(td):
+            return CHECK_NONFINITE
+        new = np.empty(X.shape[0])  # out may be X (in-place update)
+        self._engine_strategy_step(X, theta, alpha, beta, gamma, direction, new)
+        out[:] = new
+        return CHECK_OK if _all_finite(out) else CHECK_NONFINITE
+
+    def _engine_checked_tderror(self, X, theta, alpha, beta, gamma, interior, atol, out):
+        if not self._engine_strategy_ok(X, interior, atol):
+            return CHECK_BAD_INPUT
+        self._engine_tderror(X, theta, alpha, beta, gamma, out)
+        return CHECK_OK if _all_finite(out) else CHECK_NONFINITE
+
+    def _engine_checked_logit_step(self, y, theta, alpha, beta, gamma, out):
+        if not _all_finite(y):
+            return CHECK_BAD_INPUT
+        N, Z, M = self._dims
+        X = np.empty(N * Z * M)
+        self._engine_strategy_of_logit(y, X)
+        self._engine_logit_step(X, y, theta, alpha, beta, gamma, out)
+        return CHECK_OK if _all_finite(out) else CHECK_NONFINITE
+
+    def _engine_check_game(self, theta, entry_atol, row_atol):
+        T, _ = self._tensors(theta)
+        return _check_T(T, self._dims[1], entry_atol, row_atol)
+
+    def _engine_check_game_rows(self, Theta, entry_atol, row_atol, codes, index, value):
+        for b in range(Theta.shape[0]):
+            codes[b], index[b], value[b] = self._engine_check_game(Theta[b], entry_atol, row_atol)
+        bad = np.flatnonzero(codes[:Theta.shape[0]] != GT_OK)
+        return int(bad[0]) if bad.size else -1
+
     def _engine_stationary(self, X, theta, out):
         T, TR = self._tensors(theta)
         N, Z, M = self._dims
@@ -547,6 +660,14 @@ def _warm_module(module: ModuleType) -> None:
                         np.empty(1, np.bool_), np.empty(1, np.int64), np.empty(1, np.int64))
     module.sequential_sweep(X, y, theta[None], a[None], a[None], a[None], 2, 0.0, 1.0, True, np.empty((1, nx)),
                             np.empty((1, nf)), np.empty(1, np.int64), np.empty(1, np.bool_), np.empty(1, np.int64))
+    module.all_finite(X)
+    module.strategy_ok(X, True, 1e-9)
+    module.logit_from_logs(np.log(X), np.empty(nf))
+    module.checked_strategy_step(X, theta, a, a, a, 1.0, 1e-9, np.empty(nx))
+    module.checked_tderror(X, theta, a, a, a, True, 1e-9, np.empty(nx))
+    module.checked_logit_step(y, theta, a, a, a, np.empty(nf))
+    module.check_game(theta, 1e-9, 1e-9)
+    module.check_game_rows(theta[None], 1e-9, 1e-9, np.empty(1, np.int64), np.empty(1, np.int64), np.empty(1))
 
 
 def numeric_tensors(game, param_names) -> Callable[[tuple], tuple[np.ndarray, np.ndarray]]:
