@@ -15,6 +15,8 @@ run-time arguments of the generated code.
 
 from __future__ import annotations
 
+import functools
+
 import itertools
 import keyword
 import math
@@ -75,11 +77,13 @@ MAX_LABEL_LENGTH = 500
 #: the code printer turns into plain float code. Anything else (undefined functions, matrices, relations,
 #: unevaluated integrals, ...) is rejected when the Game is built, so nothing but arithmetic ever reaches
 #: generated source.
-_ALLOWED_FUNCTIONS = (
-    sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tan, sympy.sinh, sympy.cosh, sympy.tanh,
-    sympy.asin, sympy.acos, sympy.atan, sympy.Abs, sympy.Min, sympy.Max,
-)
-_ALLOWED_CONSTANTS = (sympy.pi, sympy.E)
+#: Built on first use (not at import: loading a cached game must not import sympy).
+@functools.lru_cache(maxsize=1)
+def _allowed() -> tuple[tuple, tuple]:
+    """``(functions, constants)`` a tensor entry may use."""
+    functions = (sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tan, sympy.sinh, sympy.cosh, sympy.tanh,
+                 sympy.asin, sympy.acos, sympy.atan, sympy.Abs, sympy.Min, sympy.Max)
+    return functions, (sympy.pi, sympy.E)
 
 
 def check_size(n_agents: int, n_states: int, n_actions: int, what: str = "game") -> None:
@@ -139,7 +143,8 @@ def _check_entry(expr: sympy.Basic, tensor: str, index: tuple, seen: set | None 
             elif not math.isfinite(float(node)):  # nan, oo, a Float beyond the float64 range
                 raise GameError(f"{tensor}{list(index)} = {str(expr)[:80]} is not a finite real expression")
             continue
-        if node in _ALLOWED_CONSTANTS or node.func in _ALLOWED_FUNCTIONS or isinstance(node, sympy.Tuple):
+        functions, constants = _allowed()
+        if node in constants or node.func in functions or isinstance(node, sympy.Tuple):
             continue  # (Tuple: the arguments of Min/Max)
         if node is sympy.zoo or node is sympy.I:
             raise GameError(f"{tensor}{list(index)} = {str(expr)[:80]} is not a finite real expression")

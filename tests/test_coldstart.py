@@ -35,11 +35,12 @@ engine = hasattr(dyn.module, "wait_compiled")  # a new module: the engine served
 if engine:
     assert dyn.module.wait_compiled()
     assert (dyn.step(X) == out).all() or abs(dyn.step(X) - out).max() < 1e-13
-k = dyn.module.strategy_step
+# the kernels a checked step runs (Dynamics.step -> checked_strategy_step; creating it -> check_game)
+ks = [dyn.module.checked_strategy_step, dyn.module.check_game]
 print(json.dumps({{"sympy": "sympy" in sys.modules, "lazy": type(game).__name__, "path": str(dyn.path),
                   "engine": engine,
-                  "step": out.ravel().tolist(), "hits": sum(k.stats.cache_hits.values()),
-                  "misses": sum(k.stats.cache_misses.values())}}))
+                  "step": out.ravel().tolist(), "hits": sum(sum(k.stats.cache_hits.values()) for k in ks),
+                  "misses": sum(sum(k.stats.cache_misses.values()) for k in ks)}}))
 """
 
 TOML_GAME = """
