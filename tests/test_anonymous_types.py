@@ -21,13 +21,13 @@ _DYN = {}
 PG_PARAMS = dict(f=(1.5, 2.2), c=(5.0, 3.0))
 
 
-def typed(factory, learner="sarsa", **defaults):
-    """Compiled typed dynamics, one module per game (learner, sizes and parameters are run-time arguments)."""
+def typed(factory, learner="sarsa", method="auto", **defaults):
+    """Compiled typed dynamics, one module per game and method (learner, sizes, parameters: run-time arguments)."""
     from conftest import _cache_root
 
-    key = (factory.__name__, learner, tuple(sorted((k, repr(v)) for k, v in defaults.items())))
+    key = (factory.__name__, learner, method, tuple(sorted((k, repr(v)) for k, v in defaults.items())))
     if key not in _DYN:
-        _DYN[key] = compile_types(factory(), learner, cache_dir=_cache_root(), **defaults)
+        _DYN[key] = compile_types(factory(), learner, cache_dir=_cache_root(), method=method, **defaults)
     return _DYN[key]
 
 
@@ -107,8 +107,9 @@ def test_validation_errors():
                            params={"n_a": 1.0})
 
 
-def test_run_time_errors(cache_dir):
-    dyn = typed(public_good)
+@pytest.mark.parametrize("method", ["moments", "sum"])
+def test_run_time_errors(cache_dir, method):
+    dyn = typed(public_good, method=method, **LEARN)
     x = dyn.uniform_strategy()
     with pytest.raises(GameError, match=r"T\['p', k=.*not a probability"):
         dyn.step(x, qc=2.0)
@@ -132,9 +133,11 @@ def test_run_time_errors(cache_dir):
 LEARN = dict(alpha=(0.05, 0.08), beta=(25.0, 12.0), gamma=(0.8, 0.7))
 
 
+@pytest.mark.parametrize("method", ["moments", "sum"])
 @pytest.mark.parametrize("sizes", [(1, 2), (2, 2), (2, 1)])
-def test_equals_compiled_full_game(compiled, cache_dir, sizes):
-    dyn = typed(public_good, **LEARN)
+def test_equals_compiled_full_game(compiled, cache_dir, sizes, method):
+    dyn = typed(public_good, method=method, **LEARN)
+    assert dyn.method == method
     game = public_good()
     full = compiled(game.expand(sizes), "sarsa", True,
                     **{k: per_agent(v, sizes) for k, v in LEARN.items()})
@@ -183,8 +186,8 @@ def test_random_three_type_game_equals_its_expansion(cache_dir, learner):
 
 
 def test_symmetric_block_is_the_jacobian_on_the_type_symmetric_subspace(cache_dir):
-    """S from the blocks equals the complex-free finite-difference Jacobian of the compiled type-symmetric map."""
-    dyn = typed(public_good, **LEARN)
+    """S from the blocks equals the central finite-difference Jacobian of the compiled type-symmetric map."""
+    dyn = typed(public_good, method="sum", **LEARN)
     x = np.array([[[0.4, 0.6], [0.7, 0.3]], [[0.2, 0.8], [0.5, 0.5]]])
     y = dyn.to_logit(x).ravel()
     for sizes in [(3, 5), (40, 7)]:
@@ -198,9 +201,10 @@ def test_symmetric_block_is_the_jacobian_on_the_type_symmetric_subspace(cache_di
         np.testing.assert_allclose(S, fd, rtol=1e-6, atol=1e-8)
 
 
-def test_large_sizes_match_closed_form_binomial_averages(cache_dir):
-    """The public good is linear in the counts: its averages have closed forms at any size."""
-    dyn = typed(public_good)
+@pytest.mark.parametrize("method", ["moments", "sum"])
+def test_large_sizes_match_closed_form_binomial_averages(cache_dir, method):
+    """The public good is linear in the counts: its averages (written out by hand here) have closed forms."""
+    dyn = typed(public_good, method=method, **LEARN)
     x = np.array([[[0.35, 0.65], [0.8, 0.2]], [[0.6, 0.4], [0.25, 0.75]]])
     f, c, qc, m = np.array(PG_PARAMS["f"]), np.array(PG_PARAMS["c"]), 0.2, -5.0
     for sizes in [(50, 50), (1000, 10), (3, 700)]:
@@ -223,13 +227,27 @@ def test_large_sizes_match_closed_form_binomial_averages(cache_dir):
         assert np.all(np.isfinite(step)) and np.allclose(step.sum(-1), 1.0)
 
 
+def test_moments_need_polynomial_games_and_agree_with_sums(cache_dir):
+    from crldgen.anonymous.types import generate_source
+
+    with pytest.raises(GameError, match="method='moments' needs T and T\\*R polynomial"):
+        generate_source(random_three_type_game(), method="moments")
+    assert "USE_MOMENTS = False" in generate_source(random_three_type_game())
+    sums, moms = typed(public_good, method="sum", **LEARN), typed(public_good, method="moments", **LEARN)
+    x = np.array([[[0.2, 0.8], [0.9, 0.1]], [[0.7, 0.3], [0.35, 0.65]]])
+    for sizes in [(1, 1), (3, 40), (1000, 10)]:
+        np.testing.assert_allclose(moms.tderror(x, sizes=sizes), sums.tderror(x, sizes=sizes), rtol=1e-11, atol=1e-10)
+        for a, b in zip(moms.jacobian_blocks(x, sizes=sizes), sums.jacobian_blocks(x, sizes=sizes)):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
 def test_one_group_sizes_reduce_to_the_one_type_dynamics(cache_dir):
     """Equal parameters: the two-group dynamics at (n_a, n_b) equals the one-type dynamics of n_a + n_b agents."""
     from test_anonymous import anon
 
     kw = dict(alpha=0.05, beta=25.0, gamma=0.8)
     one = anon(an.ecological_public_good, "sarsa", **kw)
-    dyn = typed(public_good, **LEARN)
+    dyn = typed(public_good, method="moments", **LEARN)
     x1 = np.array([[0.3, 0.7], [0.65, 0.35]])
     x = np.stack([x1, x1])
     for sizes in [(30, 20), (1, 99)]:

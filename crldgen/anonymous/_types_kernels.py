@@ -19,6 +19,12 @@ own type has ``n_tau - 1`` others; conditioning on one other agent of type sigma
 one more). Each type's weights are computed in log space (``lgamma``) relative to its
 mode; count vectors whose product weight is below ``WEIGHT_CUTOFF`` are skipped and the
 sums are divided by the total weight used. Every T row met is checked.
+
+When the generated part sets ``USE_MOMENTS = True`` (T and T*R_tau polynomial in the
+counts), ``averages`` and the pair averages of ``jacobian_blocks`` call its closed-form
+``moment_averages(x, n, theta, Tsa, Rsa)`` / ``moment_pair_averages(x, n, theta, tau,
+sigma, Tpair, Rpair)`` (factorial moments of the product of multinomials; cost independent
+of the sizes); T and R are then checked by ``check_game`` from the Python side.
 """
 
 import math
@@ -180,6 +186,8 @@ def averages(x, sizes, theta, Tsa, Rsa, info, val):
     nf = np.empty(K)
     for sg in range(K):
         nf[sg] = float(sizes[sg])
+    if USE_MOMENTS:
+        return moment_averages(x, nf, theta, Tsa, Rsa)
     m = np.empty(K, dtype=np.int64)
     for tau in range(K):
         for sg in range(K):
@@ -407,11 +415,13 @@ def jacobian_blocks(x, sizes, theta, alpha, beta, gamma, learner, prefactor, dir
                     continue
                 for sg in range(K):
                     m[sg] = sizes[sg] - (1 if sg == tau else 0) - (1 if sg == sigma else 0)
-                for s in range(Z):
+                for s in range(Z if not USE_MOMENTS else 0):
                     st = _sum_state(x, s, m, nf, theta, tau, sigma, Tpair[s * M * M * Z:(s + 1) * M * M * Z],
                                     Rpair[s * M * M:(s + 1) * M * M], info, val)
                     if st != STATUS_OK:
                         return st
+                if USE_MOMENTS:
+                    moment_pair_averages(x, nf, theta, tau, sigma, Tpair, Rpair)
                 # g[s0, c] = p sum_a' x[s0,a'] Rpair[s0,a',c] + gamma sum_a' x[s0,a'] Tpair[s0,a',c,:].V
                 for s0 in range(Z):
                     for c in range(M):
@@ -530,4 +540,54 @@ def step_loop(y0, sizes, theta, alpha, beta, gamma, learner, prefactor, steps, y
             return st
         for k in range(F):
             y[k] = y_out[k]
+    return STATUS_OK
+
+
+@numba.njit(cache=True)
+def check_game(sizes, theta, info, val):
+    """Check T (probabilities, rows summing to 1) and R_tau (finite) at every count vector of ``sizes``."""
+    K = N_TYPES
+    M = N_ACTIONS
+    Z = N_STATES
+    info[0] = STATUS_OK
+    xu = np.full(K * Z * M, 1.0 / M)
+    nf = np.empty(K)
+    for sg in range(K):
+        nf[sg] = float(sizes[sg])
+    counts, w, off = _tables(xu, 0, sizes)
+    idx = np.zeros(K, dtype=np.int64)
+    kv = np.empty(K * M)
+    trow = np.empty(Z)
+    rrow = np.empty(Z)
+    while True:
+        for sg in range(K):
+            for b in range(M):
+                kv[sg * M + b] = counts[off[sg] + idx[sg], b]
+        for s in range(Z):
+            game_T(s, kv, nf, theta, trow)
+            tot = 0.0
+            for t in range(Z):
+                v = trow[t]
+                if not (v >= -1e-12 and v <= 1.0 + 1e-12):
+                    return _fail(STATUS_T_RANGE, 0, s, 0, t, kv, v, info, val)
+                tot += v
+            if abs(tot - 1.0) > 1e-10:
+                return _fail(STATUS_T_SUM, 0, s, 0, -1, kv, tot, info, val)
+            for tau in range(K):
+                for a in range(M):
+                    if kv[tau * M + a] < 0.5:
+                        continue
+                    game_R(tau, s, a, kv, nf, theta, rrow)
+                    for t in range(Z):
+                        if not math.isfinite(rrow[t]):
+                            return _fail(STATUS_R_NONFINITE, tau, s, a, t, kv, rrow[t], info, val)
+        sg = K - 1
+        while sg >= 0:
+            idx[sg] += 1
+            if off[sg] + idx[sg] < off[sg + 1]:
+                break
+            idx[sg] = 0
+            sg -= 1
+        if sg < 0:
+            break
     return STATUS_OK

@@ -14,8 +14,9 @@ parameters:
 Each type has its own learner parameters (``alpha``, ``beta``, ``gamma``: one value per
 type). On the type-symmetric subspace every agent of type tau plays ``x_tau[s, :]``;
 the counts of the focal agent's others are a product of multinomials, one per type, of
-``n_sigma - [sigma = tau]`` agents (:mod:`crldgen.anonymous._types_kernels` evaluates
-these sums; there is no closed-form moment path for several types).
+``n_sigma - [sigma = tau]`` agents. The compiled kernels (:mod:`crldgen.anonymous._types_kernels`)
+evaluate these sums, or, when T and T*R_tau are polynomials in the counts, closed forms
+from the factorial moments of the independent multinomials (:func:`expectation_types`).
 
 Stability in the full space (derivation). Order the ``N = sum n_tau`` agents by type.
 At a type-symmetric point, by exchangeability within types, the full Jacobian (logit
@@ -56,10 +57,11 @@ import sympy
 from .._version import __version__
 from ..codegen.printer import expr_code
 from ..codegen.writer import write_atomic
-from ..errors import GameError
+from ..errors import GameError, ParameterError
 from ..game import OPTION_NAMES, RESERVED_NAMES, Game, _to_sympy
 from ..runtime.loader import FORMAT, HEADER_LINES, default_cache_dir, header_problem, load_module
 from .game import ANONYMOUS_RESERVED, composition_vectors
+from .symbolic import MAX_MOMENT_DEGREE
 
 _KERNELS = Path(__file__).with_name("_types_kernels.py")
 _PROB_ATOL = 1e-12
@@ -332,13 +334,120 @@ class TypedAnonymousGame:
 
 
 # ---------------------------------------------------------------- code generation
-def cache_key(game: TypedAnonymousGame) -> str:
+def cache_key(game: TypedAnonymousGame, method: str = "auto") -> str:
+    """sha256 of the game, the method, the kernel library, this generator and the versions."""
+    if method not in ("auto", "sum", "moments"):
+        raise ParameterError(f"method must be 'auto', 'sum' or 'moments', got {method!r}")
     h = hashlib.sha256()
-    for part in (game.canonical(), _KERNELS.read_text(encoding="utf-8"), Path(__file__).read_text(encoding="utf-8"),
+    for part in (game.canonical(), method, _KERNELS.read_text(encoding="utf-8"), Path(__file__).read_text(encoding="utf-8"),
                  str(TYPES_FORMAT), str(FORMAT), __version__, sympy.__version__):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
+
+
+def _polynomial(expr, gens):
+    """``expr`` as a Poly in the counts (coefficients in the sizes and parameters), or None."""
+    expr = sympy.expand(expr)
+    if not expr.is_polynomial(*gens):
+        return None
+    poly = sympy.Poly(expr, *gens)
+    return poly if poly.total_degree() <= MAX_MOMENT_DEGREE else None
+
+
+def expectation_types(poly, shift, m_values, xs, n_actions: int):
+    """``E[poly(k' + shift)]`` when the others' counts of each type are independent multinomials.
+
+    ``poly`` is a Poly in the flat counts (type-major, ``n_actions`` per type), ``shift`` the
+    fixed agents' counts (flat), ``m_values[tau]`` the number of others of type tau and
+    ``xs[tau][b]`` their strategy. Powers become falling factorials (Stirling numbers of the
+    second kind) and ``E[prod_tau prod_b (k'_tb)_{j_tb}] = prod_tau (m_tau)_{J_tau} prod_b x_tb^{j_tb}``
+    (``J_tau = sum_b j_tb``; zero when ``J_tau > m_tau``), the types being independent.
+    """
+    from sympy.functions.combinatorial.numbers import stirling
+
+    gens = poly.gens
+    shifted = sympy.Poly(sympy.expand(poly.as_expr().xreplace({g: g + d for g, d in zip(gens, shift) if d})),
+                         *gens)
+    flat_x = [x for row in xs for x in row]
+    total = sympy.Integer(0)
+    for monom, coeff in shifted.terms():
+        coeff = shifted.domain.to_sympy(coeff)
+        parts = [[(sympy.Integer(1), 0)] if e == 0 else [(stirling(e, j), j) for j in range(1, e + 1)]
+                 for e in monom]
+        for combo in itertools.product(*parts):
+            term = coeff * sympy.Mul(*[sc for sc, _ in combo])
+            for tau, m in enumerate(m_values):
+                js = [j for _, j in combo[tau * n_actions:(tau + 1) * n_actions]]
+                term *= sympy.Mul(*[m - i for i in range(sum(js))])
+            term *= sympy.Mul(*[x ** j for x, (_, j) in zip(flat_x, combo)])
+            total += term
+    return total
+
+
+_NO_MOMENTS = '''@numba.njit(cache=True)
+def moment_averages(x, n, theta, Tsa, Rsa):
+    """Not generated (T or T*R is not a polynomial in the counts): the count sums are used."""
+    return -1
+
+
+@numba.njit(cache=True)
+def moment_pair_averages(x, n, theta, tau, sigma, Tpair, Rpair):
+    return -1'''
+
+
+def _moment_functions(game: TypedAnonymousGame, subs: dict) -> str | None:
+    """Closed-form ``moment_averages`` / ``moment_pair_averages`` when T and T*R_tau are polynomials."""
+    K, Z, M = game.n_types, game.n_states, game.n_actions
+    gens = [c for row in game.counts for c in row]
+    pT = [[_polynomial(game.T[s, t], gens) for t in range(Z)] for s in range(Z)]
+    pTR = [[[[_polynomial(game.T[s, t] * game.R[tau, s, a, t], gens) for t in range(Z)] for a in range(M)]
+             for s in range(Z)] for tau in range(K)]
+    if any(p is None for row in pT for p in row) or any(p is None for b1 in pTR for b2 in b1 for b3 in b2 for p in b3):
+        return None
+    xs = [[sympy.Symbol(f"xb{tau}_{b}", real=True) for b in range(M)] for tau in range(K)]
+    nn = [subs[c] for c in game.size_symbols]
+    prologue = [f"    nn{tau} = n[{tau}]" for tau in range(K)] + [f"    th{j} = theta[{j}]" for j in range(len(game.params))]
+
+    def state_block(s, tau, sigma, indent):
+        m_values = [nn[sg] - int(sg == tau) - int(sg == sigma) for sg in range(K)]
+        lines = [f"{indent}xb{sg}_{b} = x[{(sg * Z + s) * M + b}]" for sg in range(K) for b in range(M)]
+        exprs, targets = [], []
+        for a in range(M):
+            for c in (range(M) if sigma is not None else [None]):
+                shift = [int(tt == tau and b == a) + int(sigma is not None and tt == sigma and b == c)
+                         for tt in range(K) for b in range(M)]
+                if sigma is None:
+                    j, tname, rname = (tau * Z + s) * M + a, "Tsa", "Rsa"
+                else:
+                    j, tname, rname = (s * M + a) * M + c, "Tpair", "Rpair"
+                for t in range(Z):
+                    exprs.append(expectation_types(pT[s][t], shift, m_values, xs, M).xreplace(subs))
+                    targets.append(f"{tname}[{j * Z + t}]")
+                exprs.append(sympy.Add(*[expectation_types(pTR[tau][s][a][t], shift, m_values, xs, M)
+                                         for t in range(Z)]).xreplace(subs))
+                targets.append(f"{rname}[{j}]")
+        return lines + _block(exprs, targets, indent)
+
+    out = ["@numba.njit(cache=True)", "def moment_averages(x, n, theta, Tsa, Rsa):",
+           '    """Closed-form focal averages of every type (factorial moments of the others\' multinomials)."""']
+    out += prologue
+    for tau in range(K):
+        for s in range(Z):
+            out += state_block(s, tau, None, "    ")
+    out += ["    return 0", "", "", "@numba.njit(cache=True)",
+            "def moment_pair_averages(x, n, theta, tau, sigma, Tpair, Rpair):",
+            '    """Closed-form averages given the focal action a (type tau) and one other agent\'s c (type sigma)."""']
+    out += prologue
+    first = True
+    for tau in range(K):
+        for sigma in range(K):
+            out.append(f"    {'if' if first else 'elif'} tau == {tau} and sigma == {sigma}:")
+            first = False
+            for s in range(Z):
+                out += state_block(s, tau, sigma, "        ")
+    out += ["    return 0"]
+    return "\n".join(out)
 
 
 def _block(exprs: list, targets: list[str], indent: str) -> list[str]:
@@ -348,11 +457,17 @@ def _block(exprs: list, targets: list[str], indent: str) -> list[str]:
     return lines
 
 
-def _game_functions(game: TypedAnonymousGame) -> str:
-    K, Z, M = game.n_types, game.n_states, game.n_actions
+def _safe_symbols(game: TypedAnonymousGame) -> dict:
+    K = game.n_types
     subs = {c: sympy.Symbol(f"kk{tau}_{b}", real=True) for tau in range(K) for b, c in enumerate(game.counts[tau])}
     subs.update({c: sympy.Symbol(f"nn{tau}", real=True) for tau, c in enumerate(game.size_symbols)})
     subs.update({p: sympy.Symbol(f"th{j}", real=True) for j, p in enumerate(game.param_symbols)})
+    return subs
+
+
+def _game_functions(game: TypedAnonymousGame) -> str:
+    K, Z, M = game.n_types, game.n_states, game.n_actions
+    subs = _safe_symbols(game)
     prologue = [f"    kk{tau}_{b} = k[{tau * M + b}]" for tau in range(K) for b in range(M)] + \
         [f"    nn{tau} = n[{tau}]" for tau in range(K)] + [f"    th{j} = theta[{j}]" for j in range(len(game.params))]
     out = ["@numba.njit(cache=True)", "def game_T(s, k, n, theta, out):",
@@ -375,9 +490,13 @@ def _game_functions(game: TypedAnonymousGame) -> str:
     return "\n".join(out)
 
 
-def generate_source(game: TypedAnonymousGame, key: str | None = None) -> str:
+def generate_source(game: TypedAnonymousGame, key: str | None = None, method: str = "auto") -> str:
     """The text of the module of ``game`` (header, constants, game functions, kernels)."""
-    key = key or cache_key(game)
+    key = key or cache_key(game, method)
+    moments = None if method == "sum" else _moment_functions(game, _safe_symbols(game))
+    if method == "moments" and moments is None:
+        raise GameError(f"game {game.name!r}: method='moments' needs T and T*R polynomial in the counts "
+                        f"(total degree <= {MAX_MOMENT_DEGREE}); use method='sum' or 'auto'")
     kernels = _KERNELS.read_text(encoding="utf-8")
     kernels = kernels[kernels.index("#: count vectors"):]
     body = "\n".join([
@@ -399,9 +518,13 @@ def generate_source(game: TypedAnonymousGame, key: str | None = None) -> str:
         f"STATES = {game.states!r}",
         f"ACTIONS = {game.actions!r}",
         f"COUNT_NAMES = {game.count_names!r}",
+        f"USE_MOMENTS = {moments is not None}",
         "",
         "",
         _game_functions(game),
+        "",
+        "",
+        moments if moments is not None else _NO_MOMENTS,
         "",
         "",
         kernels,
@@ -413,28 +536,32 @@ def generate_source(game: TypedAnonymousGame, key: str | None = None) -> str:
     return "\n".join(header) + "\n" + body
 
 
-def generate(game: TypedAnonymousGame, cache_dir: str | os.PathLike | None = None) -> Path:
+def generate(game: TypedAnonymousGame, cache_dir: str | os.PathLike | None = None, method: str = "auto") -> Path:
     """Write the module of ``game`` (atomically; a valid file is kept) and return its path."""
-    key = cache_key(game)
+    key = cache_key(game, method)
     base = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     path = base / f"{game.name}_{key[:12]}.py"
     if not (path.exists() and header_problem(path, key) is None):
-        write_atomic(path, generate_source(game, key))
+        write_atomic(path, generate_source(game, key, method))
     return path
 
 
 def compile_types(game: TypedAnonymousGame, learner: str = "sarsa", prefactor: bool = True, *, cache_dir=None,
-                  sizes: Sequence[int] | None = None, alpha=0.05, beta=50.0, gamma=0.75, **game_params):
+                  sizes: Sequence[int] | None = None, method: str = "auto", alpha=0.05, beta=50.0, gamma=0.75,
+                  **game_params):
     """Generate (if needed), import and wrap the module: a :class:`~crldgen.anonymous.types_dynamics.TypedDynamics`.
 
     ``sizes`` (default: the game's) and the parameters are defaults; ``alpha``, ``beta``,
     ``gamma`` are scalars (all types) or one value per type. Every method overrides them
     per call (``sizes=(50, 50)``, ``gamma=(0.8, 0.9)``, game parameters by name).
+    ``method``: ``'sum'`` (product-multinomial count sums, any T and R), ``'moments'``
+    (closed form from factorial moments when T and T*R_tau are polynomials in the counts;
+    cost independent of the sizes) or ``'auto'`` (moments when possible).
     """
     from .types_dynamics import TypedDynamics
 
-    key = cache_key(game)
-    path = generate(game, cache_dir)
+    key = cache_key(game, method)
+    path = generate(game, cache_dir, method)
     module = load_module(path, key)
     defaults = dict(game.params, **game_params)
     return TypedDynamics(module, learner=learner, prefactor=prefactor,

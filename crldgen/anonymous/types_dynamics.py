@@ -113,6 +113,9 @@ class TypedDynamics:
         self.types, self.states, self.actions = module.TYPES, module.STATES, module.ACTIONS
         self.param_names = tuple(module.PARAM_NAMES)
         self.n_free = self.n_states * (self.n_actions - 1)
+        #: 'moments' (closed-form averages, cost independent of the sizes) or 'sum' (product-multinomial count sums)
+        self.method = "moments" if getattr(module, "USE_MOMENTS", False) else "sum"
+        self._checked: set = set()
         missing = [p for p in self.param_names if p not in game_params]
         if missing:
             raise ParameterError(f"game parameters {missing} have no default value")
@@ -165,8 +168,25 @@ class TypedDynamics:
                     **dict(zip(self.param_names, th.tolist())))
 
     def params(self, **p):
-        """``(sizes, alpha, beta, gamma, theta)`` arrays: the defaults overridden by ``p``."""
-        return self._defaults if not p else self._resolve(p)
+        """``(sizes, alpha, beta, gamma, theta)`` arrays: the defaults overridden by ``p`` (the game checked at them)."""
+        res = self._defaults if not p else self._resolve(p)
+        self.check_game(res[0], res[4])
+        return res
+
+    def check_game(self, sizes, theta) -> None:
+        """Check T and R at every count vector of ``sizes`` (memoized per (sizes, theta))."""
+        sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+        theta = np.ascontiguousarray(theta, dtype=float)
+        key = (sizes.tobytes(), theta.tobytes())
+        if key in self._checked:
+            return
+        info, val = self._info()
+        st = self.module.check_game(sizes, theta, info, val)
+        if st:
+            self._raise(st, info, val, sizes, theta)
+        if len(self._checked) > 4096:
+            self._checked.clear()
+        self._checked.add(key)
 
     def _info(self):
         return np.zeros(INFO_SIZE, dtype=np.int64), np.zeros(1)
