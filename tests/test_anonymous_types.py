@@ -134,7 +134,7 @@ LEARN = dict(alpha=(0.05, 0.08), beta=(25.0, 12.0), gamma=(0.8, 0.7))
 
 
 @pytest.mark.parametrize("method", ["moments", "sum"])
-@pytest.mark.parametrize("sizes", [(1, 2), (2, 2), (2, 1)])
+@pytest.mark.parametrize("sizes", [(1, 2), pytest.param((2, 2), marks=pytest.mark.slow), (2, 1)])
 def test_equals_compiled_full_game(compiled, cache_dir, sizes, method):
     dyn = typed(public_good, method=method, **LEARN)
     assert dyn.method == method
@@ -262,3 +262,61 @@ def test_one_group_sizes_reduce_to_the_one_type_dynamics(cache_dir):
         # are the one-type symmetry-breaking eigenvalues
         assert match_eigenvalues(np.sort_complex(stab.eigenvalues()), np.sort_complex(ref_stab.eigenvalues()),
                                  1e-8) < 1e-8
+
+
+def test_fixed_point_and_its_full_space_stability(compiled, cache_dir):
+    """Newton's fixed point is a fixed point of the compiled step; its stability equals the expanded full game's."""
+    dyn = typed(public_good, method="moments", **LEARN)
+    for sizes in [(2, 1), (30, 70)]:
+        run = dyn.trajectory(np.array([[[0.5, 0.5], [0.8, 0.2]], [[0.5, 0.5], [0.7, 0.3]]]), 20000, 1e-7,
+                             every=None, sizes=sizes)
+        fp = dyn.fixed_point(run.final, sizes=sizes)
+        assert fp.residual < 1e-12
+        np.testing.assert_allclose(dyn.step(fp.x, sizes=sizes), fp.x, atol=1e-11)
+        assert fp.stability.stable == (fp.stability.rho < 1)
+    full = compiled(public_good().expand((2, 1)), "sarsa", True, **{k: per_agent(v, (2, 1)) for k, v in LEARN.items()})
+    fp = dyn.fixed_point(dyn.trajectory(dyn.uniform_strategy(), 20000, 1e-7, every=None, sizes=(2, 1)).final,
+                         sizes=(2, 1))
+    J = full.jacobian(dyn.joint(fp.x, sizes=(2, 1)))
+    assert match_eigenvalues(fp.stability.eigenvalues(), np.linalg.eigvals(J), 1e-10) < 1e-10
+    with pytest.raises(StrategyError, match="Newton did not converge"):
+        dyn.fixed_point(dyn.uniform_strategy(), sizes=(2, 1), max_iter=1)
+
+
+def test_import_boundaries_of_the_types_modules():
+    import ast
+    from pathlib import Path
+
+    folder = Path(an.__file__).parent
+
+    def imports(path):
+        out = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                out |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                out.add(node.module.split(".")[0])
+        return out
+
+    for name in ("types_dynamics.py", "_types_kernels.py"):
+        assert "sympy" not in imports(folder / name), name
+    assert "numba" not in imports(folder / "types.py")
+
+
+def test_keywords_of_typed_methods_are_reserved_parameter_names():
+    import inspect
+
+    from crldgen.anonymous.types import TYPES_RESERVED
+    from crldgen.anonymous.types_dynamics import TypedDynamics
+    from crldgen.game import OPTION_NAMES, RESERVED_NAMES
+    from crldgen.anonymous.game import ANONYMOUS_RESERVED
+
+    taken = TYPES_RESERVED | OPTION_NAMES | RESERVED_NAMES | ANONYMOUS_RESERVED
+    for name, fn in inspect.getmembers(TypedDynamics, inspect.isfunction):
+        sig = inspect.signature(fn)
+        if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            names = {p.name for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD} - {"self"}
+            assert names <= taken, (name, names - taken)
+    with pytest.raises(GameError, match="reserved"):
+        TypedAnonymousGame([[1]], [[[[0], [0]]]], types=("a",), sizes=(2,), states=("s",), actions=("c", "d"),
+                           params={"sizes": 1.0})

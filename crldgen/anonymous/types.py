@@ -69,6 +69,9 @@ _SUM_ATOL = 1e-10
 #: at most this many count vectors are checked in Python by ``validate`` (the kernels check every T row they use)
 MAX_VALIDATE = 200_000
 TYPES_FORMAT = 1
+#: keywords of TypedDynamics methods that take parameter overrides (not usable as parameter names)
+TYPES_RESERVED = frozenset({"sizes", "steps", "tol", "tmax", "every", "x", "y", "x0", "normalize", "direction",
+                            "method", "max_iter", "module", "path", "learner", "prefactor", "cache_dir"})
 
 
 def _ident(name: str) -> bool:
@@ -169,7 +172,7 @@ class TypedAnonymousGame:
             if not isinstance(pname, str) or not _ident(pname):
                 raise GameError(f"parameter name {pname!r} is not a Python identifier")
             if pname in taken or pname in RESERVED_NAMES or pname in OPTION_NAMES or pname in ANONYMOUS_RESERVED \
-                    or pname == "sizes":
+                    or pname in TYPES_RESERVED:
                 raise GameError(f"parameter name {pname!r} is reserved (a count or size symbol, or a name crldgen "
                                 "uses); choose another name")
             try:

@@ -82,6 +82,19 @@ class TypedStability:
         return np.concatenate(parts)
 
 
+@dataclass(frozen=True)
+class TypedFixedPoint:
+    """A fixed point on the type-symmetric subspace (``x`` (K, Z, M)) with its full-space stability."""
+
+    x: np.ndarray
+    residual: float
+    stability: TypedStability
+
+    @property
+    def stable(self) -> bool:
+        return self.stability.stable
+
+
 @dataclass(frozen=True, eq=False)
 class TypedTrajectory:
     """A trajectory on the type-symmetric subspace: ``x`` (steps, K, Z, M) or None, ``final``, ``steps``, ..."""
@@ -382,3 +395,25 @@ class TypedDynamics:
         X = None if ev <= 0 else Xrec[:stored].reshape(stored, *self.shape)
         return TypedTrajectory(x=X, final=x_out.reshape(self.shape), steps=int(t), converged=bool(conv),
                                sizes=tuple(sizes.tolist()))
+
+    def fixed_point(self, x0, *, tol: float = 1e-12, max_iter: int = 100, **p) -> TypedFixedPoint:
+        """Newton's method on the type-symmetric subspace from ``x0`` (Jacobian ``S - I``).
+
+        Raises :class:`~crldgen.StrategyError` when Newton does not converge (iterate a
+        trajectory first to get closer).
+        """
+        y = self.to_logit(x0).ravel()
+        res = np.inf
+        for _ in range(max_iter + 1):
+            g = self.logit_step(y, **p).ravel() - y
+            res = float(np.max(np.abs(g)))
+            if res < tol:
+                x = self.from_logit(y)
+                return TypedFixedPoint(x=x, residual=res, stability=self.stability(x, **p))
+            S = self.symmetric_jacobian(self.from_logit(y), **p)
+            try:
+                dy = np.linalg.solve(S - np.eye(y.size), -g)
+            except np.linalg.LinAlgError:
+                break
+            y = y + min(1.0, 2.0 / max(float(np.max(np.abs(dy))), 1e-300)) * dy  # damp long steps in logit space
+        raise StrategyError(f"Newton did not converge from x0 (residual {res:.3g} after {max_iter} iterations)")
