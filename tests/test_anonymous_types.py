@@ -320,3 +320,24 @@ def test_keywords_of_typed_methods_are_reserved_parameter_names():
     with pytest.raises(GameError, match="reserved"):
         TypedAnonymousGame([[1]], [[[[0], [0]]]], types=("a",), sizes=(2,), states=("s",), actions=("c", "d"),
                            params={"sizes": 1.0})
+
+
+def test_compiled_types_module_runs_without_sympy(cache_dir):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import _cache_root
+    from crldgen.anonymous.types import generate
+
+    path = generate(public_good(), _cache_root(), method="moments")
+    code = ("import sys; from crldgen.runtime.loader import load_module; "
+            "from crldgen.anonymous.types_dynamics import TypedDynamics; import numpy as np; "
+            f"m = load_module({str(path)!r}); "
+            "d = TypedDynamics(m, sizes=(3, 4), f_a=1.5, f_b=2.2, c_a=5, c_b=3, m=-5, qc=0.2, qr=0.01); "
+            "print(d.step(np.full((2, 2, 2), 0.5)).shape, 'sympy' in sys.modules)")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert out.stdout.split()[-1] == "False", out.stdout
