@@ -341,3 +341,19 @@ def test_compiled_types_module_runs_without_sympy(cache_dir):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True,
                          env={**os.environ, "PYTHONPATH": str(root)})
     assert out.stdout.split()[-1] == "False", out.stdout
+
+
+def test_batch_equals_single_runs(cache_dir):
+    dyn = typed(public_good, method="moments", **LEARN)
+    x0 = np.array([[[0.5, 0.5], [0.3, 0.7]], [[0.6, 0.4], [0.45, 0.55]]])
+    sizes = np.array([[2, 1], [50, 50], [1000, 10]])
+    qc = np.array([0.2, 0.3, 0.25])
+    batch = dyn.trajectories(x0, 3000, 1e-7, sizes=sizes, qc=qc, gamma=(0.8, 0.6))
+    for j in range(3):
+        run = dyn.trajectory(x0, 3000, 1e-7, every=None, sizes=tuple(sizes[j]), qc=qc[j], gamma=(0.8, 0.6))
+        assert batch.steps[j] == run.steps and batch.converged[j] == run.converged
+        np.testing.assert_allclose(batch.final[j], run.final, rtol=0, atol=1e-14)
+    with pytest.raises(ParameterError, match="different lengths"):
+        dyn.trajectories(x0, 10, sizes=sizes, qc=qc[:2])
+    with pytest.raises(GameError, match="not a probability"):
+        dyn.trajectories(x0, 10, sizes=sizes, qc=np.array([0.2, 3.0, 0.2]))

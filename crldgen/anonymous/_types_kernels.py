@@ -591,3 +591,17 @@ def check_game(sizes, theta, info, val):
         if sg < 0:
             break
     return STATUS_OK
+
+
+@numba.njit(cache=True, parallel=True)
+def trajectories(Y0, Sizes, Theta, Alpha, Beta, Gamma, learner, prefactor, tmax, tol, X_out, Y_out, lengths,
+                 converged, status, Info, Val):
+    """A batch (row b of every array: start, sizes, parameters), in parallel over b; nothing recorded."""
+    L = X_out.shape[1]
+    for b in numba.prange(Y0.shape[0]):
+        Xrec = np.empty((0, L))
+        t, c, st, k = trajectory(Y0[b], Sizes[b], Theta[b], Alpha[b], Beta[b], Gamma[b], learner, prefactor, tmax,
+                                 tol, 1.0, 0, Xrec, X_out[b], Y_out[b], Info[b], Val[b])
+        lengths[b] = t
+        converged[b] = c
+        status[b] = st

@@ -82,6 +82,19 @@ class TypedStability:
         return np.concatenate(parts)
 
 
+@dataclass(frozen=True, eq=False)
+class TypedTrajectories:
+    """A batch: ``final`` (B, K, Z, M), ``steps``, ``converged`` (B,), ``sizes`` (B, K)."""
+
+    final: np.ndarray
+    steps: np.ndarray
+    converged: np.ndarray
+    sizes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
 @dataclass(frozen=True)
 class TypedFixedPoint:
     """A fixed point on the type-symmetric subspace (``x`` (K, Z, M)) with its full-space stability."""
@@ -417,3 +430,43 @@ class TypedDynamics:
                 break
             y = y + min(1.0, 2.0 / max(float(np.max(np.abs(dy))), 1e-300)) * dy  # damp long steps in logit space
         raise StrategyError(f"Newton did not converge from x0 (residual {res:.3g} after {max_iter} iterations)")
+
+    def trajectories(self, x0s, tmax: int, tol: float | None = None, *, sizes=None, **p) -> TypedTrajectories:
+        """A batch in parallel: ``x0s`` (B, K, Z, M) or one x0; ``sizes`` one tuple or (B, K); a game parameter
+        an array of length B; ``alpha``/``beta``/``gamma`` a scalar, one per type (K,) or one row per run (B, K)."""
+        x0s = np.asarray(x0s, dtype=float)
+        lens = {}
+        if x0s.ndim == 4:
+            lens["x0s"] = x0s.shape[0]
+        sz = None if sizes is None else np.asarray(sizes)
+        if sz is not None and sz.ndim == 2:
+            lens["sizes"] = sz.shape[0]
+        for k, v in p.items():
+            nd = np.ndim(v)
+            if (k in _RULES and nd == 2) or (k not in _RULES and nd == 1):
+                lens[k] = np.shape(v)[0]
+        if len(set(lens.values())) > 1:
+            raise ParameterError(f"batch arrays have different lengths {lens}")
+        B = next(iter(lens.values())) if lens else 1
+        if x0s.ndim == 3:
+            x0s = np.broadcast_to(x0s, (B,) + x0s.shape)
+        Y0 = np.stack([self.to_logit(x0s[j]).ravel() for j in range(B)])
+        K = self.n_types
+        Sz, Th = np.empty((B, K), dtype=np.int64), np.empty((B, len(self.param_names)))
+        Al, Be, Ga = np.empty((B, K)), np.empty((B, K)), np.empty((B, K))
+        for j in range(B):
+            pj = {k: (np.asarray(v)[j] if k in lens else v) for k, v in p.items()}
+            if sz is not None:
+                pj["sizes"] = sz[j] if sz.ndim == 2 else sz
+            Sz[j], Al[j], Be[j], Ga[j], Th[j] = self.params(**pj)
+        L = int(np.prod(self.shape))
+        X_out, Y_out = np.empty((B, L)), np.empty((B, Y0.shape[1]))
+        lengths, conv, status = np.empty(B, dtype=np.int64), np.empty(B, dtype=np.bool_), np.empty(B, dtype=np.int64)
+        Info, Val = np.zeros((B, INFO_SIZE), dtype=np.int64), np.zeros((B, 1))
+        self.module.trajectories(Y0, Sz, Th, Al, Be, Ga, self._kind, self.prefactor, int(tmax),
+                                 -1.0 if tol is None else float(tol), X_out, Y_out, lengths, conv, status, Info, Val)
+        bad = np.flatnonzero(status)
+        if len(bad):
+            j = bad[0]
+            self._raise(int(status[j]), Info[j], Val[j], Sz[j], Th[j])
+        return TypedTrajectories(final=X_out.reshape(B, *self.shape), steps=lengths, converged=conv, sizes=Sz)
