@@ -121,7 +121,7 @@ def _steps(cache_dir: str, steps: int, repeat: int, method: str) -> dict:
 
 
 def types_worker(cache_dir: str, steps: int, repeat: int) -> dict:
-    """Two types (``two_group_public_good``): µs per step in the compiled ``step_loop`` at sizes (50, 50), (1000, 10)."""
+    """Two types (``two_group_public_good``): µs per step in the compiled ``step_loop`` at (50, 50), (1000, 10)."""
     import numpy as np
 
     sys.path.insert(0, str(ROOT))

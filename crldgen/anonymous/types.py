@@ -342,7 +342,8 @@ def cache_key(game: TypedAnonymousGame, method: str = "auto") -> str:
     if method not in ("auto", "sum", "moments"):
         raise ParameterError(f"method must be 'auto', 'sum' or 'moments', got {method!r}")
     h = hashlib.sha256()
-    for part in (game.canonical(), method, _KERNELS.read_text(encoding="utf-8"), Path(__file__).read_text(encoding="utf-8"),
+    for part in (game.canonical(), method, _KERNELS.read_text(encoding="utf-8"),
+                 Path(__file__).read_text(encoding="utf-8"),
                  str(TYPES_FORMAT), str(FORMAT), __version__, sympy.__version__):
         h.update(part.encode())
         h.update(b"\0")
@@ -410,7 +411,8 @@ def _moment_functions(game: TypedAnonymousGame, subs: dict) -> str | None:
         return None
     xs = [[sympy.Symbol(f"xb{tau}_{b}", real=True) for b in range(M)] for tau in range(K)]
     nn = [subs[c] for c in game.size_symbols]
-    prologue = [f"    nn{tau} = n[{tau}]" for tau in range(K)] + [f"    th{j} = theta[{j}]" for j in range(len(game.params))]
+    prologue = [f"    nn{tau} = n[{tau}]" for tau in range(K)] + \
+        [f"    th{j} = theta[{j}]" for j in range(len(game.params))]
 
     def state_block(s, tau, sigma, indent):
         m_values = [nn[sg] - int(sg == tau) - int(sg == sigma) for sg in range(K)]
@@ -584,7 +586,6 @@ def two_group_public_good(sizes: Sequence[int] = (2, 2), f=(1.2, 1.2), c=(5.0, 5
     (impact ``m`` on that transition and in every step in 'g'), recovery ``qr``. With
     equal parameters for both groups its expansion is the one-group game of N agents.
     """
-    G, P = 0, 1
     (kca, kda), (kcb, kdb) = TypedAnonymousGame.count_symbols(("c", "d"), ("a", "b"))
     na, nb = TypedAnonymousGame.size_symbols_of(("a", "b"))
     fa, fb, ca, cb, m_, qc_, qr_ = (sympy.Symbol(s, real=True) for s in ("f_a", "f_b", "c_a", "c_b", "m", "qc", "qr"))

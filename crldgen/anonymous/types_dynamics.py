@@ -194,7 +194,7 @@ class TypedDynamics:
                     **dict(zip(self.param_names, th.tolist())))
 
     def params(self, **p):
-        """``(sizes, alpha, beta, gamma, theta)`` arrays: the defaults overridden by ``p`` (the game checked at them)."""
+        """``(sizes, alpha, beta, gamma, theta)``: the defaults overridden by ``p`` (the game checked at them)."""
         res = self._defaults if not p else self._resolve(p)
         self.check_game(res[0], res[4])
         return res
@@ -335,7 +335,7 @@ class TypedDynamics:
         return self.from_logit(out)
 
     def jacobian_blocks(self, x, **p) -> tuple[np.ndarray, np.ndarray]:
-        """``(A, B)``: ``A[tau] = dy'_i/dy_i``, ``B[tau, sigma] = dy'_i/dy_j`` (j != i of type sigma); logit coordinates.
+        """``(A, B)``: ``A[tau] = dy'_i/dy_i``, ``B[tau, sigma] = dy'_i/dy_j`` (j != i of type sigma), logit coords.
 
         Shapes ``(K, F, F)`` and ``(K, K, F, F)``, F = Z(M-1); ``B[tau, tau] = 0`` when ``n_tau = 1``.
         """
@@ -350,7 +350,7 @@ class TypedDynamics:
         return A.reshape(K, F, F), B.reshape(K, K, F, F)
 
     def symmetric_jacobian(self, x, **p) -> np.ndarray:
-        """The coupled type-symmetric matrix ``S`` (K F x K F): the Jacobian of the map on the type-symmetric subspace."""
+        """The coupled type-symmetric matrix ``S`` (K F x K F): the Jacobian of the map on that subspace."""
         sizes = self.params(**p)[0]
         A, B = self.jacobian_blocks(x, **p)
         return self._S(sizes, A, B)
