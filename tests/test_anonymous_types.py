@@ -358,3 +358,18 @@ def test_batch_equals_single_runs(cache_dir):
         dyn.trajectories(x0, 10, sizes=sizes, qc=qc[:2])
     with pytest.raises(GameError, match="not a probability"):
         dyn.trajectories(x0, 10, sizes=sizes, qc=np.array([0.2, 3.0, 0.2]))
+
+
+def test_game_check_is_skipped_only_above_the_limit(cache_dir):
+    from crldgen.anonymous import types_dynamics
+
+    dyn = typed(public_good, method="moments", **LEARN)
+    x = dyn.uniform_strategy()
+    with pytest.raises(GameError, match="not a probability"):
+        dyn.step(x, sizes=(300, 300), qc=1.5)   # 90601 count vectors: checked
+    old = types_dynamics.MAX_CHECKED_VECTORS
+    try:
+        types_dynamics.MAX_CHECKED_VECTORS = 1000
+        dyn.step(x, sizes=(300, 301), qc=1.5)  # not checked: the moment path evaluates no T row
+    finally:
+        types_dynamics.MAX_CHECKED_VECTORS = old

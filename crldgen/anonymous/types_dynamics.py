@@ -13,6 +13,7 @@ each type, those of ``A_tau - B_tautau`` (``n_tau - 1`` times).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -27,6 +28,8 @@ _RULES = {
     "gamma": (lambda v: 0 <= v < 1, "discount factors must lie in [0, 1)"),
 }
 SIMPLEX_ATOL = 1e-8
+#: above this many count vectors the exhaustive game check of ``check_game`` is skipped
+MAX_CHECKED_VECTORS = 200_000_000
 INFO_SIZE = 16
 
 
@@ -200,11 +203,21 @@ class TypedDynamics:
         return res
 
     def check_game(self, sizes, theta) -> None:
-        """Check T and R at every count vector of ``sizes`` (memoized per (sizes, theta))."""
+        """Check T and R at every count vector of ``sizes`` (memoized per (sizes, theta)).
+
+        The check visits ``prod_tau C(n_tau + M - 1, M - 1)`` count vectors (about 1e8 per
+        second). Above :data:`MAX_CHECKED_VECTORS` it is skipped: the count-sum path still
+        checks every T row it uses, the moment path then checks nothing.
+        """
         sizes = np.ascontiguousarray(sizes, dtype=np.int64)
         theta = np.ascontiguousarray(theta, dtype=float)
         key = (sizes.tobytes(), theta.tobytes())
         if key in self._checked:
+            return
+        vectors = 1
+        for n in sizes.tolist():
+            vectors *= math.comb(n + self.n_actions - 1, self.n_actions - 1)
+        if vectors > MAX_CHECKED_VECTORS:
             return
         info, val = self._info()
         st = self.module.check_game(sizes, theta, info, val)
