@@ -16,6 +16,9 @@ for comparison (``[sum]`` keys), with the multinomial count sums any game can us
   never stops early) at n = 50 and n = 1000, at a mixed strategy (the slowest case: the
   binomial weights are widest there) and at the cooperative attractor; best of ``--repeat``.
   Also the Python-level ``dyn.logit_step`` call (validation and wrapping included).
+* **two types** (``crldgen.anonymous.types.two_group_public_good``, SARSA, per-type beta and
+  gamma): µs per step in the compiled ``step_loop`` at sizes (50, 50) and (1000, 10), with the
+  closed-form moments and with the product-multinomial count sums.
 * **memory**: numba runtime allocations per step (``rtsys.get_allocation_stats``) at
   n = 50 and n = 1000: the kernels allocate the same small scratch arrays for every n.
 """
@@ -117,6 +120,33 @@ def _steps(cache_dir: str, steps: int, repeat: int, method: str) -> dict:
     return out
 
 
+def types_worker(cache_dir: str, steps: int, repeat: int) -> dict:
+    """Two types (``two_group_public_good``): µs per step in the compiled ``step_loop`` at (50, 50), (1000, 10)."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from crldgen.anonymous.types import compile_types, two_group_public_good
+
+    out = {}
+    x = np.array([[[0.5, 0.5], [0.5, 0.5]], [[0.5, 0.5], [0.6, 0.4]]])
+    for method in ("moments", "sum"):
+        t0 = time.perf_counter()
+        dyn = compile_types(two_group_public_good((50, 50), f=(1.5, 2.2), c=(5.0, 3.0)), "sarsa",
+                            cache_dir=cache_dir, method=method, alpha=0.05, beta=(50.0, 20.0), gamma=(0.75, 0.9))
+        dyn.step_loop(x, 2)
+        out[f"[types {method}] generate + compile + first call s"] = time.perf_counter() - t0
+        for sizes in ((50, 50), (1000, 10)):
+            n_steps = steps if method == "moments" else max(steps // 20, 20)
+            dyn.step_loop(x, 1, sizes=sizes)
+            best = np.inf
+            for _ in range(repeat):
+                t = time.perf_counter()
+                dyn.step_loop(x, n_steps, sizes=sizes)
+                best = min(best, (time.perf_counter() - t) / n_steps)
+            out[f"[types {method}] sizes {sizes} us/step"] = best * 1e6
+    return out
+
+
 def run_worker(kind: str, *args) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, *map(str, args)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NRT_STATS": "1"}
@@ -132,15 +162,21 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     if args.worker:
         kind, *rest = args.worker
-        res = cold_worker(rest[0]) if kind == "cold" else step_worker(rest[0], int(rest[1]), int(rest[2]))
+        if kind == "cold":
+            res = cold_worker(rest[0])
+        elif kind == "types":
+            res = types_worker(rest[0], int(rest[1]), int(rest[2]))
+        else:
+            res = step_worker(rest[0], int(rest[1]), int(rest[2]))
         print(json.dumps(res))
         return res
     with tempfile.TemporaryDirectory(prefix="crldgen-bench-anon-") as tmp:
         cold = run_worker("cold", tmp)
         steps = run_worker("steps", tmp, args.steps, args.repeat)
+        types = run_worker("types", tmp, args.steps, args.repeat)
     res = {"machine": platform.platform(), "cpus": os.cpu_count(), "load": os.getloadavg(),
            "command": "python benchmarks/bench_anonymous.py " + " ".join(argv or sys.argv[1:]),
-           "targets": TARGETS, **cold, **steps}
+           "targets": TARGETS, **cold, **steps, **types}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "anonymous.json").write_text(json.dumps(res, indent=2) + "\n")
     for k, v in res.items():

@@ -7,6 +7,8 @@
 
 ``AnonymousGame`` (description, validation, ``expand(n)`` to a full :class:`crldgen.Game`)
 and the built-in games import sympy; :class:`AnonymousDynamics` (the compiled object) does not.
+Several agent types (populations): :class:`TypedAnonymousGame`, :func:`compile_types`,
+:class:`TypedDynamics` (:mod:`crldgen.anonymous.types`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ _LAZY = {
     "AnonymousStability": (".dynamics", "AnonymousStability"),
     "load_anonymous_game": (".toml", "load_anonymous_game"),
     "loads_anonymous_game": (".toml", "loads_anonymous_game"),
+    "TypedAnonymousGame": (".types", "TypedAnonymousGame"),
+    "two_group_public_good": (".types", "two_group_public_good"),
+    "compile_types": (".types", "compile_types"),
+    "TypedDynamics": (".types_dynamics", "TypedDynamics"),
+    "TypedStability": (".types_dynamics", "TypedStability"),
 }
 
 __all__ = list(_LAZY)
