@@ -182,10 +182,10 @@ def test_lanes_kernels_are_vectorised(compiled):
     # compile fresh copies (a kernel loaded from numba's cache keeps no assembly text)
     step = numba.njit(error_model="numpy")(module.logit_step_lanes.py_func)
     soft = numba.njit(error_model="numpy")(module.strategy_of_logit_lanes.py_func)
-    X = np.full((nx, L), 0.5)
-    half = np.full((N, L), 0.5)
-    step(X, np.zeros((nf, L)), np.full((P, L), 0.5), half, half, half, np.empty((nf, L)), L)
-    soft(np.zeros((nf, L)), np.empty((nx, L)), L)
+    assert module.LANES == L
+    half = np.full(N * L, 0.5)
+    step(np.full(nx * L, 0.5), np.zeros(nf * L), np.full(P * L, 0.5), half, half, half, np.empty(nf * L), L)
+    soft(np.zeros(nf * L), np.empty(nx * L), L)
     packed = re.compile(r"^\s*v(mul|add|sub|div)pd\s+.*%[yz]mm", re.M)
     for kernel in (step, soft):
         asm = kernel.inspect_asm(kernel.signatures[0])

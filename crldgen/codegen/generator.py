@@ -295,8 +295,9 @@ class _Emitter:
     def lanes_kernel(self) -> str | None:
         """``logit_step_lanes``: ``logit_step`` for a block of members in structure-of-arrays layout.
 
-        Every array has the members along its last axis (``X[k, b]``, ``y[k, b]``,
-        ``theta[p, b]``, ``alpha[i, b]``, ...), and the body is the straight-line code of
+        Every array is flat with entry k of member b at ``k * LANES + b`` (``X``, ``y``,
+        ``theta``, ``alpha``, ``beta``, ``gamma``, ``y_out``; a compile-time stride, so LLVM
+        needs no run-time alias checks per row), and the body is the straight-line code of
         ``_stage1``, ``_stage2`` and ``logit_step_w`` (the same lines, so the same
         floating-point operations in the same order) inside one loop over the members
         ``b < n``, which LLVM vectorises. None when the program has a linear solve (a
@@ -315,7 +316,7 @@ class _Emitter:
             body = program_lines(_program(statements), self.inputs | set(previous), stores)
             lines += [ln for ln in body if not re.match(r"w\[\d+\] = ", ln)]
         arr = np.asarray(self.res["logit_step"], dtype=object)
-        outs = [(f"y_out[{_flat(arr.shape, idx)}, b]", arr[idx]) for idx in np.ndindex(arr.shape)]
+        outs = [(f"y_out[{_flat(arr.shape, idx)} * LANES + b]", arr[idx]) for idx in np.ndindex(arr.shape)]
         imported = {d for d in self.exports}
         lines += program_lines(_program(()), self.inputs | imported, outs)
         if any("np." in ln or "_solve" in ln or "w[" in ln for ln in lines):
@@ -323,11 +324,11 @@ class _Emitter:
         used = set(_IDENT.findall("\n".join(lines)))
         sources = [("X", self.X_syms), ("y", self.y_syms), ("theta", list(m.theta)),
                    ("alpha", list(m.alpha)), ("beta", list(m.beta)), ("gamma", list(m.gamma))]
-        loads = [f"{sym.name} = {name}[{k}, b]" for name, syms in sources for k, sym in enumerate(syms)
+        loads = [f"{sym.name} = {name}[{k} * LANES + b]" for name, syms in sources for k, sym in enumerate(syms)
                  if sym.name in used]
-        doc = ("logit_step for members b < n in structure-of-arrays layout (X[k, b], y[k, b], theta[p, b], "
-               "alpha[i, b], ...; y_out[k, b]): the lines of _stage1, _stage2 and logit_step_w in one loop "
-               "over the members, which LLVM vectorises.")
+        doc = ("logit_step for members b < n in flat structure-of-arrays layout (entry k of member b at "
+               "k * LANES + b of X, y, theta, alpha, beta, gamma and y_out): the lines of _stage1, _stage2 "
+               "and logit_step_w in one loop over the members, which LLVM vectorises.")
         text = ['@numba.njit(cache=True, error_model="numpy")', "def logit_step_lanes(X, y, theta, alpha, beta, gamma, y_out, n):",
                 f'    """{doc}"""', "    for b in range(n):"]
         text += ["        " + ln for ln in loads + lines]

@@ -483,12 +483,12 @@ def check_game_rows(Theta, entry_atol, row_atol, codes, index, value):
 '''
 
 #: structure-of-arrays batch loops, emitted after ``logit_step_lanes`` (see
-#: ``generator.lanes_source``): the members of a block sit along the last axis of every
-#: work array, so the step, the softmax, the distances and the finiteness test are loops
+#: ``generator.lanes_source``): entry k of member b of a block sits at ``k * LANES + b`` of
+#: flat work arrays (a compile-time stride: LLVM then needs no run-time alias checks per row), so the step, the softmax, the distances and the finiteness test are loops
 #: over members that LLVM vectorises. ``trajectories_lanes`` has the calling convention
 #: and the results of ``trajectories`` (the same arithmetic per member, bit for bit).
 LANES_TEMPLATE = r'''
-# --- structure-of-arrays batch loops (members along the last axis of the work arrays) ---
+# --- structure-of-arrays batch loops (entry k of member b at k * LANES + b of flat work arrays) ---
 #: members in flight per block of trajectories_lanes (the width of the vector loops)
 LANES = 64
 #: members per parallel task of trajectories_lanes that crldgen.iterate uses at most
@@ -497,28 +497,28 @@ LANE_CHUNK = 256
 
 @numba.njit(cache=True, error_model="numpy")
 def strategy_of_logit_lanes(y, X, n):
-    """strategy_of_logit for members b < n: X[:, b] = softmax of (y[:, b], 0) per row (same arithmetic)."""
+    """strategy_of_logit for members b < n (flat SoA arrays, entry k of member b at k * LANES + b)."""
     m1 = N_ACTIONS - 1
     for r in range(N_AGENTS * N_OBS):
         if N_ACTIONS == 2:
             # the exponentials in a loop of their own (libm calls, not vectorised), parked in X
             for b in range(n):
-                X[2 * r + 1, b] = math.exp(-abs(y[r, b]))
+                X[(2 * r + 1) * LANES + b] = math.exp(-abs(y[r * LANES + b]))
             for b in range(n):  # the rest vectorises
-                v = y[r, b]
-                e = X[2 * r + 1, b]
+                v = y[r * LANES + b]
+                e = X[(2 * r + 1) * LANES + b]
                 inv = 1.0 / (1.0 + e)
                 small = e * inv
                 pos = v > 0.0
-                X[2 * r, b] = inv if pos else small
-                X[2 * r + 1, b] = small if pos else inv
+                X[(2 * r) * LANES + b] = inv if pos else small
+                X[(2 * r + 1) * LANES + b] = small if pos else inv
         else:
             for b in range(n):
                 top = 0.0
                 arg = m1
                 for a in range(m1):
-                    if y[r * m1 + a, b] > top:
-                        top = y[r * m1 + a, b]
+                    if y[(r * m1 + a) * LANES + b] > top:
+                        top = y[(r * m1 + a) * LANES + b]
                         arg = a
                 tot = 0.0
                 for a in range(N_ACTIONS):
@@ -527,27 +527,27 @@ def strategy_of_logit_lanes(y, X, n):
                     elif a == m1:
                         e = math.exp(-top)
                     else:
-                        e = math.exp(y[r * m1 + a, b] - top)
-                    X[r * N_ACTIONS + a, b] = e
+                        e = math.exp(y[(r * m1 + a) * LANES + b] - top)
+                    X[(r * N_ACTIONS + a) * LANES + b] = e
                     tot += e
                 inv = 1.0 / tot
                 for a in range(N_ACTIONS):
-                    X[r * N_ACTIONS + a, b] *= inv
+                    X[(r * N_ACTIONS + a) * LANES + b] *= inv
 
 
 @numba.njit(cache=True)
 def _lane_load(m, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, al, be, ga, mem, t, cd, ns):
     """Put member m into column ``lane`` of the block's arrays (fresh: nothing recorded yet)."""
     for k in range(NX):
-        X[k, lane] = X0[m, k]
+        X[k * LANES + lane] = X0[m, k]
     for k in range(N_FREE):
-        y[k, lane] = Y0[m, k]
+        y[k * LANES + lane] = Y0[m, k]
     for p in range(Theta.shape[1]):
-        th[p, lane] = Theta[m, p]
+        th[p * LANES + lane] = Theta[m, p]
     for i in range(N_AGENTS):
-        al[i, lane] = Alpha[m, i]
-        be[i, lane] = Beta[m, i]
-        ga[i, lane] = Gamma[m, i]
+        al[i * LANES + lane] = Alpha[m, i]
+        be[i * LANES + lane] = Beta[m, i]
+        ga[i * LANES + lane] = Gamma[m, i]
     mem[lane] = m
     t[lane] = T0[m]
     ns[lane] = 0
@@ -558,15 +558,15 @@ def _lane_load(m, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, 
 def _lane_move(src, dst, X, y, th, al, be, ga, mem, t, cd, ns):
     """Move the member in column src to column dst (compaction of the block)."""
     for k in range(NX):
-        X[k, dst] = X[k, src]
+        X[k * LANES + dst] = X[k * LANES + src]
     for k in range(N_FREE):
-        y[k, dst] = y[k, src]
-    for p in range(th.shape[0]):
-        th[p, dst] = th[p, src]
+        y[k * LANES + dst] = y[k * LANES + src]
+    for p in range(th.shape[0] // LANES):
+        th[p * LANES + dst] = th[p * LANES + src]
     for i in range(N_AGENTS):
-        al[i, dst] = al[i, src]
-        be[i, dst] = be[i, src]
-        ga[i, dst] = ga[i, src]
+        al[i * LANES + dst] = al[i * LANES + src]
+        be[i * LANES + dst] = be[i * LANES + src]
+        ga[i * LANES + dst] = ga[i * LANES + src]
     mem[dst] = mem[src]
     t[dst] = t[src]
     cd[dst] = cd[src]
@@ -575,12 +575,12 @@ def _lane_move(src, dst, X, y, th, al, be, ga, mem, t, cd, ns):
 
 @numba.njit(cache=True)
 def _lane_finish(lane, X, y, mem, t, ns, conv, st, X_out, y_out, lengths, converged, status, stored):
-    """Write the results of the member in column ``lane`` (its last recorded strategy X[:, lane])."""
+    """Write the results of the member in column ``lane`` (its last recorded strategy, X[k * LANES + lane])."""
     m = mem[lane]
     for k in range(NX):
-        X_out[m, k] = X[k, lane]
+        X_out[m, k] = X[k * LANES + lane]
     for k in range(N_FREE):
-        y_out[m, k] = y[k, lane]
+        y_out[m, k] = y[k * LANES + lane]
     lengths[m] = t[lane]
     converged[m] = conv
     status[m] = st
@@ -597,14 +597,14 @@ def _lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direc
     (compaction), so the vector loops always run over the ``na`` members in flight.
     """
     L = LANES
-    X = np.empty((NX, L))
-    Xn = np.empty((NX, L))
-    y = np.empty((N_FREE, L))
-    yn = np.empty((N_FREE, L))
-    th = np.empty((Theta.shape[1], L))
-    al = np.empty((N_AGENTS, L))
-    be = np.empty((N_AGENTS, L))
-    ga = np.empty((N_AGENTS, L))
+    X = np.empty(NX * L)
+    Xn = np.empty(NX * L)
+    y = np.empty(N_FREE * L)
+    yn = np.empty(N_FREE * L)
+    th = np.empty(max(Theta.shape[1], 1) * L)
+    al = np.empty(N_AGENTS * L)
+    be = np.empty(N_AGENTS * L)
+    ga = np.empty(N_AGENTS * L)
     mem = np.empty(L, np.int64)
     t = np.empty(L, np.int64)
     cd = np.empty(L, np.int64)
@@ -641,7 +641,7 @@ def _lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direc
                     m = mem[lane]
                     row = ns[lane]
                     for k in range(NX):
-                        Xrec[m, row, k] = X[k, lane]
+                        Xrec[m, row, k] = X[k * LANES + lane]
                     ns[lane] = row + 1
                     cd[lane] = every
                 cd[lane] -= 1
@@ -654,18 +654,18 @@ def _lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direc
         if direction != 1.0:
             for k in range(N_FREE):
                 for b in range(na):
-                    yn[k, b] = y[k, b] + direction * (yn[k, b] - y[k, b])
+                    yn[k * LANES + b] = y[k * LANES + b] + direction * (yn[k * LANES + b] - y[k * LANES + b])
         strategy_of_logit_lanes(yn, Xn, na)
         for b in range(na):
             tot[b] = 0.0
             dist[b] = 0.0
         for k in range(N_FREE):
             for b in range(na):
-                tot[b] += yn[k, b]
+                tot[b] += yn[k * LANES + b]
         if check:
             for k in range(NX):
                 for b in range(na):
-                    dist[b] += (Xn[k, b] - X[k, b]) ** 2
+                    dist[b] += (Xn[k * LANES + b] - X[k * LANES + b]) ** 2
         lane = na - 1
         while lane >= 0:
             if not math.isfinite(tot[lane]):
