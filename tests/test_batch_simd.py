@@ -192,3 +192,24 @@ def test_lanes_kernels_are_vectorised(compiled):
         assert len(packed.findall(asm)) >= 4, f"{kernel.__name__}: no packed vector arithmetic in its assembly"
         ir = kernel.inspect_llvm(kernel.signatures[0])
         assert re.search(r"<(4|8) x double>", ir), f"{kernel.__name__}: no vector type in its LLVM IR"
+
+
+def test_flow_field_rows_kernel(compiled):
+    """plot._evaluate's one-call row kernels give what the single-point kernels give at each point."""
+    from crldgen.plot import _evaluate
+
+    dyn = _sarsa_ecopg2(compiled)
+    module = dyn.module
+    Xs = np.random.default_rng(21).dirichlet(np.ones(2), size=(37, 2, 2))
+    alpha, beta, gamma, theta = dyn.params(gamma=0.8)
+    flat = Xs.reshape(37, -1)
+    td = np.array([_single(module.tderror, x, theta, alpha, beta, gamma) for x in flat]).reshape(Xs.shape)
+    assert np.array_equal(_evaluate(dyn, Xs, "tderror", {"gamma": 0.8}), td - td.mean(-1, keepdims=True))
+    st = np.array([_single(module.strategy_step, x, theta, alpha, beta, gamma, 1.0) for x in flat])
+    assert np.array_equal(_evaluate(dyn, Xs, "step", {"gamma": 0.8}), (st - flat).reshape(Xs.shape))
+
+
+def _single(kernel, x, *args):
+    out = np.empty_like(x)
+    kernel(np.ascontiguousarray(x), *args, out)
+    return out

@@ -28,7 +28,8 @@ from ..runtime.loader import FORMAT, HEADER_LINES, parse_header  # noqa: F401 - 
 from ..symbolic.model import Model
 from ..symbolic.program import LinearSolve, Program
 from .printer import expr_code, program_lines
-from .template import CHECKED_TEMPLATE, FO_STATIONARY, GAME_TENSORS_TEMPLATE, LANES_TEMPLATE, TEMPLATE
+from .template import (CHECKED_TEMPLATE, FO_STATIONARY, GAME_TENSORS_TEMPLATE, LANES, LANES_TEMPLATE, ROWS_TEMPLATE,
+                       TEMPLATE)
 
 __all__ = ["FORMAT", "HEADER_LINES", "cache_key", "generate_source", "header", "module_name", "parse_header"]
 
@@ -316,7 +317,7 @@ class _Emitter:
             body = program_lines(_program(statements), self.inputs | set(previous), stores)
             lines += [ln for ln in body if not re.match(r"w\[\d+\] = ", ln)]
         arr = np.asarray(self.res["logit_step"], dtype=object)
-        outs = [(f"y_out[{_flat(arr.shape, idx)} * LANES + b]", arr[idx]) for idx in np.ndindex(arr.shape)]
+        outs = [(f"y_out[{_flat(arr.shape, idx) * LANES} + b__]", arr[idx]) for idx in np.ndindex(arr.shape)]
         imported = {d for d in self.exports}
         lines += program_lines(_program(()), self.inputs | imported, outs)
         if any("np." in ln or "_solve" in ln or "w[" in ln for ln in lines):
@@ -324,13 +325,14 @@ class _Emitter:
         used = set(_IDENT.findall("\n".join(lines)))
         sources = [("X", self.X_syms), ("y", self.y_syms), ("theta", list(m.theta)),
                    ("alpha", list(m.alpha)), ("beta", list(m.beta)), ("gamma", list(m.gamma))]
-        loads = [f"{sym.name} = {name}[{k} * LANES + b]" for name, syms in sources for k, sym in enumerate(syms)
+        loads = [f"{sym.name} = {name}[{k * LANES} + b__]" for name, syms in sources for k, sym in enumerate(syms)
                  if sym.name in used]
-        doc = ("logit_step for members b < n in flat structure-of-arrays layout (entry k of member b at "
-               "k * LANES + b of X, y, theta, alpha, beta, gamma and y_out): the lines of _stage1, _stage2 "
+        doc = ("logit_step for members b__ < n__ in flat structure-of-arrays layout (entry k of member b at "
+               "k * LANES + b__ of X, y, theta, alpha, beta, gamma and y_out): the lines of _stage1, _stage2 "
                "and logit_step_w in one loop over the members, which LLVM vectorises.")
-        text = ['@numba.njit(cache=True, error_model="numpy")', "def logit_step_lanes(X, y, theta, alpha, beta, gamma, y_out, n):",
-                f'    """{doc}"""', "    for b in range(n):"]
+        text = ['@numba.njit(cache=True, error_model="numpy")',
+                "def logit_step_lanes(X, y, theta, alpha, beta, gamma, y_out, n__):",
+                f'    """{doc}"""', "    for b__ in range(n__):"]
         text += ["        " + ln for ln in loads + lines]
         return "\n".join(text) + "\n"
 
@@ -441,6 +443,7 @@ Array orderings (all flat float64):
         TEMPLATE,
         CHECKED_TEMPLATE,
         lanes_source(em),
+        ROWS_TEMPLATE,
         "",
         game_tensor_source(model),
     ])
@@ -452,7 +455,7 @@ def lanes_source(em: _Emitter) -> str:
     step = em.lanes_kernel()
     if step is None:
         return ""
-    return "\n\n" + step + LANES_TEMPLATE
+    return "\n\n" + step + LANES_TEMPLATE.replace("@LANES@", str(LANES))
 
 
 def header(key: str, body: str) -> str:

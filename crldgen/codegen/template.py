@@ -487,10 +487,14 @@ def check_game_rows(Theta, entry_atol, row_atol, codes, index, value):
 #: flat work arrays (a compile-time stride: LLVM then needs no run-time alias checks per row), so the step, the softmax, the distances and the finiteness test are loops
 #: over members that LLVM vectorises. ``trajectories_lanes`` has the calling convention
 #: and the results of ``trajectories`` (the same arithmetic per member, bit for bit).
+#: members in flight per block of ``trajectories_lanes`` (the width of its vector loops);
+#: the generator prints ``logit_step_lanes`` with this stride as literal offsets
+LANES = 64
+
 LANES_TEMPLATE = r'''
 # --- structure-of-arrays batch loops (entry k of member b at k * LANES + b of flat work arrays) ---
 #: members in flight per block of trajectories_lanes (the width of the vector loops)
-LANES = 64
+LANES = @LANES@
 #: members per parallel task of trajectories_lanes that crldgen.iterate uses at most
 LANE_CHUNK = 256
 
@@ -711,4 +715,22 @@ def trajectories_lanes(X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, directi
         hi = min(B, lo + size)
         _lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
                      X_out, y_out, lengths, converged, status, stored)
+'''
+
+#: row-batch kernels for many independent points (flow fields): one compiled call instead
+#: of a Python call per point; the same arithmetic as the single-point kernels
+ROWS_TEMPLATE = r'''
+# --- row batches: the single-point kernels over the rows of 2-d arrays, in one compiled call ---
+@numba.njit(cache=True)
+def tderror_rows(Xs, theta, alpha, beta, gamma, out):
+    """``tderror`` at every row k of Xs (K, NX) into out[k] (shared parameters)."""
+    for k in range(Xs.shape[0]):
+        tderror(Xs[k], theta, alpha, beta, gamma, out[k])
+
+
+@numba.njit(cache=True)
+def strategy_step_rows(Xs, theta, alpha, beta, gamma, direction, out):
+    """``strategy_step`` at every row k of Xs (K, NX) into out[k] (shared parameters)."""
+    for k in range(Xs.shape[0]):
+        strategy_step(Xs[k], theta, alpha, beta, gamma, direction, out[k])
 '''
