@@ -616,6 +616,10 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
                  **p) -> Trajectories:
     """Many trajectories in one call, in parallel over the cores (numba ``prange``).
 
+    Batches of at least ``LANES_MIN_MEMBERS`` members run the module's vectorised
+    ``trajectories_lanes`` kernel when it has one (members side by side in SIMD lanes;
+    the same results bit for bit as the per-member kernel, see ``USE_LANES``).
+
     Parameters
     ----------
     dyn : Dynamics
