@@ -59,6 +59,12 @@ AUTO_PROGRESS_MIN = 2048
 PROGRESS_DELAY = 1.0
 #: initial record buffer per kernel call, in bytes (grown by doubling when a run is longer)
 _RECORD_BUDGET = 8 * 2**20
+#: batches run the vectorised kernel ``trajectories_lanes`` of a generated module when it
+#: has one (every module whose step has no linear solve) and the batch has at least
+#: ``LANES_MIN_MEMBERS`` members; the results are the same bit for bit (False: always the
+#: per-member kernel, e.g. to compare)
+USE_LANES = True
+LANES_MIN_MEMBERS = 8
 
 _LEARNER = ("alpha", "beta", "gamma")
 _SIMPLEX_ATOL = SIMPLEX_ATOL
@@ -426,7 +432,16 @@ def _run_members(module, parallel, X0, Y0, Th, A, Bt, G, tmax, tol, direction, e
         xo, yo = np.empty((n, nx)), np.empty((n, nf))
         ln, cv = np.empty(n, np.int64), np.empty(n, np.bool_)
         st, k = np.empty(n, np.int64), np.empty(n, np.int64)
-        if parallel:
+        # not while the engine serves a new game (its module compiles in the background: calling the
+        # module's lanes kernel now would compile it in the foreground)
+        lanes = getattr(module, "trajectories_lanes", None) if USE_LANES and getattr(module, "compiled", True) \
+            else None
+        if parallel and lanes is not None and n >= LANES_MIN_MEMBERS:
+            # members vectorised in blocks (structure of arrays); dynamic scheduling of the tasks
+            size = max(LANES_MIN_MEMBERS, min(module.LANE_CHUNK, -(-n // (4 * numba.get_num_threads()))))
+            with numba.parallel_chunksize(1):
+                lanes(x0, y0, T0, th, a, bt, g, tmax, tol, direction, every, seg, xo, yo, ln, cv, st, k, size)
+        elif parallel:
             # dynamic scheduling, one member at a time: lengths differ a lot between members
             with numba.parallel_chunksize(1):
                 module.trajectories(x0, y0, T0, th, a, bt, g, tmax, tol, direction, every, seg, xo, yo, ln, cv, st,
@@ -583,6 +598,10 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
                  **p) -> Trajectories:
     """Many trajectories in one call, in parallel over the cores (numba ``prange``).
 
+    Batches of at least ``LANES_MIN_MEMBERS`` members run the module's vectorised
+    ``trajectories_lanes`` kernel when it has one (members side by side in SIMD lanes;
+    the same results bit for bit as the per-member kernel, see ``USE_LANES``).
+
     Parameters
     ----------
     dyn : Dynamics
@@ -616,7 +635,10 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
     direction = -1.0 if reverse else 1.0
     chunked = bool(progress) or (progress is None and B >= AUTO_PROGRESS_MIN)
     if chunked:
-        size = max(4 * numba.get_num_threads(), -(-B // 100))
+        per_call = 4 * numba.get_num_threads()
+        if USE_LANES and hasattr(module, "trajectories_lanes"):  # full vector blocks in every call
+            per_call *= module.LANE_CHUNK
+        size = max(per_call, -(-B // 100))
         bounds = list(range(0, B, size)) + [B]
     else:
         bounds = [0, B]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -296,13 +297,25 @@ def _evaluate(dyn, Xs: np.ndarray, arrows: str, p: dict) -> np.ndarray:
     flat = np.ascontiguousarray(Xs.reshape(K, -1))
     out = np.empty_like(flat)
     mod = dyn.module
+    # one compiled call over the points when the module has the row kernels (the same arithmetic);
+    # not while the engine still serves a module whose own kernels compile in the background
+    if not getattr(mod, "compiled", True):
+        mod = SimpleNamespace(tderror=mod.tderror, strategy_step=mod.strategy_step)
     if arrows == "tderror":
-        for k in range(K):
-            mod.tderror(flat[k], theta, alpha, beta, gamma, out[k])
+        rows = getattr(mod, "tderror_rows", None)
+        if rows is not None and K > 1:
+            rows(flat, theta, alpha, beta, gamma, out)
+        else:
+            for k in range(K):
+                mod.tderror(flat[k], theta, alpha, beta, gamma, out[k])
         out = out.reshape(Xs.shape)
         return out - out.mean(-1, keepdims=True)
-    for k in range(K):
-        mod.strategy_step(flat[k], theta, alpha, beta, gamma, 1.0, out[k])
+    rows = getattr(mod, "strategy_step_rows", None)
+    if rows is not None and K > 1:
+        rows(flat, theta, alpha, beta, gamma, 1.0, out)
+    else:
+        for k in range(K):
+            mod.strategy_step(flat[k], theta, alpha, beta, gamma, 1.0, out[k])
     return (out - flat).reshape(Xs.shape)
 
 

@@ -28,7 +28,8 @@ from ..runtime.loader import FORMAT, HEADER_LINES, parse_header  # noqa: F401 - 
 from ..symbolic.model import Model
 from ..symbolic.program import LinearSolve, Program
 from .printer import expr_code, program_lines
-from .template import CHECKED_TEMPLATE, FO_STATIONARY, GAME_TENSORS_TEMPLATE, TEMPLATE
+from .template import (CHECKED_TEMPLATE, FO_STATIONARY, GAME_TENSORS_TEMPLATE, LANES, LANES_TEMPLATE, ROWS_TEMPLATE,
+                       TEMPLATE)
 
 __all__ = ["FORMAT", "HEADER_LINES", "cache_key", "generate_source", "header", "module_name", "parse_header"]
 
@@ -292,6 +293,49 @@ class _Emitter:
         loads = self._loads(body, set(args), imported)
         return self._function(name, args, doc, calls + loads + body)
 
+    def lanes_kernel(self) -> str | None:
+        """``logit_step_lanes``: ``logit_step`` for a block of members in structure-of-arrays layout.
+
+        Every array is flat with entry k of member b at ``k * LANES + b`` (``X``, ``y``,
+        ``theta``, ``alpha``, ``beta``, ``gamma``, ``y_out``; a compile-time stride, so LLVM
+        needs no run-time alias checks per row), and the body is the straight-line code of
+        ``_stage1``, ``_stage2`` and ``logit_step_w`` (the same lines, so the same
+        floating-point operations in the same order) inside one loop over the members
+        ``b < n``, which LLVM vectorises. None when the program has a linear solve (a
+        loop with pivoting that does not vectorise): the batch loops then run the
+        scalar kernel per member.
+        """
+        m = self.model
+        if any(isinstance(st, LinearSolve) for st in self.stage1 + self.stage2):
+            return None
+        lines: list[str] = []
+        for stage, statements in ((1, self.stage1), (2, self.stage2)):
+            if not statements:
+                continue
+            stores = [(f"w[{k}]", d) for d, k in self.exports.items() if self.stage_of[d] == stage]
+            previous = {d: k for d, k in self.exports.items() if self.stage_of[d] < stage}
+            body = program_lines(_program(statements), self.inputs | set(previous), stores)
+            lines += [ln for ln in body if not re.match(r"w\[\d+\] = ", ln)]
+        arr = np.asarray(self.res["logit_step"], dtype=object)
+        outs = [(f"y_out[{_flat(arr.shape, idx) * LANES} + b__]", arr[idx]) for idx in np.ndindex(arr.shape)]
+        imported = {d for d in self.exports}
+        lines += program_lines(_program(()), self.inputs | imported, outs)
+        if any("np." in ln or "_solve" in ln or "w[" in ln for ln in lines):
+            return None
+        used = set(_IDENT.findall("\n".join(lines)))
+        sources = [("X", self.X_syms), ("y", self.y_syms), ("theta", list(m.theta)),
+                   ("alpha", list(m.alpha)), ("beta", list(m.beta)), ("gamma", list(m.gamma))]
+        loads = [f"{sym.name} = {name}[{k * LANES} + b__]" for name, syms in sources for k, sym in enumerate(syms)
+                 if sym.name in used]
+        doc = ("logit_step for members b__ < n__ in flat structure-of-arrays layout (entry k of member b at "
+               "k * LANES + b__ of X, y, theta, alpha, beta, gamma and y_out): the lines of _stage1, _stage2 "
+               "and logit_step_w in one loop over the members, which LLVM vectorises.")
+        text = ['@numba.njit(cache=True, error_model="numpy")',
+                "def logit_step_lanes(X, y, theta, alpha, beta, gamma, y_out, n__):",
+                f'    """{doc}"""', "    for b__ in range(n__):"]
+        text += ["        " + ln for ln in loads + lines]
+        return "\n".join(text) + "\n"
+
     def check_names(self) -> None:
         """Game parameter names must not collide with names the generated code uses."""
         m = self.model
@@ -398,10 +442,20 @@ Array orderings (all flat float64):
         "\n\n".join(kernels),
         TEMPLATE,
         CHECKED_TEMPLATE,
+        lanes_source(em),
+        ROWS_TEMPLATE,
         "",
         game_tensor_source(model),
     ])
     return header(key, body) + body
+
+
+def lanes_source(em: _Emitter) -> str:
+    """The structure-of-arrays batch kernels (``logit_step_lanes``, ``trajectories_lanes``), or ""."""
+    step = em.lanes_kernel()
+    if step is None:
+        return ""
+    return "\n\n" + step + LANES_TEMPLATE.replace("@LANES@", str(LANES))
 
 
 def header(key: str, body: str) -> str:

@@ -481,3 +481,256 @@ def check_game_rows(Theta, entry_atol, row_atol, codes, index, value):
             return b
     return -1
 '''
+
+#: structure-of-arrays batch loops, emitted after ``logit_step_lanes`` (see
+#: ``generator.lanes_source``): entry k of member b of a block sits at ``k * LANES + b`` of
+#: flat work arrays (a compile-time stride: LLVM then needs no run-time alias checks per row), so the step, the softmax, the distances and the finiteness test are loops
+#: over members that LLVM vectorises. ``trajectories_lanes`` has the calling convention
+#: and the results of ``trajectories`` (the same arithmetic per member, bit for bit).
+#: members in flight per block of ``trajectories_lanes`` (the width of its vector loops);
+#: the generator prints ``logit_step_lanes`` with this stride as literal offsets
+LANES = 64
+
+LANES_TEMPLATE = r'''
+# --- structure-of-arrays batch loops (entry k of member b at k * LANES + b of flat work arrays) ---
+#: members in flight per block of trajectories_lanes (the width of the vector loops)
+LANES = @LANES@
+#: members per parallel task of trajectories_lanes that crldgen.iterate uses at most
+LANE_CHUNK = 256
+
+
+@numba.njit(cache=True, error_model="numpy")
+def strategy_of_logit_lanes(y, X, n):
+    """strategy_of_logit for members b < n (flat SoA arrays, entry k of member b at k * LANES + b)."""
+    m1 = N_ACTIONS - 1
+    for r in range(N_AGENTS * N_OBS):
+        if N_ACTIONS == 2:
+            # the exponentials in a loop of their own (libm calls, not vectorised), parked in X
+            for b in range(n):
+                X[(2 * r + 1) * LANES + b] = math.exp(-abs(y[r * LANES + b]))
+            for b in range(n):  # the rest vectorises
+                v = y[r * LANES + b]
+                e = X[(2 * r + 1) * LANES + b]
+                inv = 1.0 / (1.0 + e)
+                small = e * inv
+                pos = v > 0.0
+                X[(2 * r) * LANES + b] = inv if pos else small
+                X[(2 * r + 1) * LANES + b] = small if pos else inv
+        else:
+            for b in range(n):
+                top = 0.0
+                arg = m1
+                for a in range(m1):
+                    if y[(r * m1 + a) * LANES + b] > top:
+                        top = y[(r * m1 + a) * LANES + b]
+                        arg = a
+                tot = 0.0
+                for a in range(N_ACTIONS):
+                    if a == arg:
+                        e = 1.0
+                    elif a == m1:
+                        e = math.exp(-top)
+                    else:
+                        e = math.exp(y[(r * m1 + a) * LANES + b] - top)
+                    X[(r * N_ACTIONS + a) * LANES + b] = e
+                    tot += e
+                inv = 1.0 / tot
+                for a in range(N_ACTIONS):
+                    X[(r * N_ACTIONS + a) * LANES + b] *= inv
+
+
+@numba.njit(cache=True)
+def _lane_load(m, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, al, be, ga, mem, t, cd, ns):
+    """Put member m into column ``lane`` of the block's arrays (fresh: nothing recorded yet)."""
+    for k in range(NX):
+        X[k * LANES + lane] = X0[m, k]
+    for k in range(N_FREE):
+        y[k * LANES + lane] = Y0[m, k]
+    for p in range(Theta.shape[1]):
+        th[p * LANES + lane] = Theta[m, p]
+    for i in range(N_AGENTS):
+        al[i * LANES + lane] = Alpha[m, i]
+        be[i * LANES + lane] = Beta[m, i]
+        ga[i * LANES + lane] = Gamma[m, i]
+    mem[lane] = m
+    t[lane] = T0[m]
+    ns[lane] = 0
+    cd[lane] = (every - T0[m] % every) % every if every > 0 else 0
+
+
+@numba.njit(cache=True)
+def _lane_move(src, dst, X, y, th, al, be, ga, mem, t, cd, ns):
+    """Move the member in column src to column dst (compaction of the block)."""
+    for k in range(NX):
+        X[k * LANES + dst] = X[k * LANES + src]
+    for k in range(N_FREE):
+        y[k * LANES + dst] = y[k * LANES + src]
+    for p in range(th.shape[0] // LANES):
+        th[p * LANES + dst] = th[p * LANES + src]
+    for i in range(N_AGENTS):
+        al[i * LANES + dst] = al[i * LANES + src]
+        be[i * LANES + dst] = be[i * LANES + src]
+        ga[i * LANES + dst] = ga[i * LANES + src]
+    mem[dst] = mem[src]
+    t[dst] = t[src]
+    cd[dst] = cd[src]
+    ns[dst] = ns[src]
+
+
+@numba.njit(cache=True)
+def _lane_finish(lane, X, y, mem, t, ns, conv, st, X_out, y_out, lengths, converged, status, stored):
+    """Write the results of the member in column ``lane`` (its last recorded strategy, X[k * LANES + lane])."""
+    m = mem[lane]
+    for k in range(NX):
+        X_out[m, k] = X[k * LANES + lane]
+    for k in range(N_FREE):
+        y_out[m, k] = y[k * LANES + lane]
+    lengths[m] = t[lane]
+    converged[m] = conv
+    status[m] = st
+    stored[m] = ns[lane]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
+                 X_out, y_out, lengths, converged, status, stored):
+    """Members lo <= m < hi through ``_run``'s rules, LANES at a time in structure-of-arrays layout.
+
+    A member that stops (converged, non-finite, tmax, record buffer full) hands its column
+    to the next waiting member, or, when none waits, to the block's last column
+    (compaction), so the vector loops always run over the ``na`` members in flight.
+    """
+    L = LANES
+    X = np.empty(NX * L)
+    Xn = np.empty(NX * L)
+    y = np.empty(N_FREE * L)
+    yn = np.empty(N_FREE * L)
+    th = np.empty(max(Theta.shape[1], 1) * L)
+    al = np.empty(N_AGENTS * L)
+    be = np.empty(N_AGENTS * L)
+    ga = np.empty(N_AGENTS * L)
+    mem = np.empty(L, np.int64)
+    t = np.empty(L, np.int64)
+    cd = np.empty(L, np.int64)
+    ns = np.empty(L, np.int64)
+    tot = np.empty(L)
+    dist = np.empty(L)
+    cap = Xrec.shape[1]
+    check = tol > 0.0
+    tol2 = tol * tol * (1.0 + 1e-12) if tol > 1e-150 else np.inf
+    nxt = lo
+    na = 0
+    while na < L and nxt < hi:
+        _lane_load(nxt, na, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, al, be, ga, mem, t, cd, ns)
+        na += 1
+        nxt += 1
+    while na > 0:
+        if every > 0:
+            lane = na - 1
+            while lane >= 0:
+                if cd[lane] == 0:
+                    if ns[lane] == cap:
+                        _lane_finish(lane, X, y, mem, t, ns, False, STATUS_FULL, X_out, y_out, lengths, converged,
+                                     status, stored)
+                        if nxt < hi:  # a fresh member takes the column and is recorded in this pass
+                            _lane_load(nxt, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, al, be,
+                                       ga, mem, t, cd, ns)
+                            nxt += 1
+                        else:  # the last column (already recorded in this pass) moves here
+                            na -= 1
+                            if lane != na:
+                                _lane_move(na, lane, X, y, th, al, be, ga, mem, t, cd, ns)
+                            lane -= 1
+                        continue
+                    m = mem[lane]
+                    row = ns[lane]
+                    for k in range(NX):
+                        Xrec[m, row, k] = X[k * LANES + lane]
+                    ns[lane] = row + 1
+                    cd[lane] = every
+                cd[lane] -= 1
+                lane -= 1
+            if na == 0:
+                break
+        for b in range(na):
+            t[b] += 1
+        logit_step_lanes(X, y, th, al, be, ga, yn, na)
+        if direction != 1.0:
+            for k in range(N_FREE):
+                for b in range(na):
+                    yn[k * LANES + b] = y[k * LANES + b] + direction * (yn[k * LANES + b] - y[k * LANES + b])
+        strategy_of_logit_lanes(yn, Xn, na)
+        for b in range(na):
+            tot[b] = 0.0
+            dist[b] = 0.0
+        for k in range(N_FREE):
+            for b in range(na):
+                tot[b] += yn[k * LANES + b]
+        if check:
+            for k in range(NX):
+                for b in range(na):
+                    dist[b] += (Xn[k * LANES + b] - X[k * LANES + b]) ** 2
+        lane = na - 1
+        while lane >= 0:
+            if not math.isfinite(tot[lane]):
+                st = STATUS_NONFINITE
+                conv = False
+            elif check and dist[lane] < tol2 and math.sqrt(dist[lane]) < tol:
+                st = STATUS_OK
+                conv = True
+            elif t[lane] >= tmax:
+                st = STATUS_OK
+                conv = False
+            else:
+                lane -= 1
+                continue
+            _lane_finish(lane, X, y, mem, t, ns, conv, st, X_out, y_out, lengths, converged, status, stored)
+            # the column's next state (Xn, yn) becomes current below: refill or compact there
+            if nxt < hi:
+                _lane_load(nxt, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, Xn, yn, th, al, be, ga, mem,
+                           t, cd, ns)
+                nxt += 1
+            else:
+                na -= 1
+                if lane != na:
+                    _lane_move(na, lane, Xn, yn, th, al, be, ga, mem, t, cd, ns)
+            lane -= 1
+        X, Xn = Xn, X
+        y, yn = yn, y
+
+
+@numba.njit(cache=True, parallel=True)
+def trajectories_lanes(X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
+                       X_out, y_out, lengths, converged, status, stored, task_size):
+    """``trajectories`` (the same arguments and results, bit for bit) with the members vectorised.
+
+    The batch is cut into tasks of ``task_size`` members (at least 1; in parallel over
+    the tasks); each task runs ``_lanes_block``, LANES members at a time.
+    """
+    B = X0.shape[0]
+    size = max(1, task_size)
+    n_tasks = -(-B // size)
+    for c in numba.prange(n_tasks):
+        lo = c * size
+        hi = min(B, lo + size)
+        _lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
+                     X_out, y_out, lengths, converged, status, stored)
+'''
+
+#: row-batch kernels for many independent points (flow fields): one compiled call instead
+#: of a Python call per point; the same arithmetic as the single-point kernels
+ROWS_TEMPLATE = r'''
+# --- row batches: the single-point kernels over the rows of 2-d arrays, in one compiled call ---
+@numba.njit(cache=True)
+def tderror_rows(Xs, theta, alpha, beta, gamma, out):
+    """``tderror`` at every row k of Xs (K, NX) into out[k] (shared parameters)."""
+    for k in range(Xs.shape[0]):
+        tderror(Xs[k], theta, alpha, beta, gamma, out[k])
+
+
+@numba.njit(cache=True)
+def strategy_step_rows(Xs, theta, alpha, beta, gamma, direction, out):
+    """``strategy_step`` at every row k of Xs (K, NX) into out[k] (shared parameters)."""
+    for k in range(Xs.shape[0]):
+        strategy_step(Xs[k], theta, alpha, beta, gamma, direction, out[k])
+'''
