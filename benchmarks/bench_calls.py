@@ -90,7 +90,7 @@ def run(quick: bool) -> dict:
     repeat = 3 if quick else 7
     n = 2000 if quick else 20000
     game = crldgen.games.ecological_public_good(2)
-    dyn = crldgen.compile(game, "sarsa", True, alpha=0.05, beta=50.0, gamma=0.75)
+    dyn = crldgen.compile(game, "sarsa", True, alpha=0.05, beta=50.0, gamma=0.75, engine=False)
     module = dyn.module
     X = compile_strategy(0.3, 0.7)
     pcs = np.sort(np.unique(np.concatenate([np.linspace(0.01, 0.99, 51), np.linspace(0.185, 0.195, 151)])))

@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     rows = []
     for learner in ("sarsa", "actor_critic"):
         dyn = crldgen.compile(crldgen.games.ecological_public_good(2), learner, cache_dir=args.cache_dir,
-                              alpha=0.01, beta=100.0, gamma=0.75)
+                              alpha=0.01, beta=100.0, gamma=0.75, engine=False)
         crldgen.fixed_points(dyn, n_starts=4, rng=0)  # warm-up: numba cache load
         wall, cpu = [], []
         for _ in range(args.repeat):

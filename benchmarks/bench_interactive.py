@@ -48,7 +48,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="results folder")
     args = ap.parse_args(argv)
     game = crldgen.games.ecological_public_good(2, f=1.2, c=5, m=-5, qc=0.2, qr=0.01)
-    dyn = crldgen.compile(game, "sarsa", prefactor=True, alpha=0.05, beta=50.0, gamma=0.75)
+    dyn = crldgen.compile(game, "sarsa", prefactor=True, alpha=0.05, beta=50.0, gamma=0.75, engine=False)
     ex = interactive.flow(dyn, X_BOTH, Y_BOTH, params={"gamma": (0.5, 0.95, 0.01)})
     values = np.linspace(0.70, 0.80, args.moves)
     ex.update(gamma=0.74)  # warm

@@ -48,7 +48,7 @@ def timed(fn, repeat):
 
 
 def main():
-    dyn = crldgen.compile(ecological_public_good(2), "sarsa", alpha=0.01, beta=100.0, gamma=0.75)
+    dyn = crldgen.compile(ecological_public_good(2), "sarsa", alpha=0.01, beta=100.0, gamma=0.75, engine=False)
     X = np.array([[[0.5, 0.5], [0.19, 0.81]], [[0.5, 0.5], [0.95, 0.05]]])
     res = {}
     dyn.trajectory(X, 10)
