@@ -107,7 +107,8 @@ def main(argv=None):
         vd.jacobian(Q0)
         t = timed(lambda: vd.jacobian(Q0), args.repeat)
         res["jacobian_us"][f"N{N} q_learning softmax"] = 1e6 * t["best"]
-    dyn = crldgen.compile(crldgen.games.ecological_public_good(2), "sarsa", alpha=0.05, beta=50.0, gamma=0.75, engine=False)
+    dyn = crldgen.compile(crldgen.games.ecological_public_good(2), "sarsa", alpha=0.05, beta=50.0, gamma=0.75,
+                          engine=False)
     X0 = dyn.uniform_strategy()
     dyn.trajectory(X0, 10, every=None)
     t = timed(lambda: dyn.trajectory(X0, steps, None, every=None), args.repeat)
