@@ -191,8 +191,9 @@ def test_example_notebook_executes(tmp_path, cache_dir):
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(ROOT / "examples" / "interactive.ipynb", as_version=4)
     env_path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    old = {k: os.environ.get(k) for k in ("PYTHONPATH", "CRLDGEN_CACHE", "MPLBACKEND")}
-    os.environ.update(PYTHONPATH=env_path, CRLDGEN_CACHE=str(cache_dir))
+    old = {k: os.environ.get(k) for k in ("PYTHONPATH", "CRLDGEN_CACHE", "MPLBACKEND", "CRLDGEN_QUIET")}
+    # CRLDGEN_QUIET: no messages from the background compile thread after a cell is over (nbclient waits for them)
+    os.environ.update(PYTHONPATH=env_path, CRLDGEN_CACHE=str(cache_dir), CRLDGEN_QUIET="1")
     os.environ.pop("MPLBACKEND", None)
     try:
         client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",

@@ -27,6 +27,8 @@ def test_results_notebook_executes_with_latex_html_and_a_plot(tmp_path, monkeypa
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # no messages from the background compile thread after a cell is over (nbclient waits for them)
+    monkeypatch.setenv("CRLDGEN_QUIET", "1")
     nb = nbformat.read(REPO / "examples" / "results.ipynb", as_version=4)
     client = nbclient.NotebookClient(nb, kernel_name="crldgen-test", timeout=300,
                                      resources={"metadata": {"path": str(REPO / "examples")}})
