@@ -125,10 +125,15 @@ def check_text(value: Any, what: str) -> str:
     return text
 
 
-def _check_entry(expr: sympy.Basic, tensor: str, index: tuple, seen: set | None = None) -> None:
+def _check_entry(expr: sympy.Basic, tensor: str, index: tuple, seen: set | None = None,
+                 piecewise: bool = False) -> None:
     """Only numbers, symbols and whitelisted arithmetic may appear in a tensor entry (one pass over the tree).
 
     ``seen`` holds expressions already accepted (tensors repeat the same entries often).
+    ``piecewise`` also admits ``Piecewise`` with comparisons and logic in its conditions:
+    anonymous games use it for thresholds in the counts (their printer emits conditional
+    expressions); a :class:`Game` entry must be plain arithmetic (its counts are numbers,
+    so an expanded threshold is already evaluated).
     """
     if seen is not None and expr in seen:
         return
@@ -146,6 +151,10 @@ def _check_entry(expr: sympy.Basic, tensor: str, index: tuple, seen: set | None 
         functions, constants = _allowed()
         if node in constants or node.func in functions or isinstance(node, sympy.Tuple):
             continue  # (Tuple: the arguments of Min/Max)
+        if piecewise and isinstance(node, (sympy.Piecewise, sympy.core.relational.Relational,
+                                           sympy.logic.boolalg.BooleanAtom, sympy.And, sympy.Or, sympy.Not,
+                                           sympy.functions.elementary.piecewise.ExprCondPair)):
+            continue
         if node is sympy.zoo or node is sympy.I:
             raise GameError(f"{tensor}{list(index)} = {str(expr)[:80]} is not a finite real expression")
         what = type(node).__name__ if not isinstance(node, sympy.Function) else f"the function {node.func}"
@@ -198,10 +207,11 @@ def is_identically_zero(expr: sympy.Expr, game: Game) -> bool:
     return True
 
 
-def _to_sympy(value: Any, tensor: str, index: tuple, seen: set | None = None) -> sympy.Expr:
-    """Convert one tensor entry to sympy without ever parsing text."""
+def _to_sympy(value: Any, tensor: str, index: tuple, seen: set | None = None,
+              piecewise: bool = False) -> sympy.Expr:
+    """Convert one tensor entry to sympy without ever parsing text (``piecewise``: see :func:`_check_entry`)."""
     if isinstance(value, sympy.Basic):
-        _check_entry(value, tensor, index, seen)
+        _check_entry(value, tensor, index, seen, piecewise)
         return value
     if isinstance(value, (bool, np.bool_)):
         raise GameError(f"{tensor}{list(index)} is a boolean ({value!r}); expected a number or sympy expression")

@@ -202,7 +202,7 @@ class TypedAnonymousGame:
         by_name = {s.name: s for s in self._all_symbols()}
         out = np.empty(shape, dtype=object)
         for idx in np.ndindex(shape):
-            e = _to_sympy(arr[idx], tname, idx)
+            e = _to_sympy(arr[idx], tname, idx, piecewise=True)
             repl = {}
             for sym in e.free_symbols:
                 canon = by_name.get(getattr(sym, "name", None))

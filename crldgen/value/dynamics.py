@@ -157,6 +157,8 @@ class ValueDynamics:
     **game_params
         Defaults of game parameters (else the game's defaults).
 
+    Notes
+    -----
     Every method takes ``**p`` overriding ``alpha``, ``beta``, ``epsilon``, ``gamma``
     (scalar or per agent, or ``alpha_0`` ...) and game parameters for that call.
     Estimates are arrays ``Q[i, o, a]`` of shape :attr:`shape`.
