@@ -11,9 +11,60 @@ import importlib
 import importlib.util
 from typing import TYPE_CHECKING
 
+from . import _hooks
 from ._version import __version__
 from .errors import (CacheError, CrldgenError, DivergenceError, GameError, GenerationError, ParameterError,
                      StrategyError)
+
+
+# Providers of the upward calls of lower layers (see crldgen._hooks): the imports sit here, at the
+# top of the package, so that no module imports a layer above its own. Each loader runs on first use.
+def _iterate_module():
+    from . import iterate
+    return iterate
+
+
+def _data_module():
+    from . import data
+    return data
+
+
+def _reduce_dynamics():
+    from .runtime.identity import reduce_dynamics
+    return reduce_dynamics
+
+
+def _compile_model():
+    from .compiler import compile_model
+    return compile_model
+
+
+def _model_latex():
+    from .symbolic.latex import model_latex
+    return model_latex
+
+
+def _partial_module():
+    from .symbolic import partial
+    return partial
+
+
+def _analysis_boundary():
+    from .analysis import boundary
+    return boundary
+
+
+def _value_fixed_points():
+    from .value.analysis import fixed_points
+    return fixed_points
+
+
+for _name, _loader in (("iterate", _iterate_module), ("data", _data_module), ("reduce_dynamics", _reduce_dynamics),
+                       ("compile_model", _compile_model), ("model_latex", _model_latex),
+                       ("symbolic.partial", _partial_module), ("value.fixed_points", _value_fixed_points),
+                       ("analysis.boundary", _analysis_boundary)):
+    _hooks.provide(_name, _loader)
+del _name, _loader
 
 #: public name -> (module relative to this package, attribute or None for the module itself)
 _LAZY = {

@@ -330,3 +330,25 @@ def test_batches_and_thinned_trajectories(ecopg2):
     assert t[1] == 5 and t[-1] == 5 * (batch.n_stored[0] - 1)
     with pytest.raises(ParameterError, match="every=None"):
         plot.time_series(ecopg2.trajectory(strategy(0.1, 0.9), 50, every=None), ecopg2)
+
+
+def test_plot_package_reexports_every_name_of_its_submodules():
+    # crldgen.plot is a package (issue 18): every function, class and constant of a submodule stays reachable
+    # as crldgen.plot.<name> (callers use private helpers such as plot._draw_fixed_points too)
+    import importlib
+    import inspect
+
+    names = ("_common", "overlays", "trajectory", "flows", "ternary", "branches", "attractors", "spectra",
+             "sample", "value")
+    checked = 0
+    for name in names:
+        module = importlib.import_module(f"crldgen.plot.{name}")
+        for attr, obj in vars(module).items():
+            defined_here = getattr(obj, "__module__", None) == module.__name__
+            constant = attr.isupper() or (attr.startswith("_") and attr[1:].isupper())
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and defined_here or constant:
+                assert getattr(plot, attr) is obj, f"crldgen.plot.{attr} is not crldgen.plot.{name}.{attr}"
+                checked += 1
+    assert checked > 60
+    for public in plot.__all__:
+        assert callable(getattr(plot, public)), public  # functions, not the submodules of the same name

@@ -20,6 +20,11 @@ import numpy as np
 from ..errors import ParameterError, StrategyError
 from ..runtime.identity import ResultIO
 
+#: largest Newton step (in log-ratio units) and largest ``|y|`` before a start is abandoned (Newton in
+#: :mod:`.fixedpoints` and on the faces in :mod:`.boundary`)
+MAX_STEP = 20.0
+Y_LIMIT = 700.0
+
 _DICT_ATTRS = frozenset(dir(dict))
 
 

@@ -49,7 +49,7 @@ import itertools
 
 import numpy as np
 
-from ._core import System, effective_params
+from ._core import MAX_STEP, Y_LIMIT, System, effective_params
 from .linear import FixedPoint, _real_if_close, _sorted, classify_flow, classify_map
 
 #: a coordinate below this share of its block's largest probability counts as missing
@@ -164,8 +164,6 @@ def face_newton(face: FaceSystem, z0, tol: float, max_iter: int = 40, drift_limi
     residual ``inf``: the root lies on a smaller face (an action's share below
     ``exp(-drift_limit)``).
     """
-    from .fixedpoints import MAX_STEP, Y_LIMIT
-
     z = np.asarray(z0, dtype=float).copy()
     if face.n == 0:
         return z, 0.0

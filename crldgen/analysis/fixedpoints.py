@@ -20,7 +20,7 @@ import numpy as np
 from . import _checks
 from ..errors import ParameterError
 from ..runtime.identity import tag_result
-from ._core import Result, System, effective_params, params_key, run_batch, sample_strategies
+from ._core import MAX_STEP, Y_LIMIT, Result, System, effective_params, params_key, run_batch, sample_strategies
 from .linear import FixedPoint, report
 
 #: Newton stops when ``max |G|`` falls below this; points with ``max |G|`` above ACCEPT_TOL are dropped
@@ -28,9 +28,6 @@ NEWTON_TOL = 1e-12
 ACCEPT_TOL = 1e-9
 #: an eigenvalue this close to modulus 1 triggers the test for a continuum of fixed points
 NEUTRAL_TOL = 1e-6
-#: largest Newton step (in log-ratio units) and largest ``|y|`` before a start is abandoned
-MAX_STEP = 20.0
-Y_LIMIT = 700.0
 
 
 def newton(system: System, y0, tol: float = NEWTON_TOL, max_iter: int = 100, y_limit: float = Y_LIMIT):

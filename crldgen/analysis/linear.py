@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _hooks
 from ..runtime.identity import tag_result
 from . import _checks
 from ._core import Result, System, effective_params
@@ -195,11 +196,10 @@ def stability(dyn, X, **p) -> FixedPoint:
     arr = np.asarray(X, dtype=float)
     if arr.shape == system.shape and dyn.learner == "actor_critic" and np.any(arr == 0):
         # a strategy on a face of the simplex: within-face eigenvalues plus transversal rates
-        from .boundary import FaceSystem, face_report
-
+        boundary = _hooks.upper("analysis.boundary")  # the face machinery sits above (it builds on this module)
         Xc = dyn.check_strategy(arr)
-        face = FaceSystem(system, Xc > 0)
-        return face_report(system, face, face.z(Xc))
+        face = boundary.FaceSystem(system, Xc > 0)
+        return boundary.face_report(system, face, face.z(Xc))
     return report(system, _as_y(system, X))
 
 

@@ -20,6 +20,7 @@ from types import ModuleType
 
 import numpy as np
 
+from .. import _hooks
 from ..errors import DivergenceError, GenerationError, ParameterError, StrategyError
 
 SIMPLEX_ATOL = 1e-8
@@ -639,26 +640,15 @@ class Dynamics:
     # ------------------------------------------------- pickling and notebooks (issue 15)
     def __reduce__(self):
         """Pickle by reference: module path, cache key and defaults (see :mod:`crldgen.runtime.identity`)."""
-        from .identity import reduce_dynamics
-
-        return reduce_dynamics(self)
+        return _hooks.upper("reduce_dynamics")(self)
 
     def _repr_html_(self) -> str:
-        from ..data import dynamics_html
-
-        return dynamics_html(self)
-
-
-_ITERATE: list = []
+        return _hooks.upper("data").dynamics_html(self)
 
 
 def _iterate() -> ModuleType:
-    """:mod:`crldgen.iterate`, imported on first use (a function-level import costs microseconds per call)."""
-    if not _ITERATE:
-        from .. import iterate
-
-        _ITERATE.append(iterate)
-    return _ITERATE[0]
+    """:mod:`crldgen.iterate` (a layer above this one), through :mod:`crldgen._hooks`; imported on first use."""
+    return _hooks.upper("iterate")
 
 
 def _blocks(X):

@@ -20,6 +20,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .. import _hooks
 from ..errors import CacheError
 from .loader import default_cache_dir, header_problem, load_module, repo_generated_dir
 
@@ -215,21 +216,15 @@ class ResultIO:
 
     def to_xarray(self, dyn=None):
         """An ``xarray.Dataset`` with named dimensions and labels; see :func:`crldgen.data.to_xarray`."""
-        from ..data import to_xarray
-
-        return to_xarray(self, dyn)
+        return _hooks.upper("data").to_xarray(self, dyn)
 
     def to_pandas(self, dyn=None):
         """A ``pandas.DataFrame`` table of the result; see :func:`crldgen.data.to_pandas`."""
-        from ..data import to_pandas
-
-        return to_pandas(self, dyn)
+        return _hooks.upper("data").to_pandas(self, dyn)
 
     def save(self, path, dyn=None, *, engine: str | None = None):
         """Write the result to a netCDF file (atomically); read it back with :func:`crldgen.load`."""
-        from ..data import save
-
-        return save(self, path, dyn, engine=engine)
+        return _hooks.upper("data").save(self, path, dyn, engine=engine)
 
     def dynamics(self, cache_dir=None, **defaults):
         """Re-attach: the :class:`Dynamics` of the module this result was computed with."""
@@ -240,6 +235,4 @@ class ResultIO:
         return info.dynamics(cache_dir, **defaults)
 
     def _repr_html_(self) -> str:
-        from ..data import result_html
-
-        return result_html(self)
+        return _hooks.upper("data").result_html(self)

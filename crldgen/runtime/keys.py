@@ -21,6 +21,10 @@ import re
 
 from .._version import __version__
 
+#: format of generated modules the loader understands (the generator writes it too; it is part of
+#: every cache key). Defined here, below the loader, so that keys never import the loader.
+FORMAT = 2
+
 _PACKAGE = Path(__file__).resolve().parents[1]
 #: sources (relative to the package) that shape generated text
 _PARTS = ("symbolic", "codegen", "learners.py", "game.py")
@@ -65,8 +69,6 @@ def canonical_digest(text: str) -> str:
 
 def module_key(game_digest: str, learner_canonical: str) -> str:
     """The cache key of the module of a game (by digest) under a learner (by canonical text)."""
-    from .loader import FORMAT
-
     text = "\n".join([f"game={game_digest}", learner_canonical, f"format={FORMAT}", f"crldgen={__version__}",
                       f"sympy={sympy_version()}", f"source={source_fingerprint()}"])
     return hashlib.sha256(text.encode()).hexdigest()

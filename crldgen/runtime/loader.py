@@ -27,10 +27,8 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import CacheError, GenerationError
-from .keys import canonical_mtime, import_name
+from .keys import FORMAT, canonical_mtime, import_name
 
-#: format of generated modules this loader understands (the generator writes it too)
-FORMAT = 2
 #: number of comment lines before the body of a generated module
 HEADER_LINES = 6
 

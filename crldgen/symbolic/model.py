@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 import sympy
 
+from .. import _hooks
 from ..errors import ParameterError
 from ..game import Game
 from ..learners import Learner, as_learner
@@ -111,8 +112,7 @@ class Model:
 
     def __init__(self, game: Game, learner: Learner) -> None:
         if not game.fully_observed:
-            from .partial import check_po_supported
-
+            check_po_supported = _hooks.upper("symbolic.partial").check_po_supported  # above: it subclasses Model
             if type(self) is Model:
                 raise ParameterError(
                     f"game {game.name!r} is partially observed (O given): build its model with "
@@ -379,8 +379,7 @@ class Model:
         Returns ``(program, J)``; ``J`` is in terms of the program's symbols, X and V.
         """
         if not self.game.fully_observed:
-            from .partial import po_jacobian_program
-
+            po_jacobian_program = _hooks.upper("symbolic.partial").po_jacobian_program  # above: it subclasses Model
             return po_jacobian_program(self)
         N, Z, M = self.n_agents, self.n_states, self.n_actions
         prog = Program("j")
@@ -479,8 +478,7 @@ class Model:
         generator prints; inputs are ``X[i,s,a]``, ``y[i,s,a]`` and the parameter symbols.
         """
         if not self.game.fully_observed:
-            from .partial import po_program
-
+            po_program = _hooks.upper("symbolic.partial").po_program  # above: it subclasses Model
             return po_program(self, outputs)
         outputs = set(outputs)
         N, Z, M = self.n_agents, self.n_states, self.n_actions
@@ -548,9 +546,7 @@ class Model:
 
     def latex(self, **kwargs) -> str:
         """The general and game-specific update equations as LaTeX (see :mod:`.latex`)."""
-        from .latex import model_latex
-
-        return model_latex(self, **kwargs)
+        return _hooks.upper("model_latex")(self, **kwargs)
 
     def _repr_latex_(self) -> str:
         return "$\\displaystyle " + self.latex(general=False, max_entries=8, inline=True) + "$"
@@ -560,9 +556,7 @@ class Model:
 
     def compile(self, **kwargs):
         """Generate, cache and load the compiled simulator (see :func:`crldgen.compile`)."""
-        from ..compiler import compile_model
-
-        return compile_model(self, **kwargs)
+        return _hooks.upper("compile_model")(self, **kwargs)
 
 
 def derive(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None = None) -> Model:
@@ -587,7 +581,6 @@ def derive(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None 
         raise GameError(f"game = {game!r:.60}: derive needs a crldgen.Game (see crldgen.games or crldgen.Game)")
     learner = as_learner(learner, prefactor)
     if not game.fully_observed:
-        from .partial import POModel
-
+        POModel = _hooks.upper("symbolic.partial").POModel  # above: it subclasses Model
         return POModel(game, learner)
     return Model(game, learner)

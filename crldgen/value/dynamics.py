@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _hooks
 from ..errors import DivergenceError, ParameterError, StrategyError
 from ..iterate import Trajectories, Trajectory
 from ..runtime.dynamics import Averages
@@ -744,9 +745,7 @@ class ValueDynamics:
     # ------------------------------------------------------------ analysis
     def fixed_points(self, guesses=None, n_starts: int = 32, rng=None, **kw):
         """Fixed points by Newton's method; see :func:`crldgen.value.fixed_points`."""
-        from .analysis import fixed_points
-
-        return fixed_points(self, guesses=guesses, n_starts=n_starts, rng=rng, **kw)
+        return _hooks.upper("value.fixed_points")(self, guesses=guesses, n_starts=n_starts, rng=rng, **kw)
 
     def __repr__(self) -> str:
         return (f"ValueDynamics({self.game.name!r}, learner={self.learner!r}, policy={self.policy!r}, "
