@@ -32,6 +32,7 @@ Errors are one line on stderr, ``crldgen COMMAND: error: ...``, never a tracebac
 from __future__ import annotations
 
 import argparse
+import csv
 import inspect
 import math
 import os
@@ -332,10 +333,11 @@ def cmd_simulate(args, out) -> int:
             np.savez_compressed(path, X=traj.X, converged=traj.converged, steps=traj.steps,
                                 agents=np.array(dyn.agents), states=np.array(dyn.observations),
                                 actions=np.array(dyn.actions))
-        elif path.suffix == ".csv":
-            header = "t," + ",".join(_coordinate_names(dyn))
-            np.savetxt(path, np.column_stack([np.arange(len(X)), X]), delimiter=",", header=header, comments="",
-                       fmt=["%d"] + ["%.12g"] * X.shape[1])
+        elif path.suffix == ".csv":  # the csv module quotes labels that contain commas or quotes
+            with open(path, "w", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(["t", *_coordinate_names(dyn)])
+                writer.writerows([t, *(f"{v:.12g}" for v in row)] for t, row in enumerate(X))
         elif path.suffix == ".nc":  # netCDF with labels and the game's identity: crldgen.load(path)
             traj.save(path)
         else:
@@ -433,10 +435,10 @@ def cmd_continue(args, out) -> int:
     if args.csv is not None:
         rows = [(d, float(v), float(o)) for d in ("up", "down")
                 for v, o in zip(res[d].param, res[d].observable)]
-        with open(args.csv, "w") as fh:
-            fh.write(f"sweep,{args.over},observable\n")
-            for d, v, o in rows:
-                fh.write(f"{d},{v:.12g},{o:.12g}\n")
+        with open(args.csv, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["sweep", args.over, "observable"])
+            writer.writerows([d, f"{v:.12g}", f"{o:.12g}"] for d, v, o in rows)
         print(f"wrote {args.csv}", file=out)
     if args.out is not None:
         plt = _pyplot()

@@ -80,9 +80,13 @@ def test_simulate_reproduces_the_chapter_and_saves(run, tmp_path):
     assert data["X"].shape == (234, 2, 2, 2) and bool(data["converged"])
     assert list(data["actions"]) == ["c", "d"]
     status, out, _ = run(*args, "--out", tmp_path / "traj.csv")
-    rows = (tmp_path / "traj.csv").read_text().splitlines()
-    assert rows[0] == "t,X[0,g,c],X[0,g,d],X[0,p,c],X[0,p,d],X[1,g,c],X[1,g,d],X[1,p,c],X[1,p,d]"
-    assert len(rows) == 235 and rows[1].startswith("0,0.5,0.5,0.19,0.81")
+    import csv
+
+    with open(tmp_path / "traj.csv", newline="") as fh:
+        rows = list(csv.reader(fh))  # names such as X[0,g,c] hold commas: quoted, so every row has 9 fields
+    assert rows[0] == ["t", "X[0,g,c]", "X[0,g,d]", "X[0,p,c]", "X[0,p,d]", "X[1,g,c]", "X[1,g,d]", "X[1,p,c]",
+                       "X[1,p,d]"]
+    assert len(rows) == 235 and all(len(r) == 9 for r in rows) and rows[1][:5] == ["0", "0.5", "0.5", "0.19", "0.81"]
 
 
 def test_simulate_with_parameters_and_per_agent_values(run):
