@@ -41,6 +41,8 @@ import math
 
 import numba
 import numpy as np
+
+from ..runtime.engine import _solve  # the pivoting linear solve (one copy for both engines)
 from numba import prange
 
 VALUE_SARSA, EXPECTED_SARSA, Q_LEARNING, STRATEGY_Q_LEARNING = 0, 1, 2, 3
@@ -52,51 +54,6 @@ BELIEF_TOL = 1e-12
 #: indices of the work arrays returned by :func:`work`
 (W_X, W_Y, W_TSS, W_RIS, W_TISAS, W_RISA, W_PS, W_RIOA, W_TIOAO, W_NV, W_A, W_B, W_DX, W_DY, W_DTSS,
  W_DTISAS, W_DRISA, W_DPS, W_DRIOA, W_DTIOAO, W_DNV, W_DB, W_V) = range(23)
-
-
-@numba.njit(cache=True)
-def _solve(A, B, n, k):
-    """Solve ``A Z = B`` in place (``B <- Z``), partial pivoting; A flat n x n, B flat n x k.
-
-    Returns False (B filled with NaN) when A is numerically singular.
-    """
-    scale = 0.0
-    for q in range(n * n):
-        scale = max(scale, abs(A[q]))
-    tiny = 1e-13 * max(scale, 1e-300)
-    for col in range(n):
-        piv = col
-        for r in range(col + 1, n):
-            if abs(A[r * n + col]) > abs(A[piv * n + col]):
-                piv = r
-        if abs(A[piv * n + col]) <= tiny:
-            for q in range(n * k):
-                B[q] = np.nan
-            return False
-        if piv != col:
-            for c in range(n):
-                tmp = A[col * n + c]
-                A[col * n + c] = A[piv * n + c]
-                A[piv * n + c] = tmp
-            for c in range(k):
-                tmp = B[col * k + c]
-                B[col * k + c] = B[piv * k + c]
-                B[piv * k + c] = tmp
-        inv = 1.0 / A[col * n + col]
-        for r in range(col + 1, n):
-            f = A[r * n + col] * inv
-            if f != 0.0:
-                for c in range(col, n):
-                    A[r * n + c] -= f * A[col * n + c]
-                for c in range(k):
-                    B[r * k + c] -= f * B[col * k + c]
-    for r in range(n - 1, -1, -1):
-        for c in range(k):
-            acc = B[r * k + c]
-            for q in range(r + 1, n):
-                acc -= A[r * n + q] * B[q * k + c]
-            B[r * k + c] = acc / A[r * n + r]
-    return True
 
 
 # ------------------------------------------------------------------ policies
