@@ -86,20 +86,24 @@ def _allowed() -> tuple[tuple, tuple]:
     return functions, (sympy.pi, sympy.E)
 
 
-def check_size(n_agents: int, n_states: int, n_actions: int, what: str = "game") -> None:
+def check_size(n_agents: int, n_states: int, n_actions, what: str = "game") -> None:
     """Refuse games whose reward tensor would have more than :data:`MAX_TENSOR_ENTRIES` entries.
 
     Call this *before* allocating tensors: ``N * Z * M**N * Z`` grows exponentially in
     the number of agents (``--agents 40`` with two actions would need terabytes).
+    ``n_actions`` is one count for every agent or a sequence of per-agent counts ``M_i``.
     """
+    counts = [int(n_actions)] * int(n_agents) if isinstance(n_actions, numbers.Integral) \
+        else [int(m) for m in n_actions]
     entries = int(n_agents) * int(n_states) * int(n_states)
-    for _ in range(int(n_agents)):  # stops after ~21 factors: never computes a huge power
-        entries *= int(n_actions)
+    for m in counts:  # stops after ~21 factors: never computes a huge power
+        entries *= m
         if entries > MAX_TENSOR_ENTRIES:
             break
     if entries > MAX_TENSOR_ENTRIES:
+        acts = f"{counts[0]} actions" if len(set(counts)) == 1 else f"action counts {tuple(counts)}"
         raise GameError(
-            f"{what}: {n_agents} agents with {n_actions} actions and {n_states} states need a reward tensor "
+            f"{what}: {n_agents} agents with {acts} and {n_states} states need a reward tensor "
             f"R of N*Z*M**N*Z > {MAX_TENSOR_ENTRIES:,} entries (the limit crldgen.game.MAX_TENSOR_ENTRIES); "
             "use fewer agents, actions or states")
 
@@ -255,27 +259,65 @@ def _as_object_array(data: Any, tensor: str) -> np.ndarray:
     return out
 
 
+def _per_agent(labels) -> bool:
+    """Whether a label argument is one list per agent (its items are sequences, not labels)."""
+    return (isinstance(labels, (Sequence, np.ndarray)) and not isinstance(labels, (str, bytes)) and len(labels) > 0
+            and all(isinstance(x, (Sequence, np.ndarray)) and not isinstance(x, (str, bytes)) for x in labels))
+
+
+def _as_observations(O: Any) -> np.ndarray | tuple[np.ndarray, ...]:
+    """``O`` as one ``(N, Z, Q)`` object array, or a tuple of per-agent ``(Z, Q_i)`` arrays when the ``Q_i`` differ.
+
+    A sequence of per-agent arrays that all have the same shape becomes the uniform array,
+    so a game is uniform whenever its shapes are, whichever way ``O`` was written.
+    """
+    if isinstance(O, (list, tuple)) and O and all(np.ndim(Oi) == 2 if not isinstance(Oi, sympy.NDimArray)
+                                                  else len(Oi.shape) == 2 for Oi in O):
+        parts = [_as_object_array(Oi, f"O[{i}]") for i, Oi in enumerate(O)]
+        if len({p.shape for p in parts}) > 1:
+            return tuple(parts)
+        arr = np.empty((len(parts),) + parts[0].shape, dtype=object)
+        for i, p in enumerate(parts):
+            arr[i] = p
+        return arr
+    return _as_object_array(O, "O")
+
+
 class Game:
-    """A stochastic game with ``N`` agents, ``Z`` states and ``M`` actions per agent.
+    """A stochastic game with ``N`` agents, ``Z`` states and ``M_i`` actions for agent ``i``.
 
     Parameters
     ----------
-    T : array_like, shape ``(Z, M, ..., M, Z)``
+    T : array_like, shape ``(Z, M_0, ..., M_{N-1}, Z)``
         Transition probabilities; numbers or sympy expressions in the parameters.
-    R : array_like, shape ``(N, Z, M, ..., M, Z)``
+        Agents may have different numbers of actions ``M_i`` (a heterogeneous game).
+    R : array_like, shape ``(N, Z, M_0, ..., M_{N-1}, Z)``
         Rewards.
-    O : array_like, shape ``(N, Z, Q)``, optional
-        Observation probabilities; ``None`` for full observability.
+    O : array_like, optional
+        Observation probabilities; ``None`` for full observability. Either one array of
+        shape ``(N, Z, Q)`` (every agent has the same ``Q`` observations) or a sequence of
+        ``N`` arrays, ``O[i]`` of shape ``(Z, Q_i)``: agent ``i``'s own observation set.
     params : mapping, optional
         ``{name or Symbol: default value}``. Every free symbol in ``T``, ``R``, ``O``
         must be one of these. Use :meth:`Game.symbol` to get the symbol of a name.
-    agents, states, actions, observations : sequence of str, optional
-        Labels (default ``'0', '1', ...``). ``observations`` defaults to ``states``
-        under full observability.
+    agents, states : sequence of str, optional
+        Labels (default ``'0', '1', ...``).
+    actions, observations : sequence of str, or a sequence of N sequences, optional
+        One label list shared by every agent, or one list per agent (needed when the
+        counts differ, and allowed when they agree). ``observations`` defaults to
+        ``states`` under full observability.
     name : str
         A short name (used to name generated modules).
     check : bool
         Validate tensors (default True).
+
+    Heterogeneous games
+    -------------------
+    ``action_counts`` and ``observation_counts`` give ``M_i`` and ``Q_i`` per agent;
+    ``uniform`` is True when all ``M_i`` agree and all ``Q_i`` agree. Only uniform games
+    have a single ``n_actions`` / ``n_observations`` and an ``(N, Z, Q)`` array ``O``;
+    a heterogeneous game keeps ``O`` as a tuple of per-agent ``(Z, Q_i)`` arrays and its
+    strategies are tuples of per-agent ``(Q_i, M_i)`` arrays (see :mod:`crldgen.ragged`).
     """
 
     def __init__(
@@ -301,17 +343,18 @@ class Game:
         self._init_params(params or {})
         self.T = _as_object_array(T, "T")
         self.R = _as_object_array(R, "R")
-        self.O = None if O is None else _as_object_array(O, "O")
+        self.O = None if O is None else _as_observations(O)
         self._init_shapes()
         self.agents = self._labels(agents, self.n_agents, "agents")
         self.states = self._labels(states, self.n_states, "states")
-        self.actions = self._labels(actions, self.n_actions, "actions")
+        self.agent_actions = self._agent_labels(actions, self.action_counts, "actions")
         if self.O is None:
-            if observations is not None and list(observations) != list(self.states):
+            if observations is not None and list(observations) != list(self.states) and not (
+                    _per_agent(observations) and all(list(o) == list(self.states) for o in observations)):
                 raise GameError("observations labels given for a fully observed game (O is None); drop them or pass O")
-            self.observations = self.states
+            self.agent_observations = (self.states,) * self.n_agents
         else:
-            self.observations = self._labels(observations, self.n_observations, "observations")
+            self.agent_observations = self._agent_labels(observations, self.observation_counts, "observations")
         self._check_symbols()
         if check:
             self.validate()
@@ -360,23 +403,110 @@ class Game:
         n_states = T.shape[0]
         if T.shape[-1] != n_states:
             raise GameError(f"T has shape {T.shape}: first axis (Z={n_states}) and last axis ({T.shape[-1]}) must match")
-        act = set(T.shape[1:-1])
-        if len(act) != 1:
-            raise GameError(f"T has shape {T.shape}: every agent must have the same number of actions M")
-        n_actions = act.pop()
-        if n_states < 1 or n_actions < 2:
-            raise GameError(f"T has shape {T.shape}: need Z >= 1 states and M >= 2 actions")
+        counts = tuple(int(m) for m in T.shape[1:-1])
+        if n_states < 1:
+            raise GameError(f"T has shape {T.shape}: need Z >= 1 states")
+        for i, m in enumerate(counts):
+            if m < 2:
+                raise GameError(f"T has shape {T.shape}: agent {i} has {m} action(s) (axis {i + 1} of T); "
+                                "every agent needs M_i >= 2 actions")
         expected_R = (n_agents,) + T.shape
         if R.shape != expected_R:
-            raise GameError(f"R has shape {R.shape}; expected {expected_R} = (N, Z, M x N, Z) to match T {T.shape}")
-        check_size(n_agents, n_states, n_actions)
-        self.n_agents, self.n_states, self.n_actions = n_agents, n_states, n_actions
-        if self.O is not None:
+            what = "(N, Z, M x N, Z)" if len(set(counts)) == 1 else "(N, Z, M_0, ..., M_{N-1}, Z)"
+            raise GameError(f"R has shape {R.shape}; expected {expected_R} = {what} to match T {T.shape}")
+        check_size(n_agents, n_states, counts)
+        self.n_agents, self.n_states = n_agents, n_states
+        self.action_counts = counts
+        if self.O is None:
+            self.observation_counts = (n_states,) * n_agents
+        elif isinstance(self.O, tuple):
+            if len(self.O) != n_agents:
+                raise GameError(f"O has {len(self.O)} per-agent arrays; expected one (Z={n_states}, Q_i) array "
+                                f"for each of the N={n_agents} agents")
+            for i, Oi in enumerate(self.O):
+                if Oi.ndim != 2 or Oi.shape[0] != n_states or Oi.shape[1] < 1:
+                    raise GameError(f"O[{i}] (agent {i}) has shape {Oi.shape}; expected (Z={n_states}, Q_{i}) "
+                                    "with Q_i >= 1 observations")
+            self.observation_counts = tuple(int(Oi.shape[1]) for Oi in self.O)
+        else:
             if self.O.ndim != 3 or self.O.shape[:2] != (n_agents, n_states):
                 raise GameError(f"O has shape {self.O.shape}; expected (N={n_agents}, Z={n_states}, Q)")
-            self.n_observations = self.O.shape[2]
-        else:
-            self.n_observations = n_states
+            self.observation_counts = (int(self.O.shape[2]),) * n_agents
+
+    # ------------------------------------------------------ shapes per agent
+    @property
+    def uniform(self) -> bool:
+        """Whether every agent has the same number of actions and the same number of observations."""
+        return len(set(self.action_counts)) == 1 and len(set(self.observation_counts)) == 1
+
+    @property
+    def n_actions(self) -> int:
+        """``M``, the number of actions of every agent (GameError when the agents' counts differ)."""
+        if len(set(self.action_counts)) != 1:
+            raise GameError(f"game {self.name!r} is heterogeneous: its agents have {self.action_counts} actions; "
+                            "use game.action_counts (M_i per agent)")
+        return self.action_counts[0]
+
+    @property
+    def n_observations(self) -> int:
+        """``Q``, the number of observations of every agent (GameError when the agents' counts differ)."""
+        if len(set(self.observation_counts)) != 1:
+            raise GameError(f"game {self.name!r} is heterogeneous: its agents have {self.observation_counts} "
+                            "observations; use game.observation_counts (Q_i per agent)")
+        return self.observation_counts[0]
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The action labels shared by every agent (GameError when they differ: see ``agent_actions``)."""
+        if len(set(self.agent_actions)) != 1:
+            raise GameError(f"the agents of game {self.name!r} have different action labels "
+                            f"{self.agent_actions}; use game.agent_actions")
+        return self.agent_actions[0]
+
+    @property
+    def observations(self) -> tuple[str, ...]:
+        """The observation labels shared by every agent (GameError when they differ: see ``agent_observations``)."""
+        if len(set(self.agent_observations)) != 1:
+            raise GameError(f"the agents of game {self.name!r} have different observation labels "
+                            f"{self.agent_observations}; use game.agent_observations")
+        return self.agent_observations[0]
+
+    @property
+    def shared_labels(self) -> bool:
+        """Whether all agents use the same action labels and the same observation labels."""
+        return len(set(self.agent_actions)) == 1 and len(set(self.agent_observations)) == 1
+
+    @property
+    def n_strategy(self) -> int:
+        """Entries of a joint strategy, ``sum_i Q_i M_i``."""
+        return sum(q * m for q, m in zip(self.observation_counts, self.action_counts))
+
+    @property
+    def n_free(self) -> int:
+        """Free coordinates of a joint strategy, ``sum_i Q_i (M_i - 1)``."""
+        return sum(q * (m - 1) for q, m in zip(self.observation_counts, self.action_counts))
+
+    def agent_O(self, i: int) -> np.ndarray:
+        """``O_i[s, o]`` of agent ``i`` as a ``(Z, Q_i)`` object array (the identity under full observability)."""
+        if self.O is None:
+            return np.array([[sympy.Integer(int(s == o)) for o in range(self.n_states)]
+                             for s in range(self.n_states)], dtype=object)
+        return self.O[i] if isinstance(self.O, tuple) else self.O[i]
+
+    def _agent_labels(self, labels, counts: tuple[int, ...], what: str) -> tuple[tuple[str, ...], ...]:
+        """Per-agent label tuples from one shared list or one list per agent."""
+        if labels is not None and _per_agent(labels):
+            if len(labels) != self.n_agents:
+                raise GameError(f"{what} has {len(labels)} per-agent label lists; the game has {self.n_agents} agents")
+            return tuple(self._labels(lab, n, f"{what}[{i}] (agent {i})")
+                         for i, (lab, n) in enumerate(zip(labels, counts)))
+        if labels is None:
+            return tuple(self._labels(None, n, what) for n in counts)
+        if len(set(counts)) != 1:
+            raise GameError(f"{what}: the agents have {counts} {what}, so give one label list per agent "
+                            f"({what}=[[...], [...], ...])")
+        shared = self._labels(labels, counts[0], what)
+        return (shared,) * self.n_agents
 
     @staticmethod
     def _labels(labels: Sequence[str] | None, n: int, what: str) -> tuple[str, ...]:
@@ -414,9 +544,14 @@ class Game:
 
     # ---------------------------------------------------------------- queries
     def tensors(self) -> dict[str, np.ndarray]:
-        """The tensors ``{'T': ..., 'R': ..., 'O': ...}`` (object arrays of sympy expressions)."""
+        """The tensors ``{'T': ..., 'R': ..., 'O': ...}`` (object arrays of sympy expressions).
+
+        Per-agent observation arrays of a heterogeneous game appear as ``'O[0]', 'O[1]', ...``.
+        """
         out = {"T": self.T, "R": self.R}
-        if self.O is not None:
+        if isinstance(self.O, tuple):
+            out.update({f"O[{i}]": Oi for i, Oi in enumerate(self.O)})
+        elif self.O is not None:
             out["O"] = self.O
         return out
 
@@ -460,6 +595,8 @@ class Game:
                                     + (f" at parameters {dict(self.params, **values)}" if self.params else "")
                                     + "; every entry must be finite")
             out[tname] = arr
+        if isinstance(self.O, tuple):
+            out["O"] = tuple(out.pop(f"O[{i}]") for i in range(self.n_agents))
         return out
 
     def _subs(self, values: Mapping[str, float]) -> dict:
@@ -478,10 +615,17 @@ class Game:
         def sub(t):
             return None if t is None else np.vectorize(lambda e: e.xreplace(subs), otypes=[object])(t)
 
+        O = [sub(Oi) for Oi in self.O] if isinstance(self.O, tuple) else sub(self.O)
         return Game(
-            sub(self.T), sub(self.R), sub(self.O), params=keep, agents=self.agents, states=self.states,
-            actions=self.actions, observations=None if self.O is None else self.observations, name=self.name,
+            sub(self.T), sub(self.R), O, params=keep, agents=self.agents, states=self.states,
+            actions=self._label_arg(self.agent_actions),
+            observations=None if self.O is None else self._label_arg(self.agent_observations), name=self.name,
         )
+
+    @staticmethod
+    def _label_arg(per_agent: tuple) -> tuple:
+        """Labels as a constructor argument: one shared tuple when all agents agree, else one per agent."""
+        return per_agent[0] if len(set(per_agent)) == 1 else per_agent
 
     # ------------------------------------------------------------- validation
     def validate(self, **values: float) -> None:
@@ -491,8 +635,11 @@ class Game:
         overridden by ``values``. Raises :class:`GameError` naming the tensor and index.
         """
         num = self.numeric(**values)
+        if isinstance(num.get("O"), tuple):
+            num.update({f"O[{i}]": Oi for i, Oi in enumerate(num.pop("O"))})
         at = f" at parameters {dict(self.params, **values)}" if self.params else ""
-        for tname, axis_label in (("T", "s'"), ("O", "o")):
+        checks = [("T", "s'")] + [(name, "o") for name in self.tensors() if name.startswith("O")]
+        for tname, axis_label in checks:
             if tname not in num:
                 continue
             arr, sym = num[tname], self.tensors()[tname]
@@ -523,23 +670,28 @@ class Game:
     # ----------------------------------------------------------------- misc
     def canonical(self) -> str:
         """A canonical text of the game (tensors, parameters, labels) used for cache keys."""
+        if self.uniform and self.shared_labels:  # the text of every game before heterogeneous agents
+            shape = f"M{self.n_actions} Q{self.n_observations}"
+            labels = (self.agents, self.states, self.actions, self.observations)
+        else:
+            shape = f"M{self.action_counts} Q{self.observation_counts}"
+            labels = (self.agents, self.states, self.agent_actions, self.agent_observations)
         parts = [
             f"name={self.name}",
-            f"shape=N{self.n_agents} Z{self.n_states} M{self.n_actions} Q{self.n_observations} O={self.O is not None}",
+            f"shape=N{self.n_agents} Z{self.n_states} {shape} O={self.O is not None}",
             "params=" + ";".join(f"{n}:{sympy.srepr(self._symbols[n])}" for n in self.params),
-            "labels=" + repr((self.agents, self.states, self.actions, self.observations)),
+            "labels=" + repr(labels),
         ]
         for tname, tensor in self.tensors().items():
             parts.append(tname + "=" + "|".join(sympy.srepr(e) for e in tensor.flat))
         return "\n".join(parts)
 
     def __repr__(self) -> str:
-        po = "" if self.O is None else f", Q={self.n_observations}"
-        return (
-            f"Game({self.name!r}, N={self.n_agents}, Z={self.n_states}, M={self.n_actions}{po}, "
-            f"params={self.params})"
-        )
+        M = self.action_counts[0] if len(set(self.action_counts)) == 1 else self.action_counts
+        Q = self.observation_counts[0] if len(set(self.observation_counts)) == 1 else self.observation_counts
+        po = "" if self.O is None else f", Q={Q}"
+        return f"Game({self.name!r}, N={self.n_agents}, Z={self.n_states}, M={M}{po}, params={self.params})"
 
     def joint_actions(self):
-        """Iterate over all joint actions ``(a0, ..., a{N-1})``."""
-        return itertools.product(range(self.n_actions), repeat=self.n_agents)
+        """Iterate over all joint actions ``(a0, ..., a{N-1})`` (``a_i`` in ``range(M_i)``)."""
+        return itertools.product(*(range(m) for m in self.action_counts))

@@ -439,8 +439,8 @@ def _injected_game(payloads, bypass: bool) -> Game:
         a1 = a1 + "2"
     if bypass:
         game = Game(T, R, params={p: 1.0}, name="g")
-        game.name, game.agents, game.states, game.actions = name, (agent,), (state,), (a0, a1)
-        game.observations = game.states
+        game.name, game.agents, game.states, game.agent_actions = name, (agent,), (state,), ((a0, a1),)
+        game.agent_observations = (game.states,)
         return game
     return Game(T, R, params={p: 1.0}, name=name, agents=(agent,), states=(state,), actions=(a0, a1))
 

@@ -51,13 +51,37 @@ def test_mismatched_number_of_states():
     _raises([r"\bT\b", r"\(2, 2, 3\)", "Z=2", "must match"], T, np.zeros((1, 2, 2, 3)))
 
 
-def test_unequal_action_counts():
+def test_unequal_action_counts_make_a_heterogeneous_game():
     T = np.full((2, 2, 3, 2), 0.5)
-    _raises([r"\bT\b", r"\(2, 2, 3, 2\)", "same number of actions"], T, np.zeros((2, 2, 2, 3, 2)))
+    g = Game(T, np.zeros((2, 2, 2, 3, 2)), actions=[["c", "d"], ["lo", "mid", "hi"]])
+    assert g.action_counts == (2, 3) and g.observation_counts == (2, 2) and not g.uniform
+    assert g.n_free == 2 * 1 + 2 * 2 and g.n_strategy == 2 * 2 + 2 * 3
+    assert len(list(g.joint_actions())) == 6
+    with pytest.raises(GameError, match="heterogeneous.*action_counts"):
+        g.n_actions
+    _raises([r"actions", r"\(2, 3\)", "one label list per agent"], T, np.zeros((2, 2, 2, 3, 2)),
+            actions=["c", "d"])
+    _raises([r"actions\[1\] \(agent 1\)", "3 actions"], T, np.zeros((2, 2, 2, 3, 2)),
+            actions=[["c", "d"], ["lo", "hi"]])
+
+
+def test_per_agent_observations():
+    T = np.full((2, 2, 3, 2), 0.5)
+    O = [np.ones((2, 1)), np.array([[0.5, 0.5, 0.0], [0.0, 0.2, 0.8]])]  # noqa: E741
+    g = Game(T, np.zeros((2, 2, 2, 3, 2)), O, actions=[["c", "d"], ["lo", "mid", "hi"]])
+    assert g.observation_counts == (1, 3) and g.agent_observations == (("0",), ("0", "1", "2"))
+    assert g.numeric()["O"][1].shape == (2, 3)
+    bad = [O[0], np.array([[0.5, 0.6, 0.0], [0.0, 0.2, 0.8]])]
+    _raises([r"O\[1\]\[0, :\]", "sums to 1.1"], T, np.zeros((2, 2, 2, 3, 2)), bad)
+    _raises([r"O\[1\] \(agent 1\)", r"\(Z=2, Q_1\)"], T, np.zeros((2, 2, 2, 3, 2)), [O[0], np.ones((3, 2)) / 2])
+    # per-agent arrays of equal shape give the uniform game (same canonical text as the stacked array)
+    same = [np.eye(2), np.eye(2)]
+    a = Game(T, np.zeros((2, 2, 2, 3, 2)), same, actions=[["c", "d"], ["lo", "mid", "hi"]])
+    assert isinstance(a.O, np.ndarray) and a.O.shape == (2, 2, 2)
 
 
 def test_too_few_actions():
-    _raises([r"\bT\b", "M >= 2"], np.ones((2, 1, 2)) / 2, np.zeros((1, 2, 1, 2)))
+    _raises([r"\bT\b", "M_i >= 2"], np.ones((2, 1, 2)) / 2, np.zeros((1, 2, 1, 2)))
 
 
 @pytest.mark.parametrize("shape", [(1, 2, 2, 2, 2), (2, 2, 2, 2), (2, 2, 2, 2, 3)])
