@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CrldgenError, GameError, ParameterError, StrategyError
+from .ragged import layout_of
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 130, 141
 
@@ -241,6 +242,9 @@ def _initial(dyn, text: str | None, seed: int) -> np.ndarray:
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read --x0 file {text!r}: {exc}") from exc
     vals = np.array(_parse_floats(text, "--x0"), dtype=float).ravel()
+    lay = layout_of(dyn)
+    if lay is not None:
+        return dyn.check_strategy(_ragged_initial(lay, vals), "--x0")
     N, Q, M = dyn.shape
     if vals.size == N * Q * (M - 1):
         part = vals.reshape(N, Q, M - 1)
@@ -253,7 +257,33 @@ def _initial(dyn, text: str | None, seed: int) -> np.ndarray:
     return dyn.check_strategy(X, "--x0")
 
 
+def _ragged_initial(lay, vals: np.ndarray) -> tuple:
+    """``--x0`` numbers of a heterogeneous game: per row all but the last action, or every entry."""
+    if vals.size == lay.n_free:
+        parts = []
+        for r in range(lay.n_rows):
+            free = vals[lay.row_y[r]:lay.row_y[r] + lay.row_m[r] - 1]
+            parts.append(np.append(free, 1.0 - free.sum()))
+        return lay.split(np.concatenate(parts))
+    if vals.size == lay.n_strategy:
+        return lay.split(vals)
+    raise UsageError(f"--x0 has {vals.size} numbers; give sum_i Q_i (M_i - 1) = {lay.n_free} (the last action of "
+                     f"each row takes the rest) or sum_i Q_i M_i = {lay.n_strategy}, in the order agent, "
+                     f"{'state' if lay.n_rows else 'observation'}, action (agents' shapes (Q_i, M_i) = "
+                     f"{list(lay.shapes())})")
+
+
 def _strategy_table(dyn, X) -> str:
+    lay = layout_of(dyn)
+    if lay is not None:  # one line per (agent, observation): that agent's own actions
+        parts = lay.split(lay.flatten(X))
+        lines = ["agent  " + ("state" if dyn.fully_observed else "obs").ljust(8) + "strategy"]
+        for i in range(dyn.n_agents):
+            obs, acts = dyn.module.AGENT_OBSERVATIONS[i], dyn.module.AGENT_ACTIONS[i]
+            for o in range(len(obs)):
+                lines.append(f"{dyn.agents[i]:<7}{obs[o]:<8}" + "  ".join(
+                    f"{a}={v:.6f}" for a, v in zip(acts, parts[i][o])))
+        return "\n".join(lines)
     obs = dyn.observations
     head = "agent  " + ("state" if dyn.fully_observed else "obs").ljust(8) + "".join(
         f"{a:>10}" for a in dyn.actions)
@@ -265,6 +295,11 @@ def _strategy_table(dyn, X) -> str:
 
 
 def _coordinate_names(dyn) -> list[str]:
+    lay = layout_of(dyn)
+    if lay is not None:
+        mod = dyn.module
+        return [f"X[{dyn.agents[i]},{mod.AGENT_OBSERVATIONS[i][o]},{mod.AGENT_ACTIONS[i][a]}]"
+                for i, o, a in lay.x_coords]
     return [f"X[{dyn.agents[i]},{dyn.observations[s]},{dyn.actions[a]}]"
             for i in range(dyn.n_agents) for s in range(dyn.n_obs) for a in range(dyn.n_actions)]
 
@@ -291,7 +326,8 @@ def cmd_games(args, out) -> int:
             f"{game.n_agents} agent(s)"
         print(f"{name}", file=out)
         print(f"    {doc}", file=out)
-        print(f"    {agents}; states {list(game.states)}; actions {list(game.actions)}", file=out)
+        acts = list(game.actions) if game.shared_labels else [list(a) for a in game.agent_actions]
+        print(f"    {agents}; states {list(game.states)}; actions {acts}", file=out)
         params = ", ".join(f"{k}={v:g}" for k, v in game.params.items()) or "none"
         print(f"    parameters (--param name=value): {params}", file=out)
     print("\nGame files: --game-file game.toml (format: python -c 'import crldgen.tomlgame as t; "
@@ -328,8 +364,17 @@ def cmd_simulate(args, out) -> int:
     print(_strategy_table(dyn, traj.final), file=out)
     if args.out is not None:
         path = Path(args.out)
-        X = traj.X.reshape(len(traj.X), -1)
-        if path.suffix == ".npz":
+        lay = layout_of(dyn)
+        X = traj.X.reshape(len(traj.X), -1) if lay is None else np.column_stack(
+            [p.reshape(len(p), -1) for p in traj.X])
+        if path.suffix == ".npz" and lay is not None:  # one array per agent: X_0 (steps, Q_0, M_0), ...
+            mod = dyn.module
+            arrays = {f"X_{i}": p for i, p in enumerate(traj.X)}
+            arrays.update({f"actions_{i}": np.array(a) for i, a in enumerate(mod.AGENT_ACTIONS)})
+            arrays.update({f"observations_{i}": np.array(o) for i, o in enumerate(mod.AGENT_OBSERVATIONS)})
+            np.savez_compressed(path, converged=traj.converged, steps=traj.steps, agents=np.array(dyn.agents),
+                                **arrays)
+        elif path.suffix == ".npz":
             np.savez_compressed(path, X=traj.X, converged=traj.converged, steps=traj.steps,
                                 agents=np.array(dyn.agents), states=np.array(dyn.observations),
                                 actions=np.array(dyn.actions))
@@ -364,7 +409,14 @@ def cmd_fixed_points(args, out) -> int:
 
 
 def _default_projection(dyn):
-    N, Q, M = dyn.shape
+    lay = layout_of(dyn)
+    if lay is not None:
+        if dyn.n_agents >= 2:
+            q = min(lay.observation_counts[:2])
+            return ([0], list(range(q)), [0]), ([1], list(range(q)), [0])
+        N, Q, M = 1, lay.observation_counts[0], lay.action_counts[0]
+    else:
+        N, Q, M = dyn.shape
     states = list(range(Q))
     if N >= 2:
         return ([0], states, [0]), ([1], states, [0])
@@ -388,9 +440,14 @@ def cmd_flow(args, out) -> int:
     _pyplot()
     fps = _fixed_points(dyn, args) if args.fixed_points else None
     if args.simplex is not None:
-        if dyn.n_actions != 3:
-            raise UsageError(f"--simplex needs a game with 3 actions; this one has {dyn.n_actions}")
         agent, state = (_parse_coordinate_spec(args.simplex + ",0")[k][0] for k in (0, 1))
+        lay = layout_of(dyn)
+        if lay is None and dyn.n_actions != 3:
+            raise UsageError(f"--simplex needs a game with 3 actions; this one has {dyn.n_actions}")
+        if lay is not None and isinstance(agent, int) and 0 <= agent < dyn.n_agents \
+                and lay.action_counts[agent] != 3:
+            raise UsageError(f"--simplex needs an agent with 3 actions; agent {agent} has "
+                             f"{lay.action_counts[agent]} (the agents have {lay.action_counts})")
         ax = plot.simplex(dyn, agent, state, points=args.points or 12, symmetric=args.symmetric,
                           arrows=args.arrows, fixed_points=fps)
         plot.save(ax, args.out, dpi=args.dpi)

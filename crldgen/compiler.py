@@ -111,12 +111,16 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
     :class:`~crldgen.runtime.engine.EngineModule`: the generic engine serves the first
     calls while a background thread compiles the module's own kernels.
     """
-    from .runtime.engine import EngineModule, engine_enabled, numeric_tensors, warm_up
     from .runtime.loader import _LOCK, _REGISTRY
 
     quiet = _quiet(quiet)
     key = module_key(game_digest(game), learner.canonical())
     path, valid = _find(_stem(game.name, learner, key), key, cache_dir)
+    if valid and engine is not False and "numba" not in sys.modules and game.uniform:
+        served = _python_start(game, learner, path, key, quiet)
+        if served is not None:
+            return served, path
+    from .runtime.engine import EngineModule, engine_enabled, numeric_tensors, warm_up
     if not valid:
         big = game.n_actions ** game.n_agents * game.n_states >= 32
         if big and not quiet:
@@ -150,6 +154,40 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
         print(f"crldgen: numba compiles the kernels of {_label(game, learner)} on first use "
               "(seconds per kernel, once; CRLDGEN_QUIET=1 silences this)", file=sys.stderr, flush=True)
     return module, path
+
+
+def _python_start(game: Game, learner: Learner, path: Path, key: str, quiet: bool):
+    """A :class:`~crldgen.runtime.pymodule.PythonModule` serving a cached module's first calls, or None.
+
+    Only while numba is not imported yet and numba's cache beside the file holds the
+    kernels (the warm start: the compiled kernels load in a background thread).
+    """
+    from .runtime import pymodule
+    from .runtime.loader import _LOCK, _REGISTRY
+
+    if not pymodule.enabled() or not pymodule.kernels_cached_beside(str(path)):
+        return None
+    resolved = str(path.resolve())
+
+    def load():  # (background thread) the compiled module in place of the Python one in the registry
+        from .runtime.engine import _warm_module
+
+        with _LOCK:
+            if isinstance(_REGISTRY.get(resolved), pymodule.PythonModule):
+                del _REGISTRY[resolved]
+        module = load_module(path, key)
+        _warm_module(module)
+        return module
+
+    with _LOCK:
+        current = _REGISTRY.get(resolved)
+        if current is not None:
+            return current if isinstance(current, pymodule.PythonModule) else None
+        served = pymodule.PythonModule(path, key, load, label=_label(game, learner), quiet=quiet)
+        _REGISTRY[resolved] = served
+    if "_lazy_build" not in game.__dict__:
+        record(game, game_digest(game))
+    return served
 
 
 def compile_model(model: Model, *, cache_dir=None, alpha=0.05, beta=50.0, gamma=0.75, engine: bool | None = None,

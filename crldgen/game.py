@@ -311,9 +311,9 @@ class Game:
     check : bool
         Validate tensors (default True).
 
-    Heterogeneous games
-    -------------------
-    ``action_counts`` and ``observation_counts`` give ``M_i`` and ``Q_i`` per agent;
+    Notes
+    -----
+    Heterogeneous games: ``action_counts`` and ``observation_counts`` give ``M_i`` and ``Q_i`` per agent;
     ``uniform`` is True when all ``M_i`` agree and all ``Q_i`` agree. Only uniform games
     have a single ``n_actions`` / ``n_observations`` and an ``(N, Z, Q)`` array ``O``;
     a heterogeneous game keeps ``O`` as a tuple of per-agent ``(Z, Q_i)`` arrays and its

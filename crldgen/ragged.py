@@ -197,3 +197,44 @@ class Layout:
                     return (f"{name}[{i}][{o}, {a}] (agent {i}, {where} {o}, action {a}) = 0: the learning dynamics "
                             "need strictly positive strategies (ln X); use a strategy in the interior of the simplex")
         return None
+
+    # ------------------------------------------------ padded views (figures only)
+    @cached_property
+    def mask(self) -> np.ndarray:
+        """``(N, max Q_i, max M_i)`` boolean array: True where ``X[i][o, a]`` exists."""
+        out = np.zeros((self.n_agents, max(self.observation_counts), max(self.action_counts)), dtype=bool)
+        for i, (q, m) in enumerate(self.shapes()):
+            out[i, :q, :m] = True
+        return out
+
+    def padded(self, X) -> np.ndarray:
+        """Strategies as an ``(..., N, max Q_i, max M_i)`` float array with NaN where an entry does not exist.
+
+        ``X`` is a tuple of per-agent ``(..., Q_i, M_i)`` arrays (leading axes shared) or
+        flat ``(..., sum Q_i M_i)`` strategies. This is a view for indexing coordinates
+        ``(agent, observation, action)`` in figures and tables; the dynamics and the
+        analysis never see the NaN entries.
+        """
+        if isinstance(X, (tuple, list)):
+            parts = [np.asarray(p, dtype=float) for p in X]
+        else:
+            parts = list(self.split(np.asarray(X, dtype=float)))
+        lead = parts[0].shape[:-2]
+        out = np.full(lead + self.mask.shape, np.nan)
+        for i, p in enumerate(parts):
+            q, m = p.shape[-2:]
+            out[..., i, :q, :m] = p
+        return out
+
+    def unpadded(self, P) -> np.ndarray:
+        """Flat ``(..., sum Q_i M_i)`` strategies of padded ``(..., N, max Q, max M)`` ones (inverse of :meth:`padded`)."""
+        P = np.asarray(P, dtype=float)
+        return P[..., self.mask]
+
+
+def layout_of(dyn) -> Layout | None:
+    """The :class:`Layout` of a heterogeneous dynamics object, None for a uniform one."""
+    module = getattr(dyn, "module", None)
+    if not getattr(module, "RAGGED", False):
+        return None
+    return Layout(module.ACTION_COUNTS, module.OBS_COUNTS)

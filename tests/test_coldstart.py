@@ -31,14 +31,15 @@ game = {game}
 dyn = crldgen.compile(game, quiet=True)
 X = dyn.uniform_strategy() * 0 + [[[0.3, 0.7]], [[0.6, 0.4]]]
 out = dyn.step(X)
-engine = hasattr(dyn.module, "wait_compiled")  # a new module: the engine served, numba compiles meanwhile
+served = type(dyn.module).__name__  # EngineModule: a new module; PythonModule: a cached one (warm start)
+engine = hasattr(dyn.module, "wait_compiled")  # both serve the first calls while numba compiles or loads
 if engine:
     assert dyn.module.wait_compiled()
     assert (dyn.step(X) == out).all() or abs(dyn.step(X) - out).max() < 1e-13
 # the kernels a checked step runs (Dynamics.step -> checked_strategy_step; creating it -> check_game)
 ks = [dyn.module.checked_strategy_step, dyn.module.check_game]
 print(json.dumps({{"sympy": "sympy" in sys.modules, "lazy": type(game).__name__, "path": str(dyn.path),
-                  "engine": engine,
+                  "engine": engine, "served": served,
                   "step": out.ravel().tolist(), "hits": sum(sum(k.stats.cache_hits.values()) for k in ks),
                   "misses": sum(sum(k.stats.cache_misses.values()) for k in ks)}}))
 """
@@ -89,7 +90,10 @@ def test_warm_start_never_imports_sympy(tmp_path):
     warm = _run(STEP_SCRIPT.format(game="crldgen.games.social_dilemma()"), cache)
     assert not warm["sympy"], "a cached built-in game must load without importing sympy"
     assert warm["lazy"] == "LazyGame" and warm["path"] == cold["path"]
-    assert cold["engine"] and not warm["engine"]  # numba's cache is there: the module's kernels at once
+    # a new module: the engine serves while numba compiles; a cached one: its kernels in plain Python
+    # while numba loads the compiled ones from its cache (loaded, never compiled again: no cache misses)
+    assert cold["served"] == "EngineModule" and warm["served"] == "PythonModule"
+    assert warm["hits"] > 0 and warm["misses"] == 0
     np.testing.assert_allclose(warm["step"], cold["step"], rtol=0, atol=0)
     np.testing.assert_allclose(np.reshape(warm["step"], (2, 1, 2)), _expected_step(), rtol=1e-12, atol=1e-14)
     # other parameter defaults: the same module, still without sympy after one compile
@@ -181,7 +185,7 @@ def test_copied_or_moved_cache_keeps_its_compiled_kernels(compiled_cache, tmp_pa
     out = _run(STEP_SCRIPT.format(game="crldgen.games.social_dilemma()"), target)
     assert Path(out["path"]).parent == target  # loaded from the new place (no regeneration)
     assert out["step"] == first["step"]
-    assert not out["engine"]
+    assert out["served"] == "PythonModule"  # numba's cache came along: a warm start, never the engine
     assert out["hits"] >= 1 and out["misses"] == 0, "numba must reuse the kernels compiled at the old place"
 
 
@@ -236,3 +240,76 @@ def test_copied_module_gets_its_canonical_mtime_back(tmp_path, monkeypatch):
     shutil.copyfile(src, dst)
     monkeypatch.setattr(os, "utime", refuse)
     assert not pin_mtime(dst, key)  # another user's / read-only file: no error, numba recompiles
+
+
+@pytest.mark.slow
+def test_python_start_kernels_equal_the_compiled_ones(compiled_cache):
+    """The plain-Python kernels of a warm start give the compiled kernels' numbers, edge cases included."""
+    from crldgen.runtime.loader import load_module, read_header
+    from crldgen.runtime.pymodule import PythonModule
+
+    cache, first = compiled_cache
+    path = Path(first["path"])
+    key = read_header(path)["key"]
+    compiled = load_module(path, key)
+    release = __import__("threading").Event()
+
+    def load():  # the background load waits until the Python kernels have been compared
+        release.wait(60)
+        return compiled
+
+    py = PythonModule(path, key, load)
+    assert not py.compiled
+    rng = np.random.default_rng(3)
+    theta = np.array([1.0, 1.5, -0.5, 0.0])
+    a, b, g = np.array([0.05, 0.1]), np.array([50.0, 20.0]), np.array([0.75, 0.6])
+    for X in [rng.dirichlet(np.ones(2), size=2).ravel() for _ in range(5)]:
+        for name, args, n in (("tderror", (X, theta, a, b, g), 4), ("strategy_step", (X, theta, a, b, g, 1.0), 4),
+                              ("strategy_step", (X, theta, a, b, g, -1.0), 4), ("jacobian", (X, theta, a, b, g), 4),
+                              ("checked_strategy_step", (X, theta, a, b, g, 1.0, 1e-8), 4)):
+            mine, theirs = np.empty(n), np.empty(n)
+            r1 = getattr(py, name)(*args, mine)
+            r2 = getattr(compiled, name)(*args, theirs)
+            assert r1 == r2, name
+            np.testing.assert_array_equal(mine, theirs, err_msg=f"{name} at X={X}")
+    assert not py.compiled  # every call above ran in Python
+    # SARSA's ln X at a pure strategy: math.log(0) raises in Python, numba returns -inf; the call waits
+    # for the compiled kernel and returns its answer
+    edge = np.array([1.0, 0.0, 0.5, 0.5])
+    with pytest.raises(ValueError):
+        py.tderror.py_func(edge, theta, a, b, g, np.empty(4))
+    __import__("threading").Timer(0.5, release.set).start()
+    mine, theirs = np.empty(4), np.empty(4)
+    py.tderror(edge, theta, a, b, g, mine)
+    compiled.tderror(edge, theta, a, b, g, theirs)
+    np.testing.assert_array_equal(mine, theirs)
+    assert py.wait_compiled(60) and py.strategy_step is compiled.strategy_step
+
+
+@pytest.mark.slow
+def test_python_start_loops_wait_for_the_compiled_kernels(compiled_cache):
+    from crldgen.runtime.loader import load_module, read_header
+    from crldgen.runtime.pymodule import PythonModule
+
+    cache, first = compiled_cache
+    path = Path(first["path"])
+    key = read_header(path)["key"]
+    compiled = load_module(path, key)
+    called = []
+
+    def load():
+        called.append(True)
+        return compiled
+
+    py = PythonModule(path, key, load)
+    X, y = np.array([0.3, 0.7, 0.6, 0.4]), np.empty(2)
+    py.logit_of_strategy(X, y)
+    theta, a = np.array([1.0, 1.5, -0.5, 0.0]), np.full(2, 0.05)
+    rec, Xo, yo = np.empty((10, 4)), np.empty(4), np.empty(2)
+    status = py.trajectory(X, y, 0, theta, a, np.full(2, 50.0), np.full(2, 0.75), 10, 0.0, 1.0, 1, rec, Xo, yo)
+    assert called and py.compiled  # the loop waited for the compiled module, then ran compiled
+    rec2 = np.empty((10, 4))
+    status2 = compiled.trajectory(X, y, 0, theta, a, np.full(2, 50.0), np.full(2, 0.75), 10, 0.0, 1.0, 1, rec2,
+                                  np.empty(4), np.empty(2))
+    assert status == status2
+    np.testing.assert_array_equal(rec, rec2)

@@ -51,7 +51,8 @@ from ._common import (  # noqa: F401
     BOUNDARY_STYLE, TRAJECTORY_COLORS, _FP_KINDS, _pyplot, _new_axes, _as_axes_list, _index, _dims, _coordinate,
     panels, coordinate_label, _panel_title, _projector, _as_trajectory, _times, _trajectory_list, FlowField,
     _nanmean0, ARROW_CELLS, _cell, _quiver_scale, _arrow_pad, _style_unit_square, _LEGEND_ORDER, _handles,
-    _legend, legend, _figure_legend, START_STYLE, REACHED_STYLE, OPEN_END_STYLE, save)
+    _legend, legend, _figure_legend, START_STYLE, REACHED_STYLE, OPEN_END_STYLE, save, _agent_labels, _n_actions,
+    _padded, _is_ragged_trajectory)
 from .overlays import (  # noqa: F401
     _fixed_point_records, _draw_fixed_points, _draw_neutral_set,
     fixed_points, _curves, _draw_separatrix, separatrix)

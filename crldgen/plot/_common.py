@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ParameterError
+from ..ragged import Layout, layout_of
 
 
 #: gid of the artists drawn by this module (tests and users can find them by gid)
@@ -74,18 +75,36 @@ def _index(labels: Sequence[str] | None, value, what: str) -> int:
                          + ("" if labels is not None else " (pass dyn=... to use the game's labels)"))
 
 
-def _dims(dyn):
+def _dims(dyn, agent: int | None = None):
+    """``((name, labels) x 3)`` of the coordinate axes; a heterogeneous game's labels are those of ``agent``."""
     if dyn is None:
         return (("agent", None), ("state", None), ("action", None))
     obs = "state" if dyn.fully_observed else "observation"
+    if layout_of(dyn) is not None:
+        obs_labels, act_labels = _agent_labels(dyn, 0 if agent is None else agent)
+        return (("agent", dyn.agents), (obs, obs_labels), ("action", act_labels))
     return (("agent", dyn.agents), (obs, dyn.observations), ("action", dyn.actions))
 
 
+def _agent_labels(dyn, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(observation labels, action labels)`` of agent ``i`` (per-agent in a heterogeneous game)."""
+    mod = dyn.module
+    if getattr(mod, "RAGGED", False):
+        return tuple(mod.AGENT_OBSERVATIONS[i]), tuple(mod.AGENT_ACTIONS[i])
+    return tuple(dyn.observations), tuple(dyn.actions)
+
+
+def _n_actions(dyn, i: int) -> int:
+    lay = layout_of(dyn)
+    return lay.action_counts[i] if lay is not None else dyn.n_actions
+
+
 def _coordinate(dyn, c) -> tuple[int, int, int]:
-    """One ``(agent, state, action)`` coordinate as indices."""
+    """One ``(agent, state, action)`` coordinate as indices (per-agent labels and ranges)."""
     if len(c) != 3:
         raise ParameterError(f"a coordinate is (agent, state, action); got {c!r}")
-    return tuple(_index(labels, v, what) for (what, labels), v in zip(_dims(dyn), c))
+    i = _index(_dims(dyn)[0][1], c[0], "agent")
+    return (i,) + tuple(_index(labels, v, what) for (what, labels), v in zip(_dims(dyn, i)[1:], c[1:]))
 
 
 def panels(dyn, x, y) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
@@ -112,10 +131,10 @@ def panels(dyn, x, y) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]
         cx, cy = _coordinate(dyn, cx), _coordinate(dyn, cy)
         if cx == cy:
             raise ParameterError(f"panel {k}: x and y are the same coordinate {cx}")
-        if cx[:2] == cy[:2] and dyn is not None and dyn.n_actions < 3:
+        if cx[:2] == cy[:2] and dyn is not None and _n_actions(dyn, cx[0]) < 3:
             raise ParameterError(
                 f"panel {k}: x and y are two actions of the same agent and state {cx[:2]}; with "
-                f"{dyn.n_actions} actions they are not independent")
+                f"{_n_actions(dyn, cx[0])} actions they are not independent")
         out.append((cx, cy))
     return out
 
@@ -125,8 +144,9 @@ def coordinate_label(dyn, c) -> str:
     i, s, a = _coordinate(dyn, c)
     agent = dyn.agents[i]
     agent = f"agent {agent}" if agent.isdigit() else agent
-    cond = "" if len(dyn.observations) == 1 else f" | {dyn.observations[s]}"
-    return f"{agent}: P({dyn.actions[a]}{cond})"
+    obs, acts = _agent_labels(dyn, i)
+    cond = "" if len(obs) == 1 else f" | {obs[s]}"
+    return f"{agent}: P({acts[a]}{cond})"
 
 
 def _panel_title(dyn, pans, k) -> str:
@@ -134,11 +154,12 @@ def _panel_title(dyn, pans, k) -> str:
     if len(pans) == 1:
         return ""
     parts = []
-    for d, (what, labels) in enumerate(_dims(dyn)):
-        vals = {(cx[d], cy[d]) for cx, cy in pans}
+    cx, cy = pans[k]
+    for d in range(3):
+        vals = {(px[d], py[d]) for px, py in pans}
         if len(vals) > 1:
-            cx, cy = pans[k]
-            lab = labels[cx[d]] if cx[d] == cy[d] else f"{labels[cx[d]]}/{labels[cy[d]]}"
+            (what, lx), (_, ly) = _dims(dyn, cx[0])[d], _dims(dyn, cy[0])[d]
+            lab = lx[cx[d]] if cx[d] == cy[d] and lx == ly else f"{lx[cx[d]]}/{ly[cy[d]]}"
             parts.append(f"{what} {lab}")
     return ", ".join(parts)
 
@@ -154,10 +175,10 @@ def _as_trajectory(obj) -> tuple[np.ndarray, bool | None]:
         if obj.X is None:
             raise ParameterError("the trajectory kept only its final strategy (every=None); run it with every=1 "
                                  "(or every=k) to plot it")
-        X = np.asarray(obj.X, dtype=float)
+        X = _padded(obj.X) if isinstance(obj.X, tuple) else np.asarray(obj.X, dtype=float)
         conv = getattr(obj, "converged", None)
         return X, (None if conv is None else bool(conv))
-    X = np.asarray(obj, dtype=float)
+    X = _padded(obj) if isinstance(obj, tuple) else np.asarray(obj, dtype=float)
     if X.ndim != 4:
         raise ParameterError(f"a trajectory is an array X[t, agent, state, action] (4-d); got shape {X.shape}")
     return X, None
@@ -169,11 +190,27 @@ def _times(obj, n: int) -> np.ndarray:
     return np.asarray(t) if t is not None and len(t) == n else np.arange(n)
 
 
+def _padded(parts) -> np.ndarray:
+    """Per-agent ``(..., Q_i, M_i)`` arrays of a heterogeneous game as one NaN-padded ``(..., N, Q, M)`` array.
+
+    Figures index coordinates ``(agent, observation, action)`` in it; the padding is never drawn.
+    """
+    parts = [np.asarray(p, dtype=float) for p in parts]
+    return Layout([p.shape[-1] for p in parts], [p.shape[-2] for p in parts]).padded(parts)
+
+
+def _is_ragged_trajectory(X) -> bool:
+    return isinstance(X, tuple) and len(X) > 0 and all(np.ndim(p) == 3 for p in X)
+
+
 def _trajectory_list(trajs) -> list:
     """A list of trajectories from one trajectory, a batch result or a sequence."""
     if isinstance(trajs, np.ndarray) and trajs.ndim == 4:
         return [trajs]
-    if hasattr(trajs, "X") and (trajs.X is None or np.ndim(trajs.X) == 4):
+    if _is_ragged_trajectory(trajs):
+        return [trajs]
+    if hasattr(trajs, "X") and (trajs.X is None or np.ndim(trajs.X) == 4 if not isinstance(trajs.X, tuple)
+                                else _is_ragged_trajectory(trajs.X)):
         return [trajs]
     return list(trajs)  # a batch result iterates over its members
 

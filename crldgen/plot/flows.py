@@ -8,17 +8,19 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..errors import ParameterError, StrategyError
+from ..ragged import layout_of
 from ._common import (FlowField, TRAJECTORY_COLORS, _arrow_pad, _as_axes_list, _figure_legend, _panel_title,
                       _projector, _quiver_scale, _style_unit_square, _trajectory_list, coordinate_label, panels)
 from .overlays import _draw_fixed_points, _draw_separatrix
 from .trajectory import _draw_trajectories
 
 
-def _place(base: np.ndarray, coords, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _place(base: np.ndarray, coords, values: np.ndarray, counts=None) -> tuple[np.ndarray, np.ndarray]:
     """Strategies ``base`` with ``X[coords[k]] = values[:, k]``; returns ``(Xs, valid)``.
 
     ``base`` is ``(N, Q, M)`` or ``(P, N, Q, M)``; other actions of a changed row are
-    rescaled in proportion to the base row.
+    rescaled in proportion to the base row. ``counts``: the agents' action counts ``M_i``
+    of a heterogeneous game (``base`` then is NaN-padded, see :meth:`crldgen.ragged.Layout.padded`).
     """
     P = values.shape[0]
     Xs = np.array(np.broadcast_to(base, (P,) + base.shape[-3:]), dtype=float)
@@ -30,7 +32,7 @@ def _place(base: np.ndarray, coords, values: np.ndarray) -> tuple[np.ndarray, np
     for (i, s), items in rows.items():
         acts = [a for a, _ in items]
         vals = values[:, [k for _, k in items]]
-        rest = [b for b in range(M) if b not in acts]
+        rest = [b for b in range(M if counts is None else counts[i]) if b not in acts]
         remain = 1.0 - vals.sum(axis=1)
         w = Xs[:, i, s, rest]
         tot = w.sum(axis=1, keepdims=True)
@@ -48,12 +50,15 @@ def _evaluate(dyn, Xs: np.ndarray, arrows: str, p: dict) -> np.ndarray:
     K = Xs.shape[0]
     if K == 0:
         return np.empty_like(Xs)
-    if not np.all(np.isfinite(Xs)) or np.any(Xs <= 0):
+    lay = layout_of(dyn)
+    real = Xs[..., lay.mask] if lay is not None else Xs  # the entries that exist (heterogeneous games: no padding)
+    if not np.all(np.isfinite(real)) or np.any(real <= 0):
         raise StrategyError("flow strategies must be finite and strictly positive (interior of the simplex)")
-    if np.any(np.abs(Xs.sum(-1) - 1.0) > 1e-8):
+    sums = Xs.sum(-1) if lay is None else np.nansum(Xs, -1)[..., lay.mask.any(-1)]
+    if np.any(np.abs(sums - 1.0) > 1e-8):
         raise StrategyError("flow strategies must sum to 1 over actions")
     alpha, beta, gamma, theta = dyn.params(**p)
-    flat = np.ascontiguousarray(Xs.reshape(K, -1))
+    flat = np.ascontiguousarray(real.reshape(K, -1))
     out = np.empty_like(flat)
     mod = dyn.module
     # one compiled call over the points when the module has the row kernels (the same arithmetic);
@@ -67,15 +72,15 @@ def _evaluate(dyn, Xs: np.ndarray, arrows: str, p: dict) -> np.ndarray:
         else:
             for k in range(K):
                 mod.tderror(flat[k], theta, alpha, beta, gamma, out[k])
-        out = out.reshape(Xs.shape)
-        return out - out.mean(-1, keepdims=True)
+        out = out.reshape(Xs.shape) if lay is None else lay.padded(out)
+        return out - (out.mean(-1, keepdims=True) if lay is None else np.nanmean(out, -1, keepdims=True))
     rows = getattr(mod, "strategy_step_rows", None)
     if rows is not None and K > 1:
         rows(flat, theta, alpha, beta, gamma, 1.0, out)
     else:
         for k in range(K):
             mod.strategy_step(flat[k], theta, alpha, beta, gamma, 1.0, out[k])
-    return (out - flat).reshape(Xs.shape)
+    return (out - flat).reshape(Xs.shape) if lay is None else lay.padded(out - flat)
 
 
 def _grid(points, eps: float = 1e-2) -> np.ndarray:
@@ -115,8 +120,14 @@ def flow_field(dyn, x, y, points=9, *, arrows: str = "tderror", samples: int = 0
     base = dyn.uniform_strategy() if base is None else dyn.check_strategy(base, "base")
     rng = np.random.default_rng(rng)
     n_draw = int(samples)
-    bases = (base[None] if n_draw <= 0 else
-             rng.dirichlet(np.ones(dyn.n_actions), size=(n_draw, dyn.n_agents, dyn.n_obs)))
+    lay = layout_of(dyn)
+    if lay is not None:  # heterogeneous game: NaN-padded (N, Q, M) views, the padding never evaluated
+        base = lay.padded(lay.flatten(base))
+        bases = (base[None] if n_draw <= 0 else
+                 np.stack([lay.padded(lay.flatten(lay.random_strategy(rng))) for _ in range(n_draw)]))
+    else:
+        bases = (base[None] if n_draw <= 0 else
+                 rng.dirichlet(np.ones(dyn.n_actions), size=(n_draw, dyn.n_agents, dyn.n_obs)))
     GX, GY = np.meshgrid(xs, ys)
     vals = np.column_stack([GX.ravel(), GY.ravel()])
     out = []
@@ -124,7 +135,7 @@ def flow_field(dyn, x, y, points=9, *, arrows: str = "tderror", samples: int = 0
         U = np.full((len(bases),) + GX.shape, np.nan)
         V = np.full_like(U, np.nan)
         for k, b in enumerate(bases):
-            Xs, valid = _place(b, [cx, cy], vals)
+            Xs, valid = _place(b, [cx, cy], vals, None if lay is None else lay.action_counts)
             D = _evaluate(dyn, Xs[valid], arrows, p)
             u, v = np.full(len(vals), np.nan), np.full(len(vals), np.nan)
             u[valid], v[valid] = D[(slice(None),) + cx], D[(slice(None),) + cy]

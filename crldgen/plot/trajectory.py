@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ragged import layout_of
 from ._common import (GID_END_CONVERGED, GID_END_OPEN, GID_START, OPEN_END_STYLE, REACHED_STYLE, START_STYLE,
-                      _as_axes_list, _as_trajectory, _coordinate, _legend, _projector, _pyplot,
+                      _agent_labels, _as_axes_list, _as_trajectory, _coordinate, _legend, _projector, _pyplot,
                       _style_unit_square, _times, _trajectory_list, coordinate_label, panels)
 
 
@@ -107,7 +108,9 @@ def time_series(trajs, dyn=None, coords=None, *, ax=None, colors=None, linestyle
     times = [_times(t, len(X)) for t, X in zip(items, data)]
     N, Q, M = data[0].shape[1:]
     if coords is None:
-        coords = [(i, s, 0) for s in range(Q) for i in range(N)]
+        lay = layout_of(dyn) if dyn is not None else None
+        qs = lay.observation_counts if lay is not None else (Q,) * N
+        coords = [(i, s, 0) for s in range(Q) for i in range(N) if s < qs[i]]
     coords = [_coordinate(dyn, c) if dyn is not None else tuple(int(v) for v in c) for c in coords]
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     state_colors = ["tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple"] + palette
@@ -120,8 +123,11 @@ def time_series(trajs, dyn=None, coords=None, *, ax=None, colors=None, linestyle
                 lab = labels[k]
             elif dyn is not None:
                 ag = dyn.agents[i]
+                obs, acts = _agent_labels(dyn, i)
                 lab = (f"agent {ag}" if ag.isdigit() else ag) + (
-                    f", {'state' if dyn.fully_observed else 'observation'} {dyn.observations[s]}" if Q > 1 else "")
+                    f", {'state' if dyn.fully_observed else 'observation'} {obs[s]}" if len(obs) > 1 else "")
+                if layout_of(dyn) is not None:
+                    lab += f": {acts[a]}"
             else:
                 lab = f"X[{i}, {s}, {a}]"
             ax.plot(times[n], X[:, i, s, a], color=col, ls=ls, lw=lw if i == 0 else 0.75 * lw,
@@ -130,9 +136,9 @@ def time_series(trajs, dyn=None, coords=None, *, ax=None, colors=None, linestyle
     ax.set_xlim(xlim if xlim is not None else (0, max(t[-1] for t in times)))
     ax.set_xlabel(xlabel)
     if ylabel is None:
-        acts = {a for _, _, a in coords}
-        if dyn is not None and len(acts) == 1:
-            ylabel = f"probability of {dyn.actions[acts.pop()]}"
+        acts = {_agent_labels(dyn, i)[1][a] for i, _, a in coords} if dyn is not None else set()
+        if len(acts) == 1:
+            ylabel = f"probability of {acts.pop()}"
         else:
             ylabel = "action probability"
     ax.set_ylabel(ylabel)
