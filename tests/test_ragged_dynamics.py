@@ -331,7 +331,7 @@ def coordination_game():
     return crldgen.Game(T, R, actions=(("a", "b"), ("a", "b", "s")), states=("x",), name="ragged_coord")
 
 
-COORD = dict(alpha=0.5, beta=20.0, gamma=0.5)
+COORD = dict(alpha=0.1, beta=20.0, gamma=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -365,8 +365,10 @@ def test_coordination_fixed_points_basins_tipping(coord):
     assert len(bas.attractors) >= 2 and np.all(bas.labels >= -1) and np.sum(bas.labels >= 0) >= 14
     assert bas.labels[0, 0] != bas.labels[-1, -1]
     # tipping point along agent 0's probability of a
-    tip = crldgen.analysis.tipping_point(coord, coordinate=(0, "x", "a"), interval=(0.05, 0.95), tol=1e-3,
-                                         tmax=3000, run_tol=1e-10)
+    # (base not symmetric under a <-> b: the symmetric line X[0] = (1/2, 1/2) would be the separatrix itself)
+    base = (np.array([[0.5, 0.5]]), np.array([[0.4, 0.35, 0.25]]))
+    tip = crldgen.analysis.tipping_point(coord, coordinate=(0, "x", "a"), interval=(0.05, 0.95), base=base,
+                                         tol=1e-3, tmax=3000, run_tol=1e-10)
     assert 0.05 < tip.value < 0.95 and isinstance(tip.X, tuple)
     lo, hi = tip.X_lo, tip.X_hi
     ends = []
