@@ -234,3 +234,47 @@ def test_uniform_counts_with_per_agent_labels():
     assert "N_ACTIONS = 2\n" in src and "RAGGED" not in src
     assert "AGENT_ACTIONS = (('c', 'd'), ('x', 'y'))" in src
     assert "ACTIONS = None\n" in src
+
+
+def test_uniform_builtin_module_text_unchanged():
+    """The generator prints the committed generated/ modules byte for byte (given their keys).
+
+    The key itself changes with every edit of the generator (it contains a fingerprint of
+    its sources); everything else in the text of a uniform game must not.
+    """
+    from pathlib import Path
+
+    from crldgen.codegen.generator import generate_source
+    from crldgen.compiler import builtin_models
+    from crldgen.runtime.loader import read_header
+
+    folder = Path(__file__).resolve().parents[1] / "generated"
+    committed = {}
+    for f in folder.glob("*.py"):
+        committed[f.name.rsplit("_", 1)[0]] = f
+    models = builtin_models()
+    assert models
+    for model in models:
+        stem = f"{model.game.name}_{model.learner.kind}".lower()
+        f = committed[stem]
+        text = f.read_text()
+        assert generate_source(model, read_header(f)["key"]) == text, f"uniform module text changed: {f.name}"
+
+
+def test_check_game_flags_the_agent_and_entry_of_flat_O(cache_dir):
+    """check_game on a parameterized heterogeneous PO game: the flat O index is the agent's block offset + entry."""
+    import sympy
+
+    p = sympy.Symbol("p", real=True)
+    rng = np.random.default_rng(11)
+    T, R, _ = rr.random_game(rng, M=(2, 3), Z=2)
+    O0 = np.array([[1], [1]], dtype=object)  # agent 0: a single observation
+    O1 = np.array([[p, 1 - p, 0], [0, 0, 1]], dtype=object)
+    game = crldgen.Game(T, R, [O0, O1], params={p: 0.3}, name="ragged_po_param")
+    mod, _ = _load_or_generate(game, as_learner("sarsa"), cache_dir, quiet=True)
+    assert mod.check_game(np.array([0.3]), 1e-12, 1e-10)[0] == mod.GT_OK
+    code, k, value = mod.check_game(np.array([1.5]), 1e-12, 1e-10)
+    assert code == mod.GT_O_ENTRY and k == 2 and value == 1.5  # O1[0, 0] after agent 0's 2 entries
+    O = np.empty(mod.O_SHAPE)
+    mod.game_tensors(np.array([0.25]), np.empty(mod.T_SHAPE).ravel(), np.empty(mod.R_SHAPE).ravel(), O)
+    np.testing.assert_array_equal(O, [1, 1, 0.25, 0.75, 0, 0, 0, 1])
