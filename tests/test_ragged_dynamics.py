@@ -399,3 +399,19 @@ def test_unsupported_features_say_so(coord):
         crldgen.analysis.hysteresis_sweep(coord, "beta", [10.0, 20.0])
     with pytest.raises(ParameterError, match="not supported for heterogeneous games"):
         crldgen.analysis.fixed_points(coord, n_starts=2, boundary=True)
+
+
+def test_pickle_repr_and_labeled_data(coord):
+    import pickle
+
+    again = pickle.loads(pickle.dumps(coord))
+    assert type(again) is type(coord) and again.shape == coord.shape
+    X = coord.uniform_strategy()
+    assert_parts(again.step(X), coord.step(X), rtol=0, atol=0)
+    html = coord._repr_html_()
+    assert "agent 1: a, b, s" in html
+    assert "M=(2, 3)" in repr(coord)
+    tr = coord.trajectory(X, 3)
+    assert "X ((3, 1, 2), (3, 1, 3))" in repr(tr)
+    with pytest.raises(crldgen.errors.CrldgenError, match="heterogeneous games"):
+        tr.to_xarray()
