@@ -97,8 +97,31 @@ def _kernels_cached(module, path: Path) -> bool:
 
 
 def _label(game: Game, learner: Learner) -> str:
-    return (f"{game.name} ({learner.kind}, N={game.n_agents}, Z={game.n_states}, M={game.n_actions}"
-            + ("" if game.fully_observed else f", Q={game.n_observations}") + ")")
+    M = game.action_counts[0] if len(set(game.action_counts)) == 1 else game.action_counts
+    Q = game.observation_counts[0] if len(set(game.observation_counts)) == 1 else game.observation_counts
+    return (f"{game.name} ({learner.kind}, N={game.n_agents}, Z={game.n_states}, M={M}"
+            + ("" if game.fully_observed else f", Q={Q}") + ")")
+
+
+def _joint_actions(game: Game) -> int:
+    n = 1
+    for m in game.action_counts:
+        n *= m
+    return n
+
+
+def _wrap(module, *, path, alpha, beta, gamma, **defaults):
+    """The Python wrapper of a loaded module: :class:`Dynamics`, or ``RaggedDynamics`` for heterogeneous games."""
+    if getattr(module, "RAGGED", False):
+        try:
+            from .runtime.ragged_dynamics import RaggedDynamics
+        except ImportError as exc:
+            raise NotImplementedError(
+                f"the module {path} is of a heterogeneous game (agents with different numbers of actions or "
+                "observations); its wrapper crldgen.runtime.ragged_dynamics.RaggedDynamics is not available in "
+                "this build") from exc
+        return RaggedDynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
+    return Dynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
 
 
 def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | None = None, *,
@@ -109,7 +132,8 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
     loaded without importing sympy. When numba has not compiled the module's kernels yet
     (a new game, a fresh checkout), a fully observed game gets an
     :class:`~crldgen.runtime.engine.EngineModule`: the generic engine serves the first
-    calls while a background thread compiles the module's own kernels.
+    calls while a background thread compiles the module's own kernels. Heterogeneous games
+    (per-agent action or observation counts) never use the engine: it knows one ``M`` only.
     """
     from .runtime.loader import _LOCK, _REGISTRY
 
@@ -122,7 +146,7 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
             return served, path
     from .runtime.engine import EngineModule, engine_enabled, numeric_tensors, warm_up
     if not valid:
-        big = game.n_actions ** game.n_agents * game.n_states >= 32
+        big = _joint_actions(game) * game.n_states >= 32
         if big and not quiet:
             print(f"crldgen: deriving and generating the module of {_label(game, learner)} ...", file=sys.stderr,
                   flush=True)
@@ -137,7 +161,7 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
     use_engine = engine if engine is not None else engine_enabled()
     if isinstance(module, EngineModule) or _kernels_cached(module, path):
         return module, path
-    if use_engine and game.fully_observed:
+    if use_engine and game.fully_observed and game.uniform:
         with _LOCK:
             current = _REGISTRY.get(str(path.resolve()))
             if isinstance(current, EngineModule):
@@ -201,7 +225,7 @@ def compile_model(model: Model, *, cache_dir=None, alpha=0.05, beta=50.0, gamma=
     module, path = _load_or_generate(model.game, model.learner, cache_dir, model, engine=engine, quiet=quiet)
     defaults = dict(model.game.params)
     defaults.update(game_params)
-    return Dynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
+    return _wrap(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
 
 
 def compile(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None = None, *, cache_dir=None,
@@ -239,7 +263,7 @@ def compile(game: Game, learner: str | Learner = "sarsa", prefactor: bool | None
     module, path = _load_or_generate(game, lrn, cache_dir, engine=engine, quiet=quiet)
     defaults = dict(game.params)
     defaults.update(game_params)
-    return Dynamics(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
+    return _wrap(module, alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
 
 
 # ------------------------------------------------------------------ built-in modules

@@ -122,6 +122,11 @@ class _Shapes:
 
     def __init__(self, info: GameInfo | None, result):
         self.info = info
+        if info is not None and info.actions and not isinstance(info.actions[0], str):
+            raise CrldgenError(
+                f"labeled data (xarray, pandas, netCDF files) of heterogeneous games ({info.game!r}: agents with "
+                "different numbers of actions or observations) is not supported yet; the result's arrays are "
+                "per-agent tuples, use them directly")
         if info is not None:
             labels = info.strategy_labels
             self.shape = tuple(len(v) for v in labels)
@@ -762,14 +767,21 @@ def result_html(result) -> str:
     return _html_table(cols, rows, f"{first}{where}", limit=limit)
 
 
+def _label_text(labels) -> str:
+    """Shared labels ``a, b``; per-agent labels of a heterogeneous game ``agent 0: a, b; agent 1: ...``."""
+    if labels and not isinstance(labels[0], str):
+        return "; ".join(f"agent {i}: " + ", ".join(lab) for i, lab in enumerate(labels))
+    return ", ".join(labels)
+
+
 def dynamics_html(dyn) -> str:
     """HTML of a :class:`Dynamics`: game, shape, labels and default parameters."""
     info = game_info(dyn)
     rows = [["game", info.game], ["learner", f"{info.learner} (prefactor {info.prefactor})"],
             ["agents", ", ".join(info.agents)], ["states", ", ".join(info.states)],
-            ["actions", ", ".join(info.actions)]]
+            ["actions", _label_text(info.actions)]]
     if not info.fully_observed:
-        rows.append(["observations", ", ".join(info.observations)])
+        rows.append(["observations", _label_text(info.observations)])
     for k, v in dyn.defaults.items():
         rows.append([k, np.array2string(np.asarray(v), precision=6) if np.ndim(v) else f"{v:.6g}"])
     rows.append(["module", f"{info.module_file} (key {info.key[:12]})"])

@@ -8,6 +8,14 @@ Conventions (as in :mod:`crldgen.runtime.dynamics`): a joint strategy is an arra
 ``X[i, o, a]`` of shape ``(N, Q, M)``; log-ratio coordinates are
 ``y[i, o, a] = ln(X[i, o, a] / X[i, o, M-1])``, ``a < M-1``.
 
+Heterogeneous games (:class:`~crldgen.runtime.ragged_dynamics.RaggedDynamics`, per-agent
+``M_i`` and ``Q_i``): a joint strategy is a tuple of per-agent ``(Q_i, M_i)`` arrays or
+its flat vector (:mod:`crldgen.ragged`); a batch is a list of such tuples, a
+``(B, sum_i Q_i M_i)`` array, or a tuple of per-agent ``(B, Q_i, M_i)`` arrays. Results
+hold per-agent tuples wherever a uniform game has one array: ``X`` is a tuple of
+``(steps, Q_i, M_i)`` arrays (batches: ``(B, n_rows, Q_i, M_i)``), ``final`` of
+``(Q_i, M_i)`` (batches ``(B, Q_i, M_i)``), ``final_logit`` of ``(Q_i, M_i - 1)``.
+
 Stopping rule (the chapter's, and pyCRLD's ``trajectory``): record ``X``, compute the
 next ``X'``; stop when ``||X' - X||_2 < tol`` (``X'`` is *not* recorded; the run is
 *converged*) or once ``tmax`` strategies are recorded. ``steps`` is the number of
@@ -113,10 +121,10 @@ class Trajectory(ResultIO):
         """Index in the full trajectory of every row of :attr:`X`."""
         if self.X is None:
             return None
-        return np.arange(len(self.X)) * self.every
+        return np.arange(len(self.X[0] if isinstance(self.X, tuple) else self.X)) * self.every
 
     def __repr__(self) -> str:
-        kept = "final only" if self.X is None else f"X {self.X.shape}"
+        kept = "final only" if self.X is None else f"X {_shape_text(self.X)}"
         return (f"Trajectory(steps={self.steps}, converged={self.converged}, diverged={self.diverged}, "
                 f"reverse={self.reverse}, {kept})")
 
@@ -132,6 +140,18 @@ def _new_trajectory(**fields) -> Trajectory:
 
 
 _TRAJECTORY_FIELDS = set(Trajectory.__dataclass_fields__)
+
+
+def _shape_text(X) -> str:
+    """Shape of a result array, or of each per-agent array of a heterogeneous game's tuple."""
+    return "(" + ", ".join(str(x.shape) for x in X) + ")" if isinstance(X, tuple) else str(X.shape)
+
+
+def _member(value, b, stop=None):
+    """Member ``b`` of a batch field (an array or a heterogeneous game's tuple of per-agent arrays)."""
+    if isinstance(value, tuple):
+        return tuple(v[b] if stop is None else v[b, :stop] for v in value)
+    return value[b] if stop is None else value[b, :stop]
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,8 +192,9 @@ class Trajectories(ResultIO):
 
     def __getitem__(self, b: int) -> Trajectory:
         b = range(len(self))[b]
-        X = None if self.X is None else self.X[b, : self.n_stored[b]]
-        traj = Trajectory(X=X, final=self.final[b], final_logit=self.final_logit[b], steps=int(self.steps[b]),
+        X = None if self.X is None else _member(self.X, b, self.n_stored[b])
+        traj = Trajectory(X=X, final=_member(self.final, b), final_logit=_member(self.final_logit, b),
+                          steps=int(self.steps[b]),
                           converged=bool(self.converged[b]), diverged=bool(self.diverged[b]), every=self.every,
                           reverse=self.reverse, params={k: v[b] for k, v in self.params.items()})
         return attach_game(traj, game_of(self))
@@ -182,7 +203,7 @@ class Trajectories(ResultIO):
         return (self[b] for b in range(len(self)))
 
     def __repr__(self) -> str:
-        kept = "final only" if self.X is None else f"X {self.X.shape}"
+        kept = "final only" if self.X is None else f"X {_shape_text(self.X)}"
         return (f"{type(self).__name__}(B={len(self)}, converged={int(self.converged.sum())}/{len(self)}, "
                 f"diverged={int(self.diverged.sum())}, steps {self.steps.min()}..{self.steps.max()}, {kept})")
 
@@ -291,16 +312,25 @@ def _strategies(dyn, X0, name: str) -> tuple[np.ndarray, np.ndarray]:
     ``X0`` is one joint strategy (N, Q, M), a batch (B, N, Q, M), or a result object
     (:class:`Trajectory` / :class:`Trajectories`) whose final state is continued exactly.
     """
+    ragged = getattr(dyn, "ragged", False)
     if isinstance(X0, (Trajectory, Trajectories)):
         B = 1 if isinstance(X0, Trajectory) else len(X0)
-        X, y = X0.final.reshape(B, -1).copy(), X0.final_logit.reshape(B, -1).copy()
-        if X.shape[1] != dyn.n_agents * dyn.n_obs * dyn.n_actions or y.shape[1] != dyn.n_free:
+        if isinstance(X0.final, tuple) != ragged:
+            raise StrategyError(f"{name}: the result object belongs to a game of another shape")
+        if ragged:
+            X, y = _flat_rows(X0.final, B), _flat_rows(X0.final_logit, B)
+        else:
+            X, y = X0.final.reshape(B, -1).copy(), X0.final_logit.reshape(B, -1).copy()
+        nx = dyn._nx if ragged else dyn.n_agents * dyn.n_obs * dyn.n_actions
+        if X.shape[1] != nx or y.shape[1] != dyn.n_free:
             raise StrategyError(f"{name}: the result object belongs to a game of another shape")
         bad = ~np.isfinite(y).all(axis=1)
         if bad.any():
             raise StrategyError(f"{name}: cannot continue from member {int(np.flatnonzero(bad)[0])}, whose final "
                                 "state is not finite (a diverged or skipped run)")
         return X, y
+    if ragged:
+        return _ragged_strategies(dyn, X0, name)
     try:
         arr = np.array(X0, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -337,6 +367,63 @@ def _strategies(dyn, X0, name: str) -> tuple[np.ndarray, np.ndarray]:
     y = np.log(arr[..., :-1]) - np.log(arr[..., -1:])
     B = arr.shape[0]
     return np.ascontiguousarray(arr.reshape(B, -1)), np.ascontiguousarray(y.reshape(B, -1))
+
+
+def _flat_rows(parts, B) -> np.ndarray:
+    """(B, n) rows of per-agent arrays with B leading members (the concatenation of each member's parts)."""
+    return np.concatenate([np.asarray(p, dtype=float).reshape(B, -1) for p in parts], axis=1)
+
+
+def _ragged_strategies(dyn, X0, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_strategies` of a heterogeneous game: flat rows (B, NX) and log-ratios (B, N_FREE).
+
+    ``X0``: one joint strategy (tuple of per-agent ``(Q_i, M_i)`` arrays, or a flat vector
+    of NX numbers), a list of them, a ``(B, NX)`` array, or a tuple of per-agent
+    ``(B, Q_i, M_i)`` arrays.
+    """
+    lay = dyn.layout
+    nx = dyn._nx
+    single = True
+    if isinstance(X0, np.ndarray) and X0.dtype != object and X0.ndim == 2:
+        if X0.shape[1] != nx:
+            raise StrategyError(f"{name} has shape {X0.shape}; a batch of flat strategies of this heterogeneous game "
+                                f"has shape (B, {nx}) (sum_i Q_i M_i = {nx})")
+        arr, single = np.array(X0, dtype=float), False
+    else:
+        try:
+            arr = lay.flatten(X0, name)[None]
+        except StrategyError as first:
+            arr = None
+            batched = isinstance(X0, (tuple, list)) and len(X0) == dyn.n_agents and all(
+                isinstance(p, np.ndarray) and p.ndim == 3 and p.shape[1:] == s for p, s in zip(X0, dyn.shape))
+            if batched:  # a tuple of per-agent (B, Q_i, M_i) arrays
+                sizes = {p.shape[0] for p in X0}
+                if len(sizes) != 1:
+                    raise StrategyError(f"{name}: the per-agent arrays have different batch sizes "
+                                        f"{[p.shape[0] for p in X0]}") from None
+                arr, single = _flat_rows(X0, sizes.pop()), False
+            elif isinstance(X0, (tuple, list)) and len(X0) and not isinstance(X0[0], (int, float, np.number)):
+                try:
+                    arr = np.array([lay.flatten(m, f"{name}[{b}]") for b, m in enumerate(X0)])
+                except StrategyError as member:
+                    # a list of members whose first element is a whole strategy: report the member problem
+                    if isinstance(X0[0], (tuple, list)) and len(X0[0]) == dyn.n_agents and not np.isscalar(
+                            X0[0][0]):
+                        raise member from None
+                    raise first from None
+                single = False
+            if arr is None:
+                raise first
+    if arr.shape[0] == 0:
+        raise StrategyError(f"{name} is an empty batch; give at least one initial strategy")
+    sums = dyn._row_sums(arr)
+    if not (np.all(arr > 0) and np.all(np.abs(sums - 1) <= _SIMPLEX_ATOL)):  # NaN fails both
+        bad = np.flatnonzero(~((arr > 0).all(axis=1) & (np.abs(sums - 1) <= _SIMPLEX_ATOL).all(axis=1)))
+        b = int(bad[0])
+        problem = lay.problem(arr[b], name if single else f"{name}[{b}]", True, _SIMPLEX_ATOL,
+                              where="state" if dyn.fully_observed else "observation")
+        raise StrategyError(problem or f"{name}: member {b} is not an interior strategy")
+    return np.ascontiguousarray(arr), dyn._logits_of_rows(arr)
 
 
 def _batch_size(sizes: dict[str, int]) -> int:
@@ -529,6 +616,7 @@ def trajectory(dyn, X0, tmax: int, tol: float | None = None, *, every: int | Non
     if on_divergence != "raise":
         _check_divergence(on_divergence)
     x0, y0 = _single_strategy(dyn, module, X0)
+    ragged = getattr(dyn, "ragged", False)
     res = dyn.params(**p)
     alpha, beta, gamma, theta = res
     nx, nf = x0.shape[0], y0.shape[0]
@@ -543,7 +631,8 @@ def trajectory(dyn, X0, tmax: int, tol: float | None = None, *, every: int | Non
         X = None
         if k_every:
             rows = Xrec[:stored]
-            X = (rows.copy() if 2 * stored < cap else rows).reshape((-1,) + dyn.shape)
+            X = (rows.copy() if 2 * stored < cap else rows)
+            X = X.reshape((-1,) + dyn.shape) if not ragged else dyn.layout.split(X)
     else:  # long runs: buffers grown by doubling (as in batches)
         x_out, y_out, lengths, convs, statuses, stored, segments = _run_members(
             module, False, x0[None], y0[None], theta[None], alpha[None], beta[None], gamma[None], tmax, tol,
@@ -556,11 +645,15 @@ def trajectory(dyn, X0, tmax: int, tol: float | None = None, *, every: int | Non
                 X = rows.copy() if 2 * len(rows) < segments[0][2].shape[1] else rows
             else:
                 X = _assemble(1, stored, segments, nx)[0]
-            X = X.reshape((-1,) + dyn.shape)
+            X = X.reshape((-1,) + dyn.shape) if not ragged else dyn.layout.split(X)
     params = res.info(dyn.param_names) if isinstance(res, ResolvedParams) else \
         _params_dict(dyn, alpha, beta, gamma, theta)
+    if ragged:
+        final, final_logit = dyn.layout.split(x_out), dyn.layout.split_logit(y_out)
+    else:
+        final, final_logit = x_out.reshape(dyn.shape), y_out.reshape(dyn.shape[:2] + (-1,))
     result = _new_trajectory(
-        X=X, final=x_out.reshape(dyn.shape), final_logit=y_out.reshape(dyn.shape[:2] + (-1,)),
+        X=X, final=final, final_logit=final_logit,
         steps=int(t), converged=bool(conv), diverged=bool(status == STATUS_NONFINITE),
         every=None if k_every == 0 else k_every, reverse=bool(reverse), params=params)
     if result.diverged and on_divergence == "raise":
@@ -656,13 +749,19 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
             segments += [(members + lo, offset, seg) for members, offset, seg in segs]
             bar.update(hi - lo)
     X = None
+    ragged = getattr(dyn, "ragged", False)
     if k_every:
-        X = _assemble(B, stored, segments, nx).reshape((B, -1) + dyn.shape)
+        X = _assemble(B, stored, segments, nx)
+        X = dyn.layout.split(X) if ragged else X.reshape((B, -1) + dyn.shape)
     else:
         stored[:] = 0
     diverged = status == STATUS_NONFINITE
+    if ragged:
+        final, final_logit = dyn.layout.split(X_out), dyn.layout.split_logit(y_out)
+    else:
+        final, final_logit = X_out.reshape((B,) + dyn.shape), y_out.reshape((B,) + dyn.shape[:2] + (-1,))
     result = Trajectories(
-        final=X_out.reshape((B,) + dyn.shape), final_logit=y_out.reshape((B,) + dyn.shape[:2] + (-1,)),
+        final=final, final_logit=final_logit,
         steps=lengths, converged=conv, diverged=diverged, X=X, n_stored=stored,
         every=None if k_every == 0 else k_every, reverse=bool(reverse), params=_params_dict(dyn, A, Bt, G, Th))
     if diverged.any() and on_divergence == "raise":
@@ -730,8 +829,12 @@ def sweep(dyn, X0, param_name: str, values, tmax: int, tol: float | None = None,
     X_out[~ran] = np.nan
     y_out[~ran] = np.nan
     diverged = status == STATUS_NONFINITE
+    if getattr(dyn, "ragged", False):
+        final, final_logit = dyn.layout.split(X_out), dyn.layout.split_logit(y_out)
+    else:
+        final, final_logit = X_out.reshape((V,) + dyn.shape), y_out.reshape((V,) + dyn.shape[:2] + (-1,))
     result = Sweep(
-        final=X_out.reshape((V,) + dyn.shape), final_logit=y_out.reshape((V,) + dyn.shape[:2] + (-1,)),
+        final=final, final_logit=final_logit,
         steps=lengths, converged=conv, diverged=diverged, X=None, n_stored=np.zeros(V, np.int64), every=None,
         reverse=bool(reverse), params=_params_dict(dyn, A, Bt, G, Th), name=param_name, values=values,
         carry=True, ran=ran)

@@ -30,7 +30,21 @@ def strategy_arg(name: str, X) -> np.ndarray:
         return X
     if hasattr(X, "y") and hasattr(X, "eigenvalues"):  # a FixedPoint
         return X
+    if isinstance(X, (tuple, list)) and len(X) and not _rectangular(X):
+        # a heterogeneous game's per-agent arrays (or a list of such strategies): each part checked
+        for k, part in enumerate(X):
+            strategy_arg(f"{name}[{k}]", part)
+        return X
     return check_finite_array(name, X, error=StrategyError)
+
+
+def _rectangular(X) -> bool:
+    """``X`` converts to one numeric array (not a ragged sequence of per-agent arrays)."""
+    try:
+        np.asarray(X, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def iteration(tmax, tol, *, tol_name: str = "tol", allow_none: bool = False) -> None:

@@ -11,6 +11,11 @@ point condition is written as the *flow residual*
 
 (one row per free coordinate, divided by the learning rate of the row's agent). ``G``
 has the same zeros as ``F(y) = y' - y`` but does not scale with ``alpha``.
+
+Heterogeneous games (``dyn.ragged``: per-agent ``M_i``, ``Q_i``): the free coordinates
+are the flat log-ratios of :class:`crldgen.ragged.Layout` (``dyn.layout.y_coords[k]``
+names coordinate ``k``); :meth:`System.X` returns per-agent tuples, the internal
+computations use flat vectors (:func:`flat`).
 """
 
 from __future__ import annotations
@@ -61,6 +66,26 @@ class Result(dict, ResultIO):
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
+def is_ragged(dyn) -> bool:
+    """A heterogeneous game's dynamics (strategies are tuples of per-agent arrays)."""
+    return bool(getattr(dyn, "ragged", False))
+
+
+def flat(X) -> np.ndarray:
+    """A strategy (or log-ratios) as one flat float64 vector: per-agent tuples concatenated, arrays raveled."""
+    if isinstance(X, (tuple, list)) and X and isinstance(X[0], np.ndarray):
+        return np.concatenate([np.asarray(x, dtype=float).ravel() for x in X])
+    return np.asarray(X, dtype=float).ravel()
+
+
+def not_for_ragged(dyn, what: str) -> None:
+    """Raise :class:`ParameterError` when ``what`` does not support heterogeneous games yet."""
+    if is_ragged(dyn):
+        raise ParameterError(
+            f"{what} is not supported for heterogeneous games yet (agents with different numbers of actions or "
+            f"observations, M={dyn.action_counts}, Q={dyn.observation_counts})")
+
+
 def _short(v, limit: int = 72) -> str:
     if isinstance(v, np.ndarray):
         if v.size <= 6:
@@ -90,22 +115,53 @@ class System:
         self.module = dyn.module
         self.params = dict(params)
         self.alpha, self.beta, self.gamma, self.theta = dyn.params(**params)
-        N, Q, M = dyn.shape
         self.n = dyn.n_free
+        self.ragged = is_ragged(dyn)
+        if self.ragged:
+            self.layout = dyn.layout
+            self.shape = dyn.shape
+            self.alpha_rows = np.repeat(self.alpha, [q * (m - 1) for q, m in self.shape])
+            self._X = np.empty(dyn.layout.n_strategy)
+            return
+        N, Q, M = dyn.shape
         self.shape = (N, Q, M)
         self.alpha_rows = np.repeat(self.alpha, Q * (M - 1))
         self._X = np.empty(N * Q * M)
 
     # -- coordinates
-    def X(self, y) -> np.ndarray:
-        """Joint strategy (N, Q, M) of free coordinates ``y``."""
+    def X(self, y):
+        """Joint strategy (N, Q, M) of free coordinates ``y`` (ragged: a tuple of (Q_i, M_i) arrays)."""
+        if self.ragged:
+            return self.layout.split(self.X_flat(y))
         X = np.empty(int(np.prod(self.shape)))
         self.module.strategy_of_logit(np.ascontiguousarray(y, dtype=float).ravel(), X)
         return X.reshape(self.shape)
 
+    def X_flat(self, y) -> np.ndarray:
+        """The flat strategy of free coordinates ``y``."""
+        X = np.empty(self._X.size)
+        self.module.strategy_of_logit(np.ascontiguousarray(y, dtype=float).ravel(), X)
+        return X
+
     def y(self, X) -> np.ndarray:
         """Free coordinates of a joint strategy (validated, interior)."""
+        if self.ragged:
+            return self.layout.flatten_logit(self.dyn.to_logit(X))
         return self.dyn.to_logit(X).ravel()
+
+    def y_shaped(self, y):
+        """Flat free coordinates in the user's shape: (N, Q, M-1), or per-agent (Q_i, M_i-1) tuples."""
+        y = np.asarray(y, dtype=float).ravel()
+        if self.ragged:
+            return self.layout.split_logit(y)
+        N, Q, M = self.shape
+        return y.reshape(N, Q, M - 1)
+
+    def full_support(self):
+        """All-True support mask: (N, Q, M), or per-agent (Q_i, M_i) tuples."""
+        if self.ragged:
+            return tuple(np.ones(s, dtype=bool) for s in self.shape)
+        return np.ones(self.shape, dtype=bool)
 
     # -- map and residuals
     def step(self, y) -> np.ndarray:
@@ -167,6 +223,8 @@ def coordinate(dyn, spec, what: str = "coordinate") -> tuple[int, int, int]:
     except (TypeError, ValueError) as exc:
         raise ParameterError(
             f"{what} must be a triple (agent, state, action) of indices or labels, got {spec!r}") from exc
+    if is_ragged(dyn):
+        return _ragged_coordinate(dyn, agent, state, action, what)
     labels = (list(dyn.agents), list(dyn.observations if not dyn.fully_observed else dyn.states),
               list(dyn.actions))
     sizes = dyn.shape
@@ -184,6 +242,27 @@ def coordinate(dyn, spec, what: str = "coordinate") -> tuple[int, int, int]:
     return tuple(out)
 
 
+def _index(what, name, value, labels, size, of=""):
+    if isinstance(value, str):
+        if value not in labels:
+            raise ParameterError(f"{what}: unknown {name} label {value!r}{of}; labels are {labels}")
+        return labels.index(value)
+    idx = int(value)
+    if not 0 <= idx < size:
+        raise ParameterError(f"{what}: {name} index {idx} out of range 0..{size - 1}{of}")
+    return idx
+
+
+def _ragged_coordinate(dyn, agent, state, action, what) -> tuple[int, int, int]:
+    """:func:`coordinate` with agent i's own observation and action labels."""
+    i = _index(what, "agent", agent, list(dyn.agents), dyn.n_agents)
+    Q, M = dyn.shape[i]
+    obs = list(dyn.states) if dyn.fully_observed else list(dyn.observations[i])
+    o = _index(what, "state" if dyn.fully_observed else "observation", state, obs, Q, f" of agent {i}")
+    a = _index(what, "action", action, list(dyn.actions[i]), M, f" of agent {i}")
+    return i, o, a
+
+
 def set_probability(X: np.ndarray, coords, values) -> np.ndarray:
     """Copy of ``X`` with ``X[i, o, a] = value`` for each coordinate, the other actions rescaled.
 
@@ -191,7 +270,10 @@ def set_probability(X: np.ndarray, coords, values) -> np.ndarray:
     and share the remaining probability. Raises :class:`StrategyError` when the set
     probabilities of one (agent, state) exceed 1.
     """
-    X = np.array(X, dtype=float)
+    if isinstance(X, tuple):  # a heterogeneous game's per-agent arrays
+        X = tuple(np.array(x, dtype=float) for x in X)
+    else:
+        X = np.array(X, dtype=float)
     groups: dict = {}
     for (i, o, a), v in zip(coords, values):
         groups.setdefault((i, o), {})[a] = float(v)
@@ -199,13 +281,14 @@ def set_probability(X: np.ndarray, coords, values) -> np.ndarray:
         total = sum(fixed.values())
         if total > 1 + 1e-12 or min(fixed.values()) < 0:
             raise StrategyError(f"probabilities {fixed} of agent {i}, state {o} are not a partial distribution")
-        rest = [a for a in range(X.shape[2]) if a not in fixed]
-        w = X[i, o, rest]
+        row = X[i][o]  # a view into X (either layout)
+        rest = [a for a in range(row.shape[-1]) if a not in fixed]
+        w = row[rest]
         w = w / w.sum() if w.sum() > 0 else np.full(len(rest), 1.0 / max(len(rest), 1))
         for a, v in fixed.items():
-            X[i, o, a] = v
+            row[a] = v
         if rest:
-            X[i, o, rest] = (1.0 - total) * w
+            row[rest] = (1.0 - total) * w
     return X
 
 
@@ -224,6 +307,8 @@ def sample_strategies(dyn, n: int, rng=None, method: str = "lhs", eps: float = 1
 
     _checks.sample_strategies(n, rng, method, eps)
     rng = np.random.default_rng(rng)
+    if is_ragged(dyn):
+        return _ragged_samples(dyn, n, rng, method, eps)
     N, Q, M = dyn.shape
     if method == "dirichlet":
         X = rng.dirichlet(np.ones(M), size=(n, N, Q))
@@ -243,14 +328,48 @@ def sample_strategies(dyn, n: int, rng=None, method: str = "lhs", eps: float = 1
     return (1 - eps) * X + eps / M
 
 
+def _ragged_samples(dyn, n, rng, method, eps) -> tuple[np.ndarray, ...]:
+    """:func:`sample_strategies` of a heterogeneous game: per-agent (n, Q_i, M_i) arrays."""
+    if method == "dirichlet":
+        parts = [rng.dirichlet(np.ones(M), size=(n, Q)) for Q, M in dyn.shape]
+    elif method == "lhs":
+        d = dyn.n_free
+        U = (rng.permuted(np.tile(np.arange(n), (d, 1)), axis=1).T + rng.random((n, d))) / n
+        parts = []
+        for (Q, M), Ui in zip(dyn.shape, dyn.layout.split_logit(U)):  # (n, Q, M-1) per agent
+            X = np.empty((n, Q, M))
+            remaining = np.ones((n, Q))
+            for k in range(M - 1):
+                v = 1.0 - (1.0 - Ui[..., k]) ** (1.0 / (M - 1 - k))
+                X[..., k] = remaining * v
+                remaining = remaining * (1.0 - v)
+            X[..., M - 1] = remaining
+            parts.append(X)
+    else:
+        raise ParameterError(f"method must be 'lhs' or 'dirichlet', got {method!r}")
+    return tuple((1 - eps) * X + eps / X.shape[-1] for X in parts)
+
+
+def sample_rows(dyn, samples) -> np.ndarray:
+    """Samples of :func:`sample_strategies` as flat rows (n, n_strategy) (ragged) or (n, N, Q, M) (uniform)."""
+    if isinstance(samples, tuple):
+        n = samples[0].shape[0]
+        return np.concatenate([s.reshape(n, -1) for s in samples], axis=1)
+    return samples
+
+
 # ------------------------------------------------------------------ trajectories
 def start_strategies(dyn, Y) -> np.ndarray:
-    """Strategies (B, N, Q, M) of log-ratio rows ``Y`` (B, n_free), for :mod:`crldgen.iterate`."""
+    """Strategies (B, N, Q, M) of log-ratio rows ``Y`` (B, n_free), for :mod:`crldgen.iterate`.
+
+    Heterogeneous games: flat rows (B, n_strategy) (which :mod:`crldgen.iterate` accepts).
+    """
     Y = np.atleast_2d(np.asarray(Y, dtype=float))
-    out = np.empty((Y.shape[0], int(np.prod(dyn.shape))))
+    ragged = is_ragged(dyn)
+    out = np.empty((Y.shape[0], dyn.layout.n_strategy if ragged else int(np.prod(dyn.shape))))
     for b in range(Y.shape[0]):
         dyn.module.strategy_of_logit(np.ascontiguousarray(Y[b]), out[b])
-    return out.reshape((Y.shape[0],) + dyn.shape)
+    return out if ragged else out.reshape((Y.shape[0],) + dyn.shape)
 
 
 def batch_overrides(dyn, params: dict) -> dict:

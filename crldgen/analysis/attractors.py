@@ -25,8 +25,8 @@ import numpy as np
 from . import _checks
 from ..errors import ParameterError, StrategyError
 from ..runtime.identity import tag_result
-from ._core import (Result, System, batch_overrides, coordinate, effective_params, params_key, sample_strategies,
-                    set_probability)
+from ._core import (Result, System, batch_overrides, coordinate, effective_params, flat, is_ragged, not_for_ragged,
+                    params_key, sample_rows, sample_strategies, set_probability)
 from .fixedpoints import newton
 from .linear import FixedPoint, report
 
@@ -44,7 +44,8 @@ class _Attractors:
         self.match_tol = match_tol
         self.items: list[Result] = []
         for pt in known or ():
-            self._add(np.asarray(pt.X if isinstance(pt, Result) else pt, dtype=float),
+            X = pt.X if isinstance(pt, Result) else pt
+            self._add(X if isinstance(X, tuple) else np.asarray(X, dtype=float),
                       pt if isinstance(pt, FixedPoint) else None)
 
     def _add(self, X, fp):
@@ -71,13 +72,15 @@ class _Attractors:
             if d <= self.match_tol:
                 self.items[k].count += 1
                 return k
-        k = self._add(fp.X if fp is not None else np.asarray(X, dtype=float), fp)
+        k = self._add(fp.X if fp is not None else X if isinstance(X, tuple) else np.asarray(X, dtype=float), fp)
         self.items[k].count += 1
         return k
 
 
 def attractor_distance(A, fp, X) -> float:
     """Max-abs distance of strategy ``X`` to attractor ``A`` (ignoring a neutral set's free blocks)."""
+    if isinstance(A, tuple) or isinstance(X, tuple):  # heterogeneous games: per-agent arrays (no neutral sets)
+        return float(np.max(np.abs(flat(A) - flat(X))))
     diff = np.abs(np.asarray(A, dtype=float) - np.asarray(X, dtype=float))
     free = getattr(fp, "free_blocks", None) if fp is not None else None
     if free:
@@ -99,6 +102,11 @@ def _polish(system: System, X, y, match_tol: float):
     from . import boundary as bd
 
     y_fp, _, _ = newton(system, y)
+    if system.ragged:  # interior points only (no face search for heterogeneous games yet)
+        if y_fp is None:
+            return None
+        fp = report(system, y_fp)
+        return fp if attractor_distance(fp.X, fp, X) <= match_tol else None
     if y_fp is not None:
         Xf = system.X(y_fp)
         free = bd.free_blocks(system, Xf, np.ones(system.shape, dtype=bool))
@@ -154,8 +162,10 @@ class BasinResult(Result):
             if a.fixed_point is not None and a.fixed_point.get("on_boundary"):
                 kind += " (boundary)"
             err = f" +- {self.stderr[k]:.3f}" if "stderr" in self else ""
+            head = np.concatenate([x[..., :-1].ravel() for x in a.X]) if isinstance(a.X, tuple) else \
+                a.X[..., :-1].ravel()
             lines.append(f"{k:>3} fraction {self.fractions[k]:.4f}{err}  {kind:<15} X[..., :-1] = "
-                         + np.array2string(a.X[..., :-1].ravel(), precision=4, max_line_width=10**6))
+                         + np.array2string(head, precision=4, max_line_width=10**6))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -167,9 +177,14 @@ def _classify(dyn, X0, params, tmax, tol, match_tol, attractors):
     system = System(dyn, params)
     reg = _Attractors(system, match_tol, _known(attractors))
     runs = dyn.trajectories(X0, tmax, tol, progress=False, on_divergence="flag", **batch_overrides(dyn, params))
-    Y = runs.final_logit.reshape(len(runs), -1)
+    if is_ragged(dyn):
+        Y = sample_rows(dyn, runs.final_logit)
+        finals = [dyn.layout.split(x) for x in sample_rows(dyn, runs.final)]
+    else:
+        Y = runs.final_logit.reshape(len(runs), -1)
+        finals = runs.final
     labels = np.array([reg.label(X, y, bool(c) and not d)
-                       for X, y, c, d in zip(runs.final, Y, runs.converged, runs.diverged)], dtype=int)
+                       for X, y, c, d in zip(finals, Y, runs.converged, runs.diverged)], dtype=int)
     counts = np.array([np.sum(labels == k) for k in range(len(reg.items))], dtype=float)
     total = max(counts.sum(), 1.0)
     return runs, labels, reg.items, counts / total
@@ -221,8 +236,9 @@ def basins(dyn, x, y, grid=21, *, base=None, x_range=(0.01, 0.99), y_range=(0.01
                 X = set_probability(base, [cx, cy], [vx, vy])
             except StrategyError:  # both axes in one (agent, state): beyond the simplex
                 continue
-            if np.all(X > 0) and np.allclose(X.sum(-1), 1.0, rtol=0, atol=1e-12):
-                starts.append(X)
+            parts = X if isinstance(X, tuple) else (X,)
+            if all(np.all(x > 0) and np.allclose(x.sum(-1), 1.0, rtol=0, atol=1e-12) for x in parts):
+                starts.append(flat(X) if isinstance(X, tuple) else X)
                 where.append((j, k))
     if not starts:
         raise ParameterError("no grid point of the slice is a strategy in the interior of the simplex")
@@ -251,7 +267,7 @@ def basin_fractions(dyn, n_samples: int = 1000, rng=None, *, sampling: str = "di
     n = max(int(np.sum(labels >= 0)), 1)
     return BasinResult(labels=labels, attractors=items, fractions=fractions,
                        stderr=np.sqrt(fractions * (1 - fractions) / n), steps=runs.steps,
-                       converged=runs.converged, X0=X0, n_starts=len(X0),
+                       converged=runs.converged, X0=X0, n_starts=len(runs),
                        params=effective_params(System(dyn, p)), overrides=params_key(p))
 
 
@@ -277,14 +293,17 @@ class TippingPoint(Result):
 
 
 def _line(dyn, X_start, X_end, coordinate_, interval, base):
+    """The line's ends (flat vectors for heterogeneous games: the line is taken in the flat strategy)."""
+    shape = flat if is_ragged(dyn) else (lambda X: X)
     if coordinate_ is not None:
         c = coordinate(dyn, coordinate_, "coordinate")
         base = dyn.uniform_strategy() if base is None else dyn.check_strategy(base, "base")
         lo, hi = interval
-        return set_probability(base, [c], [lo]), set_probability(base, [c], [hi]), (float(lo), float(hi))
+        return (shape(set_probability(base, [c], [lo])), shape(set_probability(base, [c], [hi])),
+                (float(lo), float(hi)))
     if X_start is None or X_end is None:
         raise ParameterError("give either X_start and X_end, or coordinate= and interval= (with base=)")
-    return dyn.check_strategy(X_start, "X_start"), dyn.check_strategy(X_end, "X_end"), None
+    return shape(dyn.check_strategy(X_start, "X_start")), shape(dyn.check_strategy(X_end, "X_end")), None
 
 
 @tag_result
@@ -327,7 +346,7 @@ def tipping_point(dyn, X_start=None, X_end=None, *, coordinate=None, interval=(0
     ends = []
     for t in (0.0, 1.0):
         r = run(t)
-        ends.append((_polish(system, r.final, r.final_logit.ravel(), 1e-2), r))
+        ends.append((_polish(system, r.final, flat(r.final_logit), 1e-2), r))
     A = [e[0].X if e[0] is not None else e[1].final for e in ends]
     A_fp = [e[0] for e in ends]
     if max(attractor_distance(A[0], A_fp[0], A[1]), attractor_distance(A[1], A_fp[1], A[0])) < 1e-6:
@@ -359,9 +378,10 @@ def tipping_point(dyn, X_start=None, X_end=None, *, coordinate=None, interval=(0
     if span is not None:
         value = span[0] + t * scale
         value_bracket = (span[0] + lo * scale, span[0] + hi * scale)
+    shaped = dyn.layout.split if is_ragged(dyn) else (lambda X: X)
     return TippingPoint(t=t, bracket=(lo, hi), value=value, value_bracket=value_bracket,
-                        X=(1 - t) * Xa + t * Xb, X_lo=(1 - lo) * Xa + lo * Xb, X_hi=(1 - hi) * Xa + hi * Xb,
-                        X_start=Xa, X_end=Xb, span=span,
+                        X=shaped((1 - t) * Xa + t * Xb), X_lo=shaped((1 - lo) * Xa + lo * Xb),
+                        X_hi=shaped((1 - hi) * Xa + hi * Xb), X_start=shaped(Xa), X_end=shaped(Xb), span=span,
                         attractors=tuple(e[0] if e[0] is not None else e[1].final for e in ends),
                         n_trajectories=count, steps_lo=int(steps_lo), steps_hi=int(steps_hi),
                         params=effective_params(system), overrides=params_key(p))
@@ -399,10 +419,13 @@ def critical_slowing_down(dyn, tip: TippingPoint, distances=None, *, tmax: int =
     ts = np.concatenate([tip.t - d / scale, tip.t + d / scale])
     if np.any(ts < 0) or np.any(ts > 1):
         raise ParameterError("distances reach beyond the ends of the line")
-    runs = dyn.trajectories(np.array([(1 - t) * tip.X_start + t * tip.X_end for t in ts]), tmax, tol,
+    Xa, Xb = (flat(tip.X_start), flat(tip.X_end)) if is_ragged(dyn) else (tip.X_start, tip.X_end)
+    runs = dyn.trajectories(np.array([(1 - t) * Xa + t * Xb for t in ts]), tmax, tol,
                             progress=False, **batch_overrides(dyn, p))
-    A = [(a.X, a) if isinstance(a, Result) else (np.asarray(a), None) for a in tip.attractors]
-    dist = np.array([[attractor_distance(a, f, X) for a, f in A] for X in runs.final])
+    A = [(a.X, a) if isinstance(a, Result) else (a if isinstance(a, tuple) else np.asarray(a), None)
+         for a in tip.attractors]
+    finals = sample_rows(dyn, runs.final) if is_ragged(dyn) else runs.final
+    dist = np.array([[attractor_distance(a, f, X) for a, f in A] for X in finals])
     side = np.repeat([0, 1], len(d))
     reached = (dist[np.arange(len(ts)), side] < 0.25 * dist[np.arange(len(ts)), 1 - side]) & runs.converged
     steps = runs.steps.reshape(2, len(d))
@@ -476,7 +499,7 @@ def stable_manifold(dyn, saddle, *, eigen_index: int | None = None, eps: float =
     if fp.get("on_boundary") or fp.get("eigenvectors") is None:
         raise ParameterError("stable_manifold needs an interior saddle with eigenvectors; this point lies on the "
                              "boundary of the simplex or is a neutral set (its stable manifold is not traced)")
-    fp = report(system, fp.y.ravel()) if fp.params != effective_params(system) else fp
+    fp = report(system, flat(fp.y)) if fp.params != effective_params(system) else fp
     ev, vecs = np.asarray(fp.eigenvalues, dtype=complex), fp.eigenvectors
     if eigen_index is None:
         cand = [k for k in range(len(ev)) if abs(ev[k].imag) < 1e-12 and 0 < abs(ev[k]) < 1]
@@ -489,7 +512,7 @@ def stable_manifold(dyn, saddle, *, eigen_index: int | None = None, eps: float =
     lam = float(lam.real)
     v = np.real(vecs[:, eigen_index])
     v /= np.linalg.norm(v)
-    y0 = fp.y.ravel()
+    y0 = flat(fp.y)
     m = int(n_per_domain)
     radii = eps * abs(lam) ** (-np.arange(m) / m)
     branches = []
@@ -507,7 +530,9 @@ def stable_manifold(dyn, saddle, *, eigen_index: int | None = None, eps: float =
                 break
             layers.append(nxt)
         pts = np.array([y0] + [y for layer in layers for y in layer])
-        branches.append(Result(y=pts, X=np.array([system.X(y) for y in pts])))
+        Xs = [system.X(y) for y in pts]
+        branches.append(Result(y=pts, X=np.array(Xs) if not system.ragged else
+                               tuple(np.array([X[i] for X in Xs]) for i in range(dyn.n_agents))))
     return Result(branches=branches, eigenvalue=lam, eigenvector=v, saddle=fp)
 
 
@@ -524,7 +549,7 @@ def crossing(dyn, curve, coordinate_, value: float) -> list[np.ndarray]:
     Y = Y.reshape(len(Y), -1)
 
     def f(y):
-        return float(dyn.from_logit(y)[c]) - value
+        return float(dyn.from_logit(y)[c[0]][c[1], c[2]]) - value
 
     s = np.array([f(y) for y in Y])
     out = []

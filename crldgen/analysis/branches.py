@@ -27,7 +27,8 @@ import numpy as np
 from . import _checks
 from ..errors import ParameterError
 from ..runtime.identity import tag_result
-from ._core import Result, System, batch_overrides, coordinate, effective_params, params_key, run_one
+from ._core import (Result, System, batch_overrides, coordinate, effective_params, flat, is_ragged, not_for_ragged,
+                    params_key, run_one)
 from .fixedpoints import newton
 from .linear import HYPERBOLIC_TOL, _is_complex
 
@@ -42,10 +43,19 @@ def make_observable(dyn, observable):
     ``(state, action)`` (indices or labels): mean over agents of ``X[:, state, action]``;
     a triple ``(agent, state, action)``: that probability; or any callable.
     """
-    if observable is None:
-        return lambda X: float(np.mean(X[..., 0]))
     if callable(observable):
         return lambda X: float(observable(X))
+    if is_ragged(dyn):  # X is a tuple of per-agent (Q_i, M_i) arrays; labels are each agent's own
+        if observable is None:
+            return lambda X: float(np.mean(np.concatenate([x[..., 0].ravel() for x in X])))
+        obs = tuple(observable)
+        if len(obs) == 2:
+            cs = [coordinate(dyn, (i,) + obs, "observable") for i in range(dyn.n_agents)]
+            return lambda X: float(np.mean([X[i][s, a] for i, s, a in cs]))
+        i, s, a = coordinate(dyn, obs, "observable")
+        return lambda X: float(X[i][s, a])
+    if observable is None:
+        return lambda X: float(np.mean(X[..., 0]))
     obs = tuple(observable)
     if len(obs) == 2:
         _, s, a = coordinate(dyn, (0,) + obs, "observable")
@@ -228,15 +238,34 @@ class ContinuationResult(Result):
 
 def _start_point(branch, X0, mu0):
     sys_ = branch.system(mu0)
-    arr = np.asarray(X0, dtype=float)
-    y0 = arr.ravel() if arr.shape in ((branch.n,), branch.dyn.shape[:2] + (branch.dyn.shape[2] - 1,)) \
-        else sys_.y(arr)
+    if is_ragged(branch.dyn):
+        y0 = _ragged_start(branch.dyn, sys_, X0)
+    else:
+        arr = np.asarray(X0, dtype=float)
+        y0 = arr.ravel() if arr.shape in ((branch.n,), branch.dyn.shape[:2] + (branch.dyn.shape[2] - 1,)) \
+            else sys_.y(arr)
     y, res, _ = newton(sys_, y0)
     if y is None:
         raise ParameterError(
             f"no fixed point near the start strategy at {branch.name}={mu0} (Newton ended with residual {res:.3g});"
             " start from a fixed point (e.g. from crldgen.fixed_points) or from the end of a trajectory")
     return y
+
+
+def _ragged_start(dyn, sys_, X0) -> np.ndarray:
+    """Flat log-ratios of a heterogeneous game's start: flat log-ratios, per-agent log-ratio arrays, a
+    FixedPoint, a Trajectory, or a strategy (tuple or flat)."""
+    if hasattr(X0, "final_logit"):
+        return flat(X0.final_logit)
+    if hasattr(X0, "y") and hasattr(X0, "eigenvalues"):
+        return flat(X0.y)
+    lay = dyn.layout
+    if isinstance(X0, np.ndarray) and X0.dtype != object and X0.shape == (lay.n_free,):
+        return np.array(X0, dtype=float)
+    if isinstance(X0, (tuple, list)) and len(X0) == dyn.n_agents and all(
+            np.shape(x) == s for x, s in zip(X0, lay.logit_shapes())):
+        return lay.flatten_logit(X0, "X0")
+    return sys_.y(X0)
 
 
 @tag_result
@@ -346,10 +375,15 @@ def continuation(dyn, param: str, X0, *, start: float | None = None, bounds=(Non
             break
     U = np.array(pts)
     values = U[:, -1] * scale
-    Xs = np.array([branch.system(v).X(uu[:-1]) for v, uu in zip(values, U)])
+    Xs = [branch.system(v).X(uu[:-1]) for v, uu in zip(values, U)]
+    observed = np.array([obs(X) for X in Xs])
+    if is_ragged(dyn):  # per-agent (L, Q_i, M_i) arrays
+        Xs = tuple(np.array([X[i] for X in Xs]).reshape((len(U),) + s) for i, s in enumerate(dyn.shape))
+    else:
+        Xs = np.array(Xs)
     E = np.array(eigs)
     return ContinuationResult(
-        param_name=param, param=values, X=Xs, y=U[:, :-1], observable=np.array([obs(X) for X in Xs]),
+        param_name=param, param=values, X=Xs, y=U[:, :-1], observable=observed,
         stable=np.array([tt[1] == 0 for tt in tests], dtype=bool),
         spectral_radius=np.max(np.abs(E), axis=1) if E.size else np.zeros(len(values)),
         eigenvalues=E, arclength=np.array(arcs), bifurcations=bifs, stop_reason=reason,
@@ -492,6 +526,7 @@ def hysteresis(dyn, param: str, lo: float, hi: float, X0=None, *, observable=Non
         ``up``/``down`` arrays ready to plot (``param``, ``observable``, ``X``) and ``jumps``
         recording where each stable branch ends.
     """
+    not_for_ragged(dyn, "hysteresis")
     _checks.hysteresis(param, lo, hi, X0, jump, tmax, tol, max_pieces, ds, ds_max, param_scale, max_steps)
     ckw = dict(ds=ds, ds_max=ds_max, param_scale=param_scale, max_steps=max_steps)
     jump = (hi - lo) * 1e-3 if jump is None else float(jump)
@@ -553,6 +588,7 @@ def hysteresis_sweep(dyn, param: str, values, X0=None, *, tmax: int = 2500, tol:
     quarter of that observable's range over the sweeps (no jumps when it is flat). The
     result records both (``observable_name``, ``threshold``).
     """
+    not_for_ragged(dyn, "hysteresis_sweep")
     _checks.hysteresis_sweep(param, values, X0, tmax, tol, threshold)
     from ..iterate import sweep
 

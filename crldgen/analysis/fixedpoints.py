@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks
-from ..errors import ParameterError
+from ..errors import ParameterError, StrategyError
 from ..runtime.identity import tag_result
-from ._core import MAX_STEP, Y_LIMIT, Result, System, effective_params, params_key, run_batch, sample_strategies
+from ._core import (MAX_STEP, Y_LIMIT, Result, System, effective_params, flat, is_ragged, params_key, run_batch,
+                    sample_rows, sample_strategies)
 from .linear import FixedPoint, report
 
 #: Newton stops when ``max |G|`` falls below this; points with ``max |G|`` above ACCEPT_TOL are dropped
@@ -132,7 +133,7 @@ class FixedPointResult(Result):
                     where += f"curved ({len(pt.tangent)}-d tangent) "
             lines.append(f"{k:>3} {pt.type:<22} {pt.spectral_radius:10.6f} {pt.flow_type:<22} "
                          f"{pt.relaxation_time:12.4g} {pt.residual:9.2e}  {where} "
-                         + np.array2string(pt.X[..., :-1].ravel(), precision=4, separator=" ",
+                         + np.array2string(_head(pt.X), precision=4, separator=" ",
                                            max_line_width=10 ** 6))
         if s["n_unconverged"]:
             lines.append(f"{s['n_unconverged']} of {self.n_trajectories} trajectories did not converge within "
@@ -156,6 +157,13 @@ class FixedPointResult(Result):
     @property
     def stable_points(self) -> list:
         return [pt for pt in self.points if pt.stable]
+
+
+def _head(X) -> np.ndarray:
+    """``X[..., :-1]`` flattened (per-agent tuples of heterogeneous games concatenated)."""
+    if isinstance(X, tuple):
+        return np.concatenate([x[..., :-1].ravel() for x in X])
+    return X[..., :-1].ravel()
 
 
 def _profile(pt) -> str:
@@ -292,6 +300,9 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
         ``.search`` says what was searched, ``.params`` the parameter values used.
     """
     _checks.fixed_points(guesses, n_starts, rng, sampling, iterate, tmax, tol, dedupe_tol)
+    if is_ragged(dyn):
+        return _ragged_fixed_points(dyn, guesses, n_starts, rng, sampling, iterate, tmax, tol, dedupe_tol, boundary,
+                                    p)
     from . import boundary as bd
 
     system = System(dyn, p)
@@ -451,5 +462,89 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
         boundary_points=[pt for pt in points if pt.on_boundary],
         pure=pure_reports,
         n_starts=n_used, n_trajectories=len(starts) if iterate else 0,
+        n_newton_starts=len(newton_starts), n_converged=n_found, search=search,
+        params=effective_params(system), overrides=params_key(p))
+
+
+def _ragged_guesses(dyn, guesses) -> list[np.ndarray]:
+    """Flat interior strategies of ``guesses``: one strategy (tuple or flat) or a list of them."""
+    lay = dyn.layout
+    try:
+        rows = [lay.flatten(guesses, "guesses")]
+    except StrategyError:
+        if isinstance(guesses, np.ndarray) and guesses.ndim == 2 and guesses.shape[1] == lay.n_strategy:
+            rows = list(np.asarray(guesses, dtype=float))
+        elif isinstance(guesses, (tuple, list)):
+            rows = [lay.flatten(g, f"guesses[{k}]") for k, g in enumerate(guesses)]
+        else:
+            raise
+    out = []
+    for row in rows:
+        row = np.clip(row, 1e-300, None)  # a pure strategy as a guess: nudge it into the interior
+        for r in range(lay.n_rows):
+            sl = slice(lay.row_x[r], lay.row_x[r] + lay.row_m[r])
+            row[sl] /= row[sl].sum()
+        out.append(row)
+    return out
+
+
+def _ragged_fixed_points(dyn, guesses, n_starts, rng, sampling, iterate, tmax, tol, dedupe_tol, boundary,
+                         p) -> FixedPointResult:
+    """:func:`fixed_points` of a heterogeneous game: interior points only (Newton in the flat log-ratios).
+
+    The boundary (face) search is not supported for heterogeneous games yet: actor-critic
+    learners need ``boundary=False`` (their attractors are typically on the boundary, so
+    an interior-only answer is not the default).
+    """
+    if boundary or (boundary is None and dyn.learner == "actor_critic"):
+        raise ParameterError(
+            "fixed_points: the boundary (face) search is not supported for heterogeneous games yet (agents with "
+            f"different numbers of actions or observations, M={dyn.action_counts}, Q={dyn.observation_counts}); "
+            "pass boundary=False for the interior fixed points only")
+    system = System(dyn, p)
+    rng = np.random.default_rng(rng)
+    starts = []
+    if guesses is not None:
+        starts.extend(system.y(g) for g in _ragged_guesses(dyn, guesses))
+    if n_starts:
+        starts.extend(system.y(X) for X in sample_rows(dyn, sample_strategies(dyn, n_starts, rng, sampling)))
+    n_used = len(starts)
+    newton_starts = list(starts)
+    n_unconverged = 0
+    if iterate and starts:
+        ends = run_batch(dyn, np.array(starts), tmax, 1e-10, p)
+        Y = np.concatenate([v.reshape(len(ends), -1) for v in ends.final_logit], axis=1)
+        ok = ~np.asarray(ends.diverged, dtype=bool) & np.all(np.isfinite(Y), axis=1)
+        newton_starts.extend(Y[ok])
+        n_unconverged = int(np.sum(~np.asarray(ends.converged, dtype=bool)))
+    finite = [np.max(np.abs(v)) for v in newton_starts if v.size and np.all(np.isfinite(v))]
+    y_limit = max(Y_LIMIT, 4.0 * max(finite, default=0.0))
+    roots: list = []  # (y, FixedPoint)
+    n_found = 0
+    for y0 in newton_starts:
+        y, res, _ = newton(system, y0, tol=tol, y_limit=y_limit)
+        if y is None or res >= ACCEPT_TOL * max(1.0, float(np.max(np.abs(y))) if y.size else 1.0):
+            continue
+        n_found += 1
+        rec = next((fp for y_seen, fp in roots
+                    if np.max(np.abs(y_seen - y)) <= dedupe_tol * max(1.0, np.max(np.abs(y)))), None)
+        if rec is not None:
+            rec["hits"] += 1
+            continue
+        fp = report(system, y)
+        fp["hits"] = 1
+        roots.append((y, fp))
+    points = [fp for _, fp in roots]
+    points.sort(key=lambda pt: (not pt.stable, pt.n_unstable, tuple(np.round(-flat(pt.X), 9))))
+    note = (f"not searched (the boundary search is not supported for heterogeneous games yet; {dyn.learner}: "
+            + ("every face repels, all fixed points are interior)" if dyn.learner == "sarsa" else
+               "boundary=False: interior points only)"))
+    search = dict(boundary=False, boundary_note=note, faces_tried=0, faces=[], n_pure=0, n_pure_total=0,
+                  n_unconverged=n_unconverged)
+    X = tuple(np.array([pt.X[i] for pt in points]).reshape((len(points),) + shape)
+              for i, shape in enumerate(dyn.shape))
+    return FixedPointResult(
+        points=points, X=X, stable=np.array([pt.stable for pt in points], dtype=bool), neutral_sets=[],
+        boundary_points=[], pure=[], n_starts=n_used, n_trajectories=len(starts) if iterate else 0,
         n_newton_starts=len(newton_starts), n_converged=n_found, search=search,
         params=effective_params(system), overrides=params_key(p))

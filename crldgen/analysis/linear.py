@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _hooks
+from ..errors import ParameterError, StrategyError
 from ..runtime.identity import tag_result
 from . import _checks
 from ._core import Result, System, effective_params
@@ -120,15 +121,17 @@ class FixedPoint(Result):
 
     def summary_row(self) -> str:
         X = self.X
+        head = X[..., :-1].ravel() if not isinstance(X, tuple) else np.concatenate([x[..., :-1].ravel() for x in X])
         return (f"{self.type:<15} {self.spectral_radius:10.6f} {self.flow_type:<15} "
                 f"{self.relaxation_time:12.4g} {self.residual:9.2e}  "
-                + np.array2string(X[..., :-1].ravel(), precision=4, separator=" ", max_line_width=10**6))
+                + np.array2string(head, precision=4, separator=" ", max_line_width=10**6))
 
     def __repr__(self) -> str:
         head = ("FixedPoint(type={!r}, stable={}, spectral_radius={:.6g}, flow_type={!r}, "
                 "relaxation_time={:.4g}, residual={:.2e})").format(
             self.type, self.stable, self.spectral_radius, self.flow_type, self.relaxation_time, self.residual)
-        X = np.array2string(self.X, precision=6, prefix="  X=")
+        X = np.array2string(self.X, precision=6, prefix="  X=") if not isinstance(self.X, tuple) else \
+            "(" + ", ".join(np.array2string(x, precision=6, prefix="  X=") for x in self.X) + ")"
         ev = np.array2string(self.eigenvalues, precision=6, prefix="  eigenvalues=")
         return f"{head}\n  X={X}\n  eigenvalues={ev}"
 
@@ -136,7 +139,6 @@ class FixedPoint(Result):
 def report(system: System, y, **extra) -> FixedPoint:
     """Stability report at log-ratio coordinates ``y`` (see :class:`FixedPoint`)."""
     y = np.asarray(y, dtype=float).ravel()
-    N, Q, M = system.shape
     J = system.J(y)
     F = system.step(y) - y
     ev, vecs = np.linalg.eig(J)
@@ -147,13 +149,13 @@ def report(system: System, y, **extra) -> FixedPoint:
         relax = -1.0 / np.log(rho) if rho != 1.0 else np.inf
     map_type = classify_map(ev)
     flow_type = classify_flow(flow_ev)
-    boundary_fields = dict(on_boundary=False, support=np.ones((N, Q, M), dtype=bool), transversal_actions=[],
+    boundary_fields = dict(on_boundary=False, support=system.full_support(), transversal_actions=[],
                            transversal_rates=np.zeros(0), transversal_multipliers=np.zeros(0),
                            face_eigenvalues=_real_if_close(ev), asymptotic=False, neutral_dimension=0,
                            free_blocks=[], tangent=None)
     boundary_fields.update(extra)
     return FixedPoint(
-        X=system.X(y), y=y.reshape(N, Q, M - 1),
+        X=system.X(y), y=system.y_shaped(y),
         residual=float(np.max(np.abs(F))) if F.size else 0.0,
         flow_residual=float(np.max(np.abs(F / system.alpha_rows))) if F.size else 0.0,
         stable=map_type.startswith("stable"), type=map_type, spectral_radius=rho,
@@ -191,6 +193,8 @@ def stability(dyn, X, **p) -> FixedPoint:
         coordinates, spectral radius, classification, relaxation time. ``X`` need not
         be a fixed point: check ``residual``.
     """
+    if getattr(dyn, "ragged", False):
+        return _ragged_stability(dyn, X, p)
     _checks.strategy_arg("X", X)
     system = System(dyn, p)
     arr = np.asarray(X, dtype=float)
@@ -201,6 +205,31 @@ def stability(dyn, X, **p) -> FixedPoint:
         face = boundary.FaceSystem(system, Xc > 0)
         return boundary.face_report(system, face, face.z(Xc))
     return report(system, _as_y(system, X))
+
+
+def _ragged_stability(dyn, X, p) -> FixedPoint:
+    """:func:`stability` of a heterogeneous game (interior strategies; faces are not supported yet)."""
+    system = System(dyn, p)
+    if hasattr(X, "final_logit"):  # a Trajectory: its exact final state
+        X = X.final_logit
+    elif hasattr(X, "y") and hasattr(X, "eigenvalues"):  # a FixedPoint
+        X = X.y
+    lay = dyn.layout
+    if isinstance(X, np.ndarray) and X.dtype != object and X.shape == (system.n,):
+        y = np.array(X, dtype=float)
+    elif isinstance(X, (tuple, list)) and len(X) == dyn.n_agents and all(
+            np.shape(x) == s for x, s in zip(X, lay.logit_shapes())):
+        y = lay.flatten_logit(X, "X")
+    else:
+        flat = dyn._flat(X, "X")
+        if dyn.learner == "actor_critic" and np.all(np.isfinite(flat)) and np.any(flat == 0):
+            raise ParameterError(
+                "stability at a strategy on the boundary of the simplex (zero entries) is not supported for "
+                "heterogeneous games yet; give an interior strategy")
+        y = system.y(flat)
+    if not np.all(np.isfinite(y)):
+        raise StrategyError("X: log-ratio coordinates must be finite")
+    return report(system, y)
 
 
 def _as_y(system: System, X) -> np.ndarray:

@@ -734,3 +734,236 @@ def strategy_step_rows(Xs, theta, alpha, beta, gamma, direction, out):
     for k in range(Xs.shape[0]):
         strategy_step(Xs[k], theta, alpha, beta, gamma, direction, out[k])
 '''
+
+
+# ------------------------------------------------------------------ heterogeneous games
+#: Row-table versions of the template functions for heterogeneous games (agent ``i`` has
+#: ``M_i`` actions, ``Q_i`` observations; see :mod:`crldgen.ragged`). A heterogeneous module
+#: defines ``N_ROWS`` and the int64 tables ``ROW_AGENT, ROW_OBS, ROW_M, ROW_X, ROW_Y``
+#: (row ``r`` = ``(agent, observation)``, agent-major: ``X[ROW_X[r] + a]`` for
+#: ``a < ROW_M[r]``, ``y[ROW_Y[r] + a]`` for ``a < ROW_M[r] - 1``), ``NX`` (``sum_i Q_i M_i``),
+#: ``N_TISAS``, ``N_RISA`` and ``OBS_COUNTS_ARR``; the generator substitutes these functions
+#: by name into the uniform template text (the same arithmetic per row).
+RAGGED_FUNCTIONS = {
+    "logit_of_strategy": r'''
+@numba.njit(cache=True)
+def logit_of_strategy(X, y):
+    for r in range(N_ROWS):
+        m1 = ROW_M[r] - 1
+        x0 = ROW_X[r]
+        y0 = ROW_Y[r]
+        last = math.log(X[x0 + m1])
+        for a in range(m1):
+            y[y0 + a] = math.log(X[x0 + a]) - last
+''',
+    "strategy_step": r'''
+@numba.njit(cache=True)
+def strategy_step(X, theta, alpha, beta, gamma, direction, out):
+    """One step of crld-math section 4 in strategy coordinates (direction -1: reverse step)."""
+    td = np.empty(NX)
+    tderror(X, theta, alpha, beta, gamma, td)
+    for r in range(N_ROWS):
+        i = ROW_AGENT[r]
+        m = ROW_M[r]
+        x0 = ROW_X[r]
+        top = -np.inf
+        for a in range(m):
+            top = max(top, direction * alpha[i] * td[x0 + a])
+        tot = 0.0
+        for a in range(m):
+            w = X[x0 + a] * math.exp(direction * alpha[i] * td[x0 + a] - top)
+            out[x0 + a] = w
+            tot += w
+        for a in range(m):
+            out[x0 + a] /= tot
+''',
+    "strategy_of_logit": r'''
+@numba.njit(cache=True)
+def strategy_of_logit(y, X):
+    """X = softmax of (y, 0) per row with M_r-1 exponentials (the largest entry's is 1).
+
+    Probabilities below ~1e-308 underflow to exactly 0.0; rows still sum to 1.
+    """
+    for r in range(N_ROWS):
+        m = ROW_M[r]
+        m1 = m - 1
+        x0 = ROW_X[r]
+        y0 = ROW_Y[r]
+        if m == 2:
+            v = y[y0]
+            e = math.exp(-abs(v))
+            inv = 1.0 / (1.0 + e)
+            if v > 0.0:
+                X[x0] = inv
+                X[x0 + 1] = e * inv
+            else:
+                X[x0] = e * inv
+                X[x0 + 1] = inv
+        else:
+            top = 0.0
+            arg = m1
+            for a in range(m1):
+                if y[y0 + a] > top:
+                    top = y[y0 + a]
+                    arg = a
+            tot = 0.0
+            for a in range(m):
+                if a == arg:
+                    e = 1.0
+                elif a == m1:
+                    e = math.exp(-top)
+                else:
+                    e = math.exp(y[y0 + a] - top)
+                X[x0 + a] = e
+                tot += e
+            inv = 1.0 / tot
+            for a in range(m):
+                X[x0 + a] *= inv
+''',
+    "strategy_ok": r'''
+@numba.njit(cache=True)
+def strategy_ok(X, interior, atol):
+    """X (flat) is finite, >= 0 (> 0 with ``interior``) and every row sums to 1 within atol."""
+    for r in range(N_ROWS):
+        x0 = ROW_X[r]
+        tot = 0.0
+        for a in range(ROW_M[r]):
+            x = X[x0 + a]
+            if not (x >= 0.0 and x <= 1.0 + atol):  # NaN and inf fail too
+                return False
+            if interior and x == 0.0:
+                return False
+            tot += x
+        if abs(tot - 1.0) > atol:
+            return False
+    return True
+''',
+    "logit_from_logs": r'''
+@numba.njit(cache=True)
+def logit_from_logs(logs, y):
+    """y[ROW_Y[r] + a] = logs[ROW_X[r] + a] - logs[ROW_X[r] + M_r - 1]: log-ratios from the logs of a strategy
+    (crldgen.iterate takes the logs with numpy, as its batch path does, so both agree bit for bit)."""
+    for r in range(N_ROWS):
+        m1 = ROW_M[r] - 1
+        x0 = ROW_X[r]
+        y0 = ROW_Y[r]
+        last = logs[x0 + m1]
+        for a in range(m1):
+            y[y0 + a] = logs[x0 + a] - last
+''',
+    "checked_strategy_step": r'''
+@numba.njit(cache=True)
+def checked_strategy_step(X, theta, alpha, beta, gamma, direction, atol, out):
+    """``strategy_step`` (the same arithmetic) after checking X; returns a CHECK_* status.
+
+    ``out`` may be ``X`` (in-place update): every X entry is read before its out entry
+    is written.
+    """
+    if not strategy_ok(X, True, atol):
+        return CHECK_BAD_INPUT
+    td = np.empty(NX)
+    tderror(X, theta, alpha, beta, gamma, td)
+    if not all_finite(td):
+        return CHECK_NONFINITE
+    for r in range(N_ROWS):
+        i = ROW_AGENT[r]
+        m = ROW_M[r]
+        x0 = ROW_X[r]
+        top = -np.inf
+        for a in range(m):
+            top = max(top, direction * alpha[i] * td[x0 + a])
+        tot = 0.0
+        for a in range(m):
+            w = X[x0 + a] * math.exp(direction * alpha[i] * td[x0 + a] - top)
+            out[x0 + a] = w
+            tot += w
+        for a in range(m):
+            out[x0 + a] /= tot
+    if not all_finite(out):
+        return CHECK_NONFINITE
+    return CHECK_OK
+''',
+    "stationary": r'''
+@numba.njit(cache=True)
+def stationary(X, theta, out):
+    """Stationary distribution Ps of Tss (Ps Tss = Ps, sum Ps = 1); False if not unique."""
+    n = N_STATES
+    Tss = np.empty(n * n)
+    Ris = np.empty(N_AGENTS * n)
+    Tisas = np.empty(N_TISAS)
+    Risa = np.empty(N_RISA)
+    averages(X, theta, Tss, Ris, Tisas, Risa)
+    # (Tss^T - Id) Ps = 0 with the last equation replaced by sum(Ps) = 1
+    A = np.empty(n * n)
+    for r in range(n):
+        for c in range(n):
+            A[r * n + c] = Tss[c * n + r] - (1.0 if r == c else 0.0)
+    for c in range(n):
+        A[(n - 1) * n + c] = 1.0
+    for s in range(n):
+        out[s] = 0.0
+    out[n - 1] = 1.0
+    return _solve(A, out, n, 1)
+''',
+    "check_game": r'''
+@numba.njit(cache=True)
+def check_game(theta, entry_atol, row_atol):
+    """Are T and O probabilities at theta? Returns ``(code, flat index, value)``.
+
+    Entries must lie in [-entry_atol, 1 + entry_atol] (non-finite ones fail), rows sum
+    to 1 within row_atol. Codes: GT_OK, GT_T_ENTRY (index into T, the entry),
+    GT_T_ROW (index of the row T[s, a.., :], its sum), GT_O_ENTRY (index into the flat O,
+    the concatenation of every agent's O_i (Z, Q_i)), GT_O_ROW (row i*Z + s: O_i[s, :]).
+    """
+    v = np.empty(N_PROB_VALUES)
+    _prob(theta, v)
+    lo = -entry_atol
+    hi = 1.0 + entry_atol
+    n_t = _T_INDEX.shape[0]
+    for k in range(n_t):
+        x = v[_T_INDEX[k]]
+        if not (x >= lo and x <= hi):
+            return GT_T_ENTRY, k, x
+    for r in range(n_t // N_STATES):
+        tot = 0.0
+        for c in range(N_STATES):
+            tot += v[_T_INDEX[r * N_STATES + c]]
+        if abs(tot - 1.0) > row_atol:
+            return GT_T_ROW, r, tot
+    if not FULLY_OBSERVED:
+        n_o = _O_INDEX.shape[0]
+        for k in range(n_o):
+            x = v[_O_INDEX[k]]
+            if not (x >= lo and x <= hi):
+                return GT_O_ENTRY, k, x
+        k0 = 0
+        for i in range(N_AGENTS):
+            q = OBS_COUNTS_ARR[i]
+            for s in range(N_STATES):
+                tot = 0.0
+                for c in range(q):
+                    tot += v[_O_INDEX[k0 + s * q + c]]
+                if abs(tot - 1.0) > row_atol:
+                    return GT_O_ROW, i * N_STATES + s, tot
+            k0 += N_STATES * q
+    return GT_OK, 0, 0.0
+''',
+}
+
+
+def replace_functions(text: str, functions: dict) -> str:
+    """``text`` with each ``@numba.njit ... def name(...)`` block replaced by ``functions[name]``.
+
+    A block runs from its decorator to the next two blank lines (or the end of the text);
+    a name missing from ``text`` is an error (the template and this table went apart).
+    """
+    import re
+
+    for name, source in functions.items():
+        pattern = re.compile(r"@numba\.njit[^\n]*\ndef " + re.escape(name) + r"\(.*?(?=\n\n\n|\Z)", re.S)
+        if len(pattern.findall(text)) > 1:
+            raise ValueError(f"template function {name} appears more than once")
+        text, n = pattern.subn(lambda _m: source.strip("\n"), text)
+        if n != 1:
+            raise KeyError(f"template function {name} not found")
+    return text

@@ -96,6 +96,10 @@ class Dynamics:
     probabilities at the game parameters (:class:`ParameterError` otherwise).
     """
 
+    #: heterogeneous game (per-agent action and observation counts, tuples of per-agent
+    #: strategy arrays): :class:`crldgen.runtime.ragged_dynamics.RaggedDynamics`
+    ragged = False
+
     def __init__(self, module: ModuleType, *, alpha=0.05, beta=50.0, gamma=0.75, path=None, **game_params):
         self.module = module
         self.path = path

@@ -72,10 +72,9 @@ class GameInfo:
 
         Its defaults are those of the dynamics that made the result, overridden by ``defaults``.
         """
-        from .dynamics import Dynamics
-
         path = self.locate(cache_dir)
-        return Dynamics(load_module(path, self.key), path=path, **{**(self.defaults or {}), **defaults})
+        module = load_module(path, self.key)
+        return dynamics_class(module)(module, path=path, **{**(self.defaults or {}), **defaults})
 
     def check(self, dyn) -> None:
         """Raise :class:`CacheError` unless ``dyn`` runs this game's module (same cache key)."""
@@ -87,6 +86,12 @@ class GameInfo:
                 f"{str(key)[:12]}): compile the game the result was made with")
 
 
+def _labels(module, name: str) -> tuple:
+    """``ACTIONS`` / ``OBSERVATIONS`` of a module; per-agent tuples (``AGENT_*``) for a heterogeneous game."""
+    value = getattr(module, name, None)
+    return tuple(value) if value is not None else tuple(getattr(module, "AGENT_" + name))
+
+
 def game_info(dyn) -> GameInfo:
     """The :class:`GameInfo` of a :class:`Dynamics` (computed once per object)."""
     cached = dyn.__dict__.get("_game_info")
@@ -96,8 +101,8 @@ def game_info(dyn) -> GameInfo:
     path = dyn.path if dyn.path is not None else getattr(m, "__file__", "")
     info = GameInfo(key=m.KEY, game=m.GAME, learner=m.LEARNER, prefactor=bool(m.PREFACTOR),
                     module_file=Path(path).name if path else "", path=str(path), fully_observed=bool(m.FULLY_OBSERVED),
-                    agents=tuple(m.AGENTS), states=tuple(m.STATES), actions=tuple(m.ACTIONS),
-                    observations=tuple(m.OBSERVATIONS), param_names=tuple(m.PARAM_NAMES),
+                    agents=tuple(m.AGENTS), states=tuple(m.STATES), actions=_labels(m, "ACTIONS"),
+                    observations=_labels(m, "OBSERVATIONS"), param_names=tuple(m.PARAM_NAMES),
                     defaults=_plain_defaults(dyn))
     dyn.__dict__["_game_info"] = info
     return info
@@ -184,10 +189,20 @@ def locate_module(path: str | os.PathLike | None, key: str, module_file: str | N
 
 def restore_dynamics(path: str, key: str, defaults: dict, module_file: str | None = None):
     """Unpickle a :class:`Dynamics`: locate and load its module (header-checked), apply ``defaults``."""
+    found = locate_module(path, key, module_file)
+    module = load_module(found, key)
+    return dynamics_class(module)(module, path=found, **defaults)
+
+
+def dynamics_class(module):
+    """:class:`Dynamics`, or :class:`RaggedDynamics` for a heterogeneous game's module (``RAGGED = True``)."""
+    if getattr(module, "RAGGED", False):
+        from .ragged_dynamics import RaggedDynamics
+
+        return RaggedDynamics
     from .dynamics import Dynamics
 
-    found = locate_module(path, key, module_file)
-    return Dynamics(load_module(found, key), path=found, **defaults)
+    return Dynamics
 
 
 def _plain_defaults(dyn) -> dict:

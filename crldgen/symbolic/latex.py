@@ -34,15 +34,30 @@ def _tex_label(label: str) -> str:
     return r"\text{" + "".join(_TEX_ESCAPES.get(ch, ch) for ch in label) + "}"
 
 
+def _triples(model):
+    """``(agent, observation, action)`` of every strategy entry, each agent over its own ranges."""
+    return list(model.layout.x_coords)
+
+
+def _obs_labels(model, i):
+    return model.game.agent_observations[i]
+
+
+def _action_labels(model, i):
+    return model.game.agent_actions[i]
+
+
 def symbol_names(model) -> dict:
-    """LaTeX names of the model's symbols using the game's labels."""
+    """LaTeX names of the model's symbols using the game's (per-agent) labels."""
     g = model.game
     names = {}
-    obs = g.observations
-    for i, o, a in itertools.product(range(model.n_agents), range(model.n_obs), range(model.n_actions)):
-        names[model._X[i, o, a]] = f"x^{{{_tex_label(g.agents[i])}}}_{{{_tex_label(obs[o])}{_tex_label(g.actions[a])}}}"
-    for i, o in itertools.product(range(model.n_agents), range(model.n_obs)):
-        names[model._V[i, o]] = f"v^{{{_tex_label(g.agents[i])}}}_{{{_tex_label(obs[o])}}}"
+    for i, o, a in _triples(model):
+        obs, act = _obs_labels(model, i), _action_labels(model, i)
+        names[model._Xr[i, o, a]] = f"x^{{{_tex_label(g.agents[i])}}}_{{{_tex_label(obs[o])}{_tex_label(act[a])}}}"
+    for i in range(model.n_agents):
+        obs = _obs_labels(model, i)
+        for o in range(model.obs_counts[i]):
+            names[model._V[i, o]] = f"v^{{{_tex_label(g.agents[i])}}}_{{{_tex_label(obs[o])}}}"
     for i in range(model.n_agents):
         ag = _tex_label(g.agents[i])
         names[model.alpha[i]] = rf"\alpha^{{{ag}}}"
@@ -80,6 +95,13 @@ def model_latex(model, general: bool = True, specific: bool = True, max_entries:
         lines = []
         pre = "p^i = 1 - \\gamma^i" if model.learner.prefactor else "p^i = 1"
         lines.append(r"&\text{with } " + pre)
+        if model.ragged:  # per-agent index ranges
+            for i in range(model.n_agents):
+                ag = _tex_label(g.agents[i])
+                what = "states" if g.fully_observed else "observations"
+                lines.append(rf"&\text{{agent }} {ag}\text{{: }} a \in \{{0, \dots, {model.action_counts[i] - 1}\}}"
+                             rf"\ (M^{{{ag}}} = {model.action_counts[i]} \text{{ actions}}),\ "
+                             rf"Q^{{{ag}}} = {model.obs_counts[i]} \text{{ {what}}}")
 
         def tidy(e):
             if not simplify:
@@ -93,21 +115,21 @@ def model_latex(model, general: bool = True, specific: bool = True, max_entries:
                 return e
 
         if g.fully_observed:
-            for i, s, a in itertools.product(range(model.n_agents), range(model.n_states), range(model.n_actions)):
-                ag, st, ac = g.agents[i], g.states[s], g.actions[a]
+            for i, s, a in _triples(model):
+                ag, st, ac = g.agents[i], g.states[s], _action_labels(model, i)[a]
                 lhs = f"R^{{{_tex_label(ag)}}}_{{\\mathbf{{x}}}}({_tex_label(st)}, {_tex_label(ac)})"
                 lines.append(f"{lhs} &= {_fmt(model, tidy(model._Risa[i, s, a]))}")
             for s, sp in itertools.product(range(model.n_states), range(model.n_states)):
                 lhs = f"T_{{\\mathbf{{x}}}}({_tex_label(g.states[s])}, {_tex_label(g.states[sp])})"
                 lines.append(f"{lhs} &= {_fmt(model, tidy(model._Tss[s, sp]))}")
-            for i, s, a in itertools.product(range(model.n_agents), range(model.n_states), range(model.n_actions)):
-                ag, st, ac = g.agents[i], g.states[s], g.actions[a]
+            for i, s, a in _triples(model):
+                ag, st, ac = g.agents[i], g.states[s], _action_labels(model, i)[a]
                 lhs = f"\\delta^{{{_tex_label(ag)}}}_{{\\mathbf{{x}}}}({_tex_label(st)}, {_tex_label(ac)})"
                 lines.append(f"{lhs} &= {_fmt(model, model._td_error[i, s, a])}")
         else:
-            for i, o, a in itertools.product(range(model.n_agents), range(model.n_obs), range(model.n_actions)):
+            for i, o, a in _triples(model):
                 lhs = (f"\\delta^{{{_tex_label(g.agents[i])}}}_{{\\mathbf{{x}}}}"
-                       f"({_tex_label(g.observations[o])}, {_tex_label(g.actions[a])})")
+                       f"({_tex_label(_obs_labels(model, i)[o])}, {_tex_label(_action_labels(model, i)[a])})")
                 lines.append(f"{lhs} &= {_fmt(model, model._td_error[i, o, a])}")
         if max_entries is not None and len(lines) > max_entries + 1:
             lines = lines[: max_entries + 1] + [r"&\vdots"]
@@ -136,17 +158,16 @@ def notebook_latex(model, max_entries: int = 6) -> str:
     g = model.game
     lines = [UPDATE, TD[model.learner.kind],
              r"&\text{with } " + ("p^i = 1 - \\gamma^i" if model.learner.prefactor else "p^i = 1")]
-    obs = g.observations
-    triples = list(itertools.product(range(model.n_agents), range(model.n_obs), range(model.n_actions)))
+    triples = _triples(model)
     for i, o, a in triples[:max_entries]:
         lhs = (f"\\delta^{{{_tex_label(g.agents[i])}}}_{{\\mathbf{{x}}}}"
-               f"({_tex_label(obs[o])}, {_tex_label(g.actions[a])})")
+               f"({_tex_label(_obs_labels(model, i)[o])}, {_tex_label(_action_labels(model, i)[a])})")
         lines.append(f"{lhs} &= {_fmt(model, model._td_error[i, o, a])}")
     if len(triples) > max_entries:
         lines.append(r"&\vdots")
     if g.fully_observed:
         for i, s, a in triples[: max(2, max_entries // 3)]:
-            ag, st, ac = (_tex_label(v) for v in (g.agents[i], g.states[s], g.actions[a]))
+            ag, st, ac = (_tex_label(v) for v in (g.agents[i], g.states[s], _action_labels(model, i)[a]))
             lhs = f"R^{{{ag}}}_{{\\mathbf{{x}}}}({st}, {ac})"
             lines.append(f"{lhs} &= {_fmt(model, model._Risa[i, s, a])}")
         lines.append(r"&\vdots \quad \text{(all equations: model.latex())}")

@@ -3,6 +3,21 @@
 Index conventions: ``X[i, s, a]`` strategies (agent, state, action); free coordinates
 are the log-ratios ``y[i, s, a] = ln(X[i,s,a] / X[i,s,M-1])`` for ``a < M-1``, flattened
 as ``k = (i*Z + s)*(M-1) + a``. Everything here is sympy; nothing imports numba.
+
+Heterogeneous games (agent ``i`` has ``M_i`` actions and ``Q_i`` observations, see
+:mod:`crldgen.ragged`): per-agent quantities are 1-D object arrays, **agent-major**,
+each agent's block in C order over its own index ranges:
+
+* ``X``, ``Q``, ``td_error``, ``update``: the flat strategy layout (``Layout.x_index``);
+  ``y``, ``update_logit``, ``logit_step``: the flat log-ratio layout (``Layout.y_index``);
+* ``V``: one entry per row ``(i, o)`` (``sum_i Q_i`` entries);
+* ``Tisas``: agent ``i``'s block ``(Z, M_i, Z)`` at offset ``sum_{j<i} Z M_j Z``;
+  ``Risa``: agent ``i``'s block ``(Z, M_i)`` at offset ``sum_{j<i} Z M_j``;
+* ``Tss`` ``(Z, Z)`` and ``Ris`` ``(N, Z)`` keep their shapes; the Jacobian is
+  ``(n_free, n_free)`` in the log-ratio layout.
+
+Internally such arrays are :class:`RaggedArray` objects addressed by the same tuples
+as the uniform arrays (``X[i, s, a]``); ``model._X`` / ``model._y`` are their flat data.
 """
 
 from __future__ import annotations
@@ -17,6 +32,7 @@ from .. import _hooks
 from ..errors import ParameterError
 from ..game import Game
 from ..learners import Learner, as_learner
+from ..ragged import Layout
 from .program import Program, inverse_program
 
 
@@ -73,23 +89,107 @@ def _sym_array(shape, fmt, **assumptions) -> np.ndarray:
     return arr
 
 
+class RaggedArray:
+    """An object array whose agents have blocks of different shapes, stored flat, agent-major.
+
+    ``arr[i, *idx]`` is entry ``idx`` (C order) of agent ``i``'s block ``blocks[i]``;
+    ``arr.data`` is the flat 1-D object array (agent 0's block first). Used for the
+    per-agent quantities of heterogeneous games (see the module docstring).
+    """
+
+    def __init__(self, blocks, data=None) -> None:
+        self.blocks = tuple(tuple(int(n) for n in b) for b in blocks)
+        offsets, k = [], 0
+        for b in self.blocks:
+            offsets.append(k)
+            k += int(np.prod(b, dtype=np.int64)) if b else 1
+        self.offsets, self.size = tuple(offsets), k
+        self.data = np.empty(k, dtype=object) if data is None else data
+        if self.data.shape != (k,):
+            raise ValueError(f"RaggedArray data has shape {self.data.shape}; expected ({k},)")
+
+    def index(self, key) -> int:
+        """Flat position of ``key = (i, *idx)`` (IndexError naming the agent when out of range)."""
+        i, rest = key[0], key[1:]
+        block = self.blocks[i]
+        if len(rest) != len(block) or any(not 0 <= r < n for r, n in zip(rest, block)):
+            raise IndexError(f"index {tuple(key)} out of range: agent {i}'s block has shape {block}")
+        k = 0
+        for n, r in zip(block, rest):
+            k = k * n + r
+        return self.offsets[i] + k
+
+    def __getitem__(self, key):
+        return self.data[self.index(key)]
+
+    def __setitem__(self, key, value) -> None:
+        self.data[self.index(key)] = value
+
+    def keys(self):
+        """Every index ``(i, *idx)`` in flat order."""
+        for i, b in enumerate(self.blocks):
+            for idx in np.ndindex(*b):
+                yield (i,) + idx
+
+    def copy(self) -> RaggedArray:
+        return RaggedArray(self.blocks, self.data.copy())
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (self.size,)
+
+    def __repr__(self) -> str:
+        return f"RaggedArray(blocks={self.blocks})"
+
+
+def agent_array(n_agents: int, block, uniform: bool):
+    """An empty object array with agent ``i``'s block of shape ``block(i)``.
+
+    Uniform games get a plain ``(N, *block(0))`` numpy array, heterogeneous games a
+    :class:`RaggedArray`; both are indexed ``arr[i, ...]`` and iterated with :func:`keys`.
+    """
+    if uniform:
+        return np.empty((n_agents,) + tuple(block(0)), dtype=object)
+    return RaggedArray([block(i) for i in range(n_agents)])
+
+
+def keys(arr):
+    """The indices of a numpy array (``np.ndindex``) or of a :class:`RaggedArray`, in flat order."""
+    return arr.keys() if isinstance(arr, RaggedArray) else np.ndindex(*arr.shape)
+
+
+def flat_data(arr):
+    """A :class:`RaggedArray`'s flat data; anything else unchanged."""
+    return arr.data if isinstance(arr, RaggedArray) else arr
+
+
+def _sym_agent_array(n_agents, block, uniform, fmt, **assumptions):
+    arr = agent_array(n_agents, block, uniform)
+    for idx in keys(arr):
+        arr[idx] = sympy.Symbol(fmt.format(*idx), **assumptions)
+    return arr
+
+
 def to_array(arr: np.ndarray) -> sympy.ImmutableDenseNDimArray:
-    """A numpy object array as an immutable sympy Array."""
+    """A numpy object array (or the flat data of a :class:`RaggedArray`) as an immutable sympy Array."""
+    arr = flat_data(arr)
     return sympy.ImmutableDenseNDimArray(arr.tolist(), arr.shape)
 
 
 def contract(leaf, agents, state, XS, M):
     """``sum_b prod_{j in agents} XS[j, state, b_j] * leaf(b)`` as a nested (Horner) sum.
 
-    When all branches of an agent are equal the sum over its actions is dropped
-    (``sum_b X[j,s,b] = 1`` on the simplex), which keeps expressions short.
+    ``M`` is the number of actions of every agent or a sequence of per-agent counts
+    ``M_j`` (each agent's sum runs over its own actions). When all branches of an agent
+    are equal the sum over its actions is dropped (``sum_b X[j,s,b] = 1`` on the
+    simplex), which keeps expressions short.
     """
 
     def rec(k, fixed):
         if k == len(agents):
             return leaf(fixed)
         j = agents[k]
-        subs = [rec(k + 1, fixed + (b,)) for b in range(M)]
+        subs = [rec(k + 1, fixed + (b,)) for b in range(M if isinstance(M, int) else M[j])]
         if all(e == subs[0] for e in subs[1:]):
             return subs[0]
         return sympy.Add(*[XS[j, state, b] * e for b, e in enumerate(subs) if e != 0])
@@ -120,18 +220,37 @@ class Model:
             check_po_supported(game)
         self.game = game
         self.learner = learner
-        N, Z, M = game.n_agents, game.n_states, game.n_actions
-        Zo = game.n_observations
+        N, Z = game.n_agents, game.n_states
+        self.layout = Layout.of_game(game)
+        #: whether the agents' action or observation counts differ (flat per-agent arrays)
+        self.ragged = not game.uniform
+        #: ``M_i`` and ``Q_i`` per agent (``Q_i = Z`` under full observability)
+        self.action_counts, self.obs_counts = self.layout.action_counts, self.layout.observation_counts
+        # M and Q of uniform games; None when the agents' counts differ
+        M = None if len(set(self.action_counts)) != 1 else self.action_counts[0]
+        Zo = None if len(set(self.obs_counts)) != 1 else self.obs_counts[0]
         self.n_agents, self.n_states, self.n_actions, self.n_obs = N, Z, M, Zo
-        self._X = _sym_array((N, Zo, M), "X_{}_{}_{}", positive=True)
-        self._y = _sym_array((N, Zo, M - 1), "y_{}_{}_{}", real=True)
+        if self.ragged:
+            Mc, Qc = self.action_counts, self.obs_counts
+            self._Xr = _sym_agent_array(N, lambda i: (Qc[i], Mc[i]), False, "X_{}_{}_{}", positive=True)
+            self._yr = _sym_agent_array(N, lambda i: (Qc[i], Mc[i] - 1), False, "y_{}_{}_{}", real=True)
+            self._X, self._y = self._Xr.data, self._yr.data
+        else:
+            self._X = _sym_array((N, Zo, M), "X_{}_{}_{}", positive=True)
+            self._y = _sym_array((N, Zo, M - 1), "y_{}_{}_{}", real=True)
+            self._Xr, self._yr = self._X, self._y
         self.alpha = tuple(sympy.Symbol(f"alpha_{i}", positive=True) for i in range(N))
         self.beta = tuple(sympy.Symbol(f"beta_{i}", positive=True) for i in range(N))
         self.gamma = tuple(sympy.Symbol(f"gamma_{i}", nonnegative=True) for i in range(N))
         self.pre = tuple((1 - g) if learner.prefactor else sympy.Integer(1) for g in self.gamma)
         self.theta = game.param_symbols
-        self._V = _sym_array((N, Zo), "V_{}_{}", real=True)
-        self._W = _sym_array((N, Zo, Zo), "W_{}_{}_{}", real=True)
+        Qc = self.obs_counts
+        self._V = _sym_agent_array(N, lambda i: (Qc[i],), not self.ragged, "V_{}_{}", real=True)
+        self._W = _sym_agent_array(N, lambda i: (Qc[i], Qc[i]), not self.ragged, "W_{}_{}_{}", real=True)
+
+    def _agent_array(self, block):
+        """An empty per-agent object array, agent ``i``'s block of shape ``block(i)`` (see :func:`agent_array`)."""
+        return agent_array(self.n_agents, block, not self.ragged)
 
     # ---------------------------------------------------------- basic symbols
     @property
@@ -148,16 +267,18 @@ class Model:
 
     @property
     def n_free(self) -> int:
-        return self.n_agents * self.n_obs * (self.n_actions - 1)
+        """``sum_i Q_i (M_i - 1)`` (``N*Q*(M-1)`` for uniform games)."""
+        return self.layout.n_free
 
     def free_index(self, i: int, s: int, a: int) -> int:
-        return (i * self.n_obs + s) * (self.n_actions - 1) + a
+        """Flat index of ``y[i, s, a]`` (``(i*Q + s)*(M-1) + a`` for uniform games, see :class:`Layout`)."""
+        return self.layout.y_index(i, s, a)
 
     @cached_property
     def _TR(self) -> np.ndarray:
         """Expected reward of each joint action ``sum_s' T R`` (N, Z, M, ..., M)."""
         g = self.game
-        out = np.empty((g.n_agents, g.n_states) + (g.n_actions,) * g.n_agents, dtype=object)
+        out = np.empty((g.n_agents, g.n_states) + tuple(g.action_counts), dtype=object)
         for idx in np.ndindex(out.shape):
             i, s, joint = idx[0], idx[1], idx[2:]
             e = sympy.Add(*[g.T[(s,) + joint + (sp,)] * g.R[(i, s) + joint + (sp,)] for sp in range(g.n_states)])
@@ -171,7 +292,7 @@ class Model:
     @property
     def _XS(self) -> np.ndarray:
         """State-based strategies used in the averages (X itself when fully observed)."""
-        return self._X
+        return self._Xr
 
     def _fix(self, fixed_agents: dict, others, b):
         joint = [None] * self.n_agents
@@ -185,26 +306,32 @@ class Model:
     def _avg_T(self, s, sp, fixed: dict):
         others = [j for j in range(self.n_agents) if j not in fixed]
         T = self.game.T
-        return contract(lambda b: T[(s,) + self._fix(fixed, others, b) + (sp,)], others, s, self._XS, self.n_actions)
+        return contract(lambda b: T[(s,) + self._fix(fixed, others, b) + (sp,)], others, s, self._XS,
+                        self._contract_M)
 
     def _avg_R(self, i, s, fixed: dict):
         others = [j for j in range(self.n_agents) if j not in fixed]
         TR = self._TR
-        return contract(lambda b: TR[(i, s) + self._fix(fixed, others, b)], others, s, self._XS, self.n_actions)
+        return contract(lambda b: TR[(i, s) + self._fix(fixed, others, b)], others, s, self._XS, self._contract_M)
+
+    @property
+    def _contract_M(self):
+        """``M`` (uniform games) or the per-agent counts ``M_j`` for :func:`contract`."""
+        return self.action_counts if self.ragged else self.n_actions
 
     @cached_property
     def _Tisas(self) -> np.ndarray:
-        N, Z, M = self.n_agents, self.n_states, self.n_actions
-        out = np.empty((N, Z, M, Z), dtype=object)
-        for i, s, a, sp in itertools.product(range(N), range(Z), range(M), range(Z)):
+        Z, M = self.n_states, self.action_counts
+        out = self._agent_array(lambda i: (Z, M[i], Z))
+        for i, s, a, sp in keys(out):
             out[i, s, a, sp] = self._avg_T(s, sp, {i: a})
         return out
 
     @cached_property
     def _Risa(self) -> np.ndarray:
-        N, Z, M = self.n_agents, self.n_states, self.n_actions
-        out = np.empty((N, Z, M), dtype=object)
-        for i, s, a in itertools.product(range(N), range(Z), range(M)):
+        Z, M = self.n_states, self.action_counts
+        out = self._agent_array(lambda i: (Z, M[i]))
+        for i, s, a in keys(out):
             out[i, s, a] = self._avg_R(i, s, {i: a})
         return out
 
@@ -227,20 +354,20 @@ class Model:
     @cached_property
     def _Tpair(self) -> dict:
         """``Tpair[(i, j, s, a, c, s')]`` for ``i < j``: transition given i plays a and j plays c."""
-        N, Z, M = self.n_agents, self.n_states, self.n_actions
+        N, Z, M = self.n_agents, self.n_states, self.action_counts
         out = {}
         for i, j in itertools.combinations(range(N), 2):
-            for s, a, c, sp in itertools.product(range(Z), range(M), range(M), range(Z)):
+            for s, a, c, sp in itertools.product(range(Z), range(M[i]), range(M[j]), range(Z)):
                 out[i, j, s, a, c, sp] = self._avg_T(s, sp, {i: a, j: c})
         return out
 
     @cached_property
     def _Rpair(self) -> dict:
         """``Rpair[(i, j, s, a, c)]`` for ``i != j``: reward of i given i plays a and j plays c."""
-        N, Z, M = self.n_agents, self.n_states, self.n_actions
+        N, Z, M = self.n_agents, self.n_states, self.action_counts
         out = {}
         for i, j in itertools.permutations(range(N), 2):
-            for s, a, c in itertools.product(range(Z), range(M), range(M)):
+            for s, a, c in itertools.product(range(Z), range(M[i]), range(M[j])):
                 out[i, j, s, a, c] = self._avg_R(i, s, {i: a, j: c})
         return out
 
@@ -267,16 +394,18 @@ class Model:
         ``T, R`` are ``Tss, Ris`` under full observability (``Tioo, Rio`` under partial).
         """
         T, R, _, _ = self._value_tensors
-        n = self.n_obs
         eqs = []
-        for i, u in itertools.product(range(self.n_agents), range(n)):
-            rhs = self.pre[i] * R[i, u] + self.gamma[i] * sympy.Add(*[T[i, u, v] * self._V[i, v] for v in range(n)])
-            eqs.append(sympy.Eq(self._V[i, u], rhs))
+        for i in range(self.n_agents):
+            n = self.obs_counts[i]
+            for u in range(n):
+                rhs = self.pre[i] * R[i, u] + self.gamma[i] * sympy.Add(
+                    *[T[i, u, v] * self._V[i, v] for v in range(n)])
+                eqs.append(sympy.Eq(self._V[i, u], rhs))
         return eqs
 
     def values_closed_form(self, max_states: int = 3) -> dict:
         """``{V symbol: closed-form expression}`` by solving the linear system (small Z or Q only)."""
-        n = self.n_obs
+        n = max(self.obs_counts)
         letter, what = ("Z", "states") if self.game.fully_observed else ("Q", "observations")
         if n > max_states:
             raise ParameterError(
@@ -286,8 +415,9 @@ class Model:
         T, R, _, _ = self._value_tensors
         out = {}
         for i in range(self.n_agents):
-            A = sympy.eye(n) - self.gamma[i] * sympy.Matrix(T[i])
-            sol = A.LUsolve(self.pre[i] * sympy.Matrix(R[i]))
+            n = self.obs_counts[i]
+            A = sympy.eye(n) - self.gamma[i] * sympy.Matrix(n, n, lambda r, c: T[i, r, c])
+            sol = A.LUsolve(self.pre[i] * sympy.Matrix(n, 1, lambda r, c: R[i, r]))
             for u in range(n):
                 out[self._V[i, u]] = sol[u]
         return out
@@ -295,22 +425,20 @@ class Model:
     @cached_property
     def _Q(self) -> np.ndarray:
         _, _, Ta, Ra = self._value_tensors
-        N, n, M = self.n_agents, self.n_obs, self.n_actions
-        out = np.empty((N, n, M), dtype=object)
-        for i, u, a in itertools.product(range(N), range(n), range(M)):
+        out = self._agent_array(lambda i: (self.obs_counts[i], self.action_counts[i]))
+        for i, u, a in keys(out):
             out[i, u, a] = self.pre[i] * Ra[i, u, a] + self.gamma[i] * sympy.Add(
-                *[Ta[i, u, a, v] * self._V[i, v] for v in range(n)])
+                *[Ta[i, u, a, v] * self._V[i, v] for v in range(self.obs_counts[i])])
         return out
 
     Q = property(lambda self: to_array(self._Q), doc="Q[i, s, a] (Q[i, o, a]) action values, in terms of V")
 
     @cached_property
     def _td_error(self) -> np.ndarray:
-        N, Z, M = self.n_agents, self.n_obs, self.n_actions
-        out = np.empty((N, Z, M), dtype=object)
-        for i, s, a in itertools.product(range(N), range(Z), range(M)):
+        out = self._agent_array(lambda i: (self.obs_counts[i], self.action_counts[i]))
+        for i, s, a in keys(out):
             if self.learner.log_strategy_in_error:
-                out[i, s, a] = self.beta[i] * self._Q[i, s, a] - sympy.log(self._X[i, s, a])
+                out[i, s, a] = self.beta[i] * self._Q[i, s, a] - sympy.log(self._Xr[i, s, a])
             else:
                 out[i, s, a] = self.beta[i] * (self._Q[i, s, a] - self._V[i, s])
         return out
@@ -320,35 +448,47 @@ class Model:
     @property
     def td_error_normalized(self):
         d = self._td_error
+        if self.ragged:
+            out = self._agent_array(lambda i: (self.obs_counts[i], self.action_counts[i]))
+            for i, s, a in keys(out):
+                Mi = self.action_counts[i]
+                out[i, s, a] = d[i, s, a] - sympy.Add(*[d[i, s, b] for b in range(Mi)]) / Mi
+            return to_array(out)
         M = self.n_actions
         return to_array(d - np.sum(d, axis=-1, keepdims=True) / M)
 
     @cached_property
     def _update(self) -> np.ndarray:
-        N, Z, M = self.n_agents, self.n_obs, self.n_actions
-        out = np.empty((N, Z, M), dtype=object)
-        for i, s in itertools.product(range(N), range(Z)):
-            w = [self._X[i, s, a] * sympy.exp(self.alpha[i] * self._td_error[i, s, a]) for a in range(M)]
-            tot = sympy.Add(*w)
-            for a in range(M):
-                out[i, s, a] = w[a] / tot
+        out = self._agent_array(lambda i: (self.obs_counts[i], self.action_counts[i]))
+        for i in range(self.n_agents):
+            M = self.action_counts[i]
+            for s in range(self.obs_counts[i]):
+                w = [self._Xr[i, s, a] * sympy.exp(self.alpha[i] * self._td_error[i, s, a]) for a in range(M)]
+                tot = sympy.Add(*w)
+                for a in range(M):
+                    out[i, s, a] = w[a] / tot
         return out
 
     update = property(lambda self: to_array(self._update), doc="X'[i, s, a], the update map in strategy coordinates")
 
     @cached_property
     def _dQ(self) -> np.ndarray:
-        """``Q[i,s,a] - Q[i,s,M-1]`` for a < M-1."""
+        """``Q[i,s,a] - Q[i,s,M-1]`` for a < M-1 (``M_i - 1`` for agent i)."""
+        if self.ragged:
+            out = self._agent_array(lambda i: (self.obs_counts[i], self.action_counts[i] - 1))
+            for i, s, a in keys(out):
+                out[i, s, a] = self._Q[i, s, a] - self._Q[i, s, self.action_counts[i] - 1]
+            return out
         return self._Q[..., :-1] - self._Q[..., -1:]
 
     @cached_property
     def _update_logit(self) -> np.ndarray:
-        out = np.empty(self._y.shape, dtype=object)
-        for i, s, a in np.ndindex(*self._y.shape):
+        out = self._agent_array(lambda i: (self.obs_counts[i], self.action_counts[i] - 1))
+        for i, s, a in keys(out):
             step = self.beta[i] * self._dQ[i, s, a]
             if self.learner.log_strategy_in_error:
-                step -= self._y[i, s, a]
-            out[i, s, a] = self._y[i, s, a] + self.alpha[i] * step
+                step -= self._yr[i, s, a]
+            out[i, s, a] = self._yr[i, s, a] + self.alpha[i] * step
         return out
 
     update_logit = property(
@@ -359,12 +499,14 @@ class Model:
     def strategy_of_logit(self) -> dict:
         """``{X symbol: expression in y}``: ``X[a] = exp(y[a]) / (1 + sum_b exp(y[b]))``."""
         out = {}
-        M = self.n_actions
-        for i, s in itertools.product(range(self.n_agents), range(self.n_obs)):
-            den = 1 + sympy.Add(*[sympy.exp(self._y[i, s, b]) for b in range(M - 1)])
-            for a in range(M):
-                num = sympy.exp(self._y[i, s, a]) if a < M - 1 else sympy.Integer(1)
-                out[self._X[i, s, a]] = num / den
+        X, y = self._Xr, self._yr
+        for i in range(self.n_agents):
+            M = self.action_counts[i]
+            for s in range(self.obs_counts[i]):
+                den = 1 + sympy.Add(*[sympy.exp(y[i, s, b]) for b in range(M - 1)])
+                for a in range(M):
+                    num = sympy.exp(y[i, s, a]) if a < M - 1 else sympy.Integer(1)
+                    out[X[i, s, a]] = num / den
         return out
 
     # -------------------------------------------------------------- Jacobian
@@ -381,18 +523,18 @@ class Model:
         if not self.game.fully_observed:
             po_jacobian_program = _hooks.upper("symbolic.partial").po_jacobian_program  # above: it subclasses Model
             return po_jacobian_program(self)
-        N, Z, M = self.n_agents, self.n_states, self.n_actions
+        N, Z, Mc = self.n_agents, self.n_states, self.action_counts
         prog = Program("j")
-        X = self._X
+        X = self._Xr
 
         def name(tag, idx, expr):
             return prog.new(expr, f"{tag}_" + "_".join(map(str, idx))) if symbolic_averages else expr
 
-        Tisas = {idx: name("Tisas", idx, self._Tisas[idx]) for idx in np.ndindex(self._Tisas.shape)}
-        Risa = {idx: name("Risa", idx, self._Risa[idx]) for idx in np.ndindex(self._Risa.shape)}
-        Tss = {(s, sp): name("Tss", (s, sp), sympy.Add(*[X[0, s, a] * Tisas[0, s, a, sp] for a in range(M)]))
+        Tisas = {idx: name("Tisas", idx, self._Tisas[idx]) for idx in keys(self._Tisas)}
+        Risa = {idx: name("Risa", idx, self._Risa[idx]) for idx in keys(self._Risa)}
+        Tss = {(s, sp): name("Tss", (s, sp), sympy.Add(*[X[0, s, a] * Tisas[0, s, a, sp] for a in range(Mc[0])]))
                for s, sp in itertools.product(range(Z), range(Z))}
-        Ris = {(i, s): name("Ris", (i, s), sympy.Add(*[X[i, s, a] * Risa[i, s, a] for a in range(M)]))
+        Ris = {(i, s): name("Ris", (i, s), sympy.Add(*[X[i, s, a] * Risa[i, s, a] for a in range(Mc[i])]))
                for i, s in itertools.product(range(N), range(Z))}
         Tp = {k: name("Tpair", k, v) for k, v in self._Tpair.items()}
         Rp = {k: name("Rpair", k, v) for k, v in self._Rpair.items()}
@@ -403,11 +545,12 @@ class Model:
         V, W = self._V, self._W
         n = self.n_free
         J = sympy.zeros(n, n)
-        for j, s2, c in itertools.product(range(N), range(Z), range(M - 1)):
+        for j, s2, c in ((j, s2, c) for j in range(N) for s2, c in itertools.product(range(Z), range(Mc[j] - 1))):
             k = self.free_index(j, s2, c)
             w = X[j, s2, c]
             dTss = [w * (Tisas[j, s2, c, sp] - Tss[s2, sp]) for sp in range(Z)]
             for i in range(N):
+                M = Mc[i]
                 if i == j:
                     rsj = Risa[i, s2, c]
                 else:
@@ -444,9 +587,10 @@ class Model:
         is strictly diagonally dominant, so no pivoting is needed); above, a
         :class:`LinearSolve` statement (pivoting, in a loop).
         """
-        N, n = self.n_agents, self.n_obs
+        N = self.n_agents
         V, W = {}, {}
         for i in range(N):
+            n = self.obs_counts[i]
             A = sympy.Matrix(n, n, lambda r, c: int(r == c) - self.gamma[i] * T[i, r, c])
             if n > UNROLLED_INVERSE_MAX_STATES:
                 B = sympy.Matrix(n, 1, lambda r, c: self.pre[i] * R[i, r])
@@ -481,55 +625,59 @@ class Model:
             po_program = _hooks.upper("symbolic.partial").po_program  # above: it subclasses Model
             return po_program(self, outputs)
         outputs = set(outputs)
-        N, Z, M = self.n_agents, self.n_states, self.n_actions
-        X = self._X
+        N, Z, Mc = self.n_agents, self.n_states, self.action_counts
+        X = self._Xr
         prog = Program("t")
 
         def named(tag, arr):
-            out = np.empty(arr.shape, dtype=object)
-            for idx in np.ndindex(arr.shape):
+            out = arr.copy() if isinstance(arr, RaggedArray) else np.empty(arr.shape, dtype=object)
+            for idx in keys(arr):
                 out[idx] = prog.new(arr[idx], f"{tag}_" + "_".join(map(str, idx)))
             return out
+
+        def done(res):
+            return prog, {k: flat_data(res[k]) for k in outputs}
 
         Tisas = named("Tisas", self._Tisas)
         Risa = named("Risa", self._Risa)
         Tss = np.empty((Z, Z), dtype=object)
         for s, sp in itertools.product(range(Z), range(Z)):
-            Tss[s, sp] = prog.new(sympy.Add(*[X[0, s, a] * Tisas[0, s, a, sp] for a in range(M)]), f"Tss_{s}_{sp}")
+            Tss[s, sp] = prog.new(sympy.Add(*[X[0, s, a] * Tisas[0, s, a, sp] for a in range(Mc[0])]),
+                                  f"Tss_{s}_{sp}")
         Ris = np.empty((N, Z), dtype=object)
         for i, s in itertools.product(range(N), range(Z)):
-            Ris[i, s] = prog.new(sympy.Add(*[X[i, s, a] * Risa[i, s, a] for a in range(M)]), f"Ris_{i}_{s}")
+            Ris[i, s] = prog.new(sympy.Add(*[X[i, s, a] * Risa[i, s, a] for a in range(Mc[i])]), f"Ris_{i}_{s}")
         res = {"Tisas": Tisas, "Risa": Risa, "Tss": Tss, "Ris": Ris}
         if outputs <= set(res):
-            return prog, {k: res[k] for k in outputs}
+            return done(res)
         V, W = self.value_program(prog, np.broadcast_to(Tss, (N, Z, Z)), Ris, need_inverse="jacobian" in outputs)
-        Varr = np.empty((N, Z), dtype=object)
+        Varr = self._agent_array(lambda i: (Z,))
         for idx in V:
             Varr[idx] = V[idx]
-        Q = np.empty((N, Z, M), dtype=object)
-        for i, s, a in itertools.product(range(N), range(Z), range(M)):
+        Q = self._agent_array(lambda i: (Z, Mc[i]))
+        for i, s, a in keys(Q):
             Q[i, s, a] = prog.new(self.pre[i] * Risa[i, s, a] + self.gamma[i] * sympy.Add(
                 *[Tisas[i, s, a, sp] * Varr[i, sp] for sp in range(Z)]), f"Q_{i}_{s}_{a}")
         res.update(V=Varr, Q=Q)
         if "td_error" in outputs:
-            td = np.empty((N, Z, M), dtype=object)
-            for i, s, a in itertools.product(range(N), range(Z), range(M)):
+            td = self._agent_array(lambda i: (Z, Mc[i]))
+            for i, s, a in keys(td):
                 if self.learner.log_strategy_in_error:
                     td[i, s, a] = self.beta[i] * Q[i, s, a] - sympy.log(X[i, s, a])
                 else:
                     td[i, s, a] = self.beta[i] * (Q[i, s, a] - Varr[i, s])
             res["td_error"] = td
         if "logit_step" in outputs:
-            step = np.empty(self._y.shape, dtype=object)
-            for i, s, a in np.ndindex(*self._y.shape):
-                d = self.beta[i] * (Q[i, s, a] - Q[i, s, M - 1])
-                yv = self._y[i, s, a]
+            step = self._agent_array(lambda i: (Z, Mc[i] - 1))
+            for i, s, a in keys(step):
+                d = self.beta[i] * (Q[i, s, a] - Q[i, s, Mc[i] - 1])
+                yv = self._yr[i, s, a]
                 step[i, s, a] = (yv + self.alpha[i] * (d - yv)) if self.learner.log_strategy_in_error \
                     else (yv + self.alpha[i] * d)
             res["logit_step"] = step
         if "jacobian" in outputs:
             jprog, J = self.jacobian_program(symbolic_averages=True)
-            rename = {self._V[idx]: Varr[idx] for idx in np.ndindex(Varr.shape)}
+            rename = {self._V[idx]: Varr[idx] for idx in keys(Varr)}
             rename.update({self._W[idx]: W[idx] for idx in W})
             for sym, expr in jprog.statements:
                 base = sym.name.split("_")[0]
@@ -538,7 +686,7 @@ class Model:
                 else:
                     prog.statements.append((sym, expr.xreplace(rename)))
             res["jacobian"] = np.array(J.xreplace(rename).tolist(), dtype=object)
-        return prog, {k: res[k] for k in outputs}
+        return done(res)
 
     # ------------------------------------------------------------------ misc
     def canonical(self) -> str:

@@ -9,6 +9,13 @@ Index conventions
 Free coordinates are the log-ratios ``y[i, o, a] = ln(X[i,o,a] / X[i,o,M-1])``,
 ``a < M-1``, flattened as ``k = (i*Q + o)*(M-1) + a``.
 
+Heterogeneous games (agent ``i`` with ``M_i`` actions and ``Q_i`` observations,
+``O[i]`` of shape ``(Z, Q_i)``): every sum over actions or observations runs over the
+agent's own range, and the per-agent quantities are flat agent-major arrays (see
+:mod:`crldgen.symbolic.model`): ``Y`` blocks ``(Z, M_i)``, ``beliefs`` ``(Q_i, Z)``,
+``Rioa`` ``(Q_i, M_i)``, ``Tioao`` ``(Q_i, M_i, Q_i)``, ``Rio`` ``(Q_i,)``, ``Tioo``
+``(Q_i, Q_i)``, ``V`` ``(Q_i,)``, ``Q`` ``(Q_i, M_i)``.
+
 The quantities, in order (each one a named program symbol):
 
 1. ``Y[i,s,a] = sum_o O[i,s,o] X[i,o,a]``;
@@ -51,7 +58,7 @@ import sympy
 
 from ..errors import GameError, ParameterError
 from ..game import Game
-from .model import Model, _sym_array, to_array
+from .model import Model, RaggedArray, _sym_agent_array, flat_data, keys, to_array
 from .program import LinearSolve, Program
 
 #: outputs :func:`po_program` can produce
@@ -69,6 +76,14 @@ def check_po_supported(game: Game) -> None:
     O = game.O  # noqa: E741 - paper notation
     if O is None:
         raise GameError(f"game {game.name!r} is fully observed (O is None); partial observability needs O")
+    if isinstance(O, tuple):
+        if len(O) != game.n_agents:
+            raise GameError(f"O of game {game.name!r} has {len(O)} per-agent arrays; expected {game.n_agents}")
+        for i, Oi in enumerate(O):
+            if Oi.ndim != 2 or Oi.shape[0] != game.n_states or Oi.shape[1] < 1:
+                raise GameError(f"O[{i}] (agent {i}) of game {game.name!r} has shape {Oi.shape}; expected "
+                                f"(Z={game.n_states}, Q_{i}>=1)")
+        return
     if O.ndim != 3 or O.shape[:2] != (game.n_agents, game.n_states) or O.shape[2] < 1:
         raise GameError(
             f"O of game {game.name!r} has shape {O.shape}; expected (N={game.n_agents}, Z={game.n_states}, Q>=1)"
@@ -97,8 +112,10 @@ class POModel(Model):
 
     def __init__(self, game: Game, learner) -> None:
         super().__init__(game, learner)
-        N, Z, M = self.n_agents, self.n_states, self.n_actions
-        self._Ysym = _sym_array((N, Z, M), "Y_{}_{}_{}", real=True)
+        N, Z, M = self.n_agents, self.n_states, self.action_counts
+        self._Ysym = _sym_agent_array(N, lambda i: (Z, M[i]), not self.ragged, "Y_{}_{}_{}", real=True)
+        #: the (Z, Q_i) observation matrix of each agent
+        self._O = tuple(game.agent_O(i) for i in range(N))
         self._Ps = np.array([sympy.Symbol(f"Ps_{s}", real=True) for s in range(Z)], dtype=object)
 
     # ------------------------------------------------ state-based strategies
@@ -109,19 +126,20 @@ class POModel(Model):
 
     @cached_property
     def _Yexpr(self) -> np.ndarray:
-        N, Z, M, Q = self.n_agents, self.n_states, self.n_actions, self.n_obs
-        O = self.game.O  # noqa: E741
-        out = np.empty((N, Z, M), dtype=object)
-        for i, s, a in itertools.product(range(N), range(Z), range(M)):
-            out[i, s, a] = sympy.Add(*[O[i, s, o] * self._X[i, o, a] for o in range(Q)])
+        Z, M, Qc = self.n_states, self.action_counts, self.obs_counts
+        O = self._O  # noqa: E741
+        out = self._agent_array(lambda i: (Z, M[i]))
+        for i, s, a in keys(out):
+            out[i, s, a] = sympy.Add(*[O[i][s, o] * self._Xr[i, o, a] for o in range(Qc[i])])
         return out
 
     @cached_property
     def _Ysubs(self) -> dict:
-        return {self._Ysym[idx]: self._Yexpr[idx] for idx in np.ndindex(self._Ysym.shape)}
+        return {self._Ysym[idx]: self._Yexpr[idx] for idx in keys(self._Ysym)}
 
     def _in_X(self, arr: np.ndarray) -> sympy.ImmutableDenseNDimArray:
         subs = self._Ysubs
+        arr = flat_data(arr)
         out = np.empty(arr.shape, dtype=object)
         for idx in np.ndindex(arr.shape):
             out[idx] = sympy.sympify(arr[idx]).xreplace(subs)
@@ -151,16 +169,16 @@ class POModel(Model):
 
     @cached_property
     def _beliefs(self) -> np.ndarray:
-        N, Z, Q = self.n_agents, self.n_states, self.n_obs
-        O = self.game.O  # noqa: E741
-        out = np.empty((N, Q, Z), dtype=object)
-        for i, o in itertools.product(range(N), range(Q)):
-            den = sympy.Add(*[O[i, s, o] * self._Ps[s] for s in range(Z)])
+        N, Z, Qc = self.n_agents, self.n_states, self.obs_counts
+        O = self._O  # noqa: E741
+        out = self._agent_array(lambda i: (Qc[i], Z))
+        for i, o in ((i, o) for i in range(N) for o in range(Qc[i])):
+            den = sympy.Add(*[O[i][s, o] * self._Ps[s] for s in range(Z)])
             for s in range(Z):
-                if _is_zero(den) or _is_zero(O[i, s, o]):
+                if _is_zero(den) or _is_zero(O[i][s, o]):
                     out[i, o, s] = sympy.Integer(0)
                 else:
-                    out[i, o, s] = sympy.Piecewise((O[i, s, o] * self._Ps[s] / den, sympy.Ne(den, 0)), (0, True))
+                    out[i, o, s] = sympy.Piecewise((O[i][s, o] * self._Ps[s] / den, sympy.Ne(den, 0)), (0, True))
         return out
 
     beliefs = property(lambda self: to_array(self._beliefs),
@@ -168,40 +186,50 @@ class POModel(Model):
 
     @cached_property
     def _Rioa(self) -> np.ndarray:
-        N, Z, M, Q = self.n_agents, self.n_states, self.n_actions, self.n_obs
-        Risa = self.Risa
-        out = np.empty((N, Q, M), dtype=object)
-        for i, o, a in itertools.product(range(N), range(Q), range(M)):
+        Z, M, Qc = self.n_states, self.action_counts, self.obs_counts
+        Risa = self._in_X_agent(self._Risa)
+        out = self._agent_array(lambda i: (Qc[i], M[i]))
+        for i, o, a in keys(out):
             out[i, o, a] = sympy.Add(*[self._beliefs[i, o, s] * Risa[i, s, a] for s in range(Z)])
         return out
 
     @cached_property
     def _Tioao(self) -> np.ndarray:
-        N, Z, M, Q = self.n_agents, self.n_states, self.n_actions, self.n_obs
-        O = self.game.O  # noqa: E741
-        Tisas = self.Tisas
-        out = np.empty((N, Q, M, Q), dtype=object)
-        for i, o, a, op in itertools.product(range(N), range(Q), range(M), range(Q)):
+        Z, M, Qc = self.n_states, self.action_counts, self.obs_counts
+        O = self._O  # noqa: E741
+        Tisas = self._in_X_agent(self._Tisas)
+        out = self._agent_array(lambda i: (Qc[i], M[i], Qc[i]))
+        for i, o, a, op in keys(out):
             out[i, o, a, op] = sympy.Add(*[
-                self._beliefs[i, o, s] * Tisas[i, s, a, sp] * O[i, sp, op]
+                self._beliefs[i, o, s] * Tisas[i, s, a, sp] * O[i][sp, op]
                 for s in range(Z) for sp in range(Z)])
+        return out
+
+    def _in_X_agent(self, arr):
+        """``arr`` (numpy or RaggedArray) with the Y symbols replaced by their expressions in X."""
+        if not isinstance(arr, RaggedArray):
+            return self._in_X(arr)
+        out = arr.copy()
+        subs = self._Ysubs
+        for idx in keys(arr):
+            out[idx] = sympy.sympify(arr[idx]).xreplace(subs)
         return out
 
     @cached_property
     def _Rio(self) -> np.ndarray:
-        X, R = self._X, self._Rioa
-        out = np.empty(X.shape[:2], dtype=object)
-        for i, o in np.ndindex(*out.shape):
-            out[i, o] = sympy.Add(*[X[i, o, a] * R[i, o, a] for a in range(self.n_actions)])
+        X, R, M = self._Xr, self._Rioa, self.action_counts
+        out = self._agent_array(lambda i: (self.obs_counts[i],))
+        for i, o in keys(out):
+            out[i, o] = sympy.Add(*[X[i, o, a] * R[i, o, a] for a in range(M[i])])
         return out
 
     @cached_property
     def _Tioo(self) -> np.ndarray:
-        N, M, Q = self.n_agents, self.n_actions, self.n_obs
-        X, T = self._X, self._Tioao
-        out = np.empty((N, Q, Q), dtype=object)
-        for i, o, op in itertools.product(range(N), range(Q), range(Q)):
-            out[i, o, op] = sympy.Add(*[X[i, o, a] * T[i, o, a, op] for a in range(M)])
+        M, Qc = self.action_counts, self.obs_counts
+        X, T = self._Xr, self._Tioao
+        out = self._agent_array(lambda i: (Qc[i], Qc[i]))
+        for i, o, op in keys(out):
+            out[i, o, op] = sympy.Add(*[X[i, o, a] * T[i, o, a, op] for a in range(M[i])])
         return out
 
     Rioa = property(lambda self: to_array(self._Rioa), doc="Rioa[i, o, a] reward given observation and own action")
@@ -249,16 +277,16 @@ class _Builder:
 
     def forward(self, need_inverse: bool) -> dict:
         m, prog = self.m, self.prog
-        N, Z, M, Q = m.n_agents, m.n_states, m.n_actions, m.n_obs
-        O, X = m.game.O, m._X  # noqa: E741
+        N, Z, Mc, Qc = m.n_agents, m.n_states, m.action_counts, m.obs_counts
+        O, X = m._O, m._Xr  # noqa: E741
 
         Y = m._Ysym.copy()
-        for idx in np.ndindex(Y.shape):
+        for idx in keys(Y):
             prog.statements.append((m._Ysym[idx], m._Yexpr[idx]))
 
         def named(tag, arr):
-            out = np.empty(arr.shape, dtype=object)
-            for idx in np.ndindex(arr.shape):
+            out = arr.copy() if isinstance(arr, RaggedArray) else np.empty(arr.shape, dtype=object)
+            for idx in keys(arr):
                 out[idx] = prog.new(arr[idx], f"{tag}_" + "_".join(map(str, idx)))
             return out
 
@@ -266,10 +294,11 @@ class _Builder:
         Risa = named("Risa", m._Risa)
         Tss = np.empty((Z, Z), dtype=object)
         for s, sp in itertools.product(range(Z), range(Z)):
-            Tss[s, sp] = prog.new(sympy.Add(*[Y[0, s, a] * Tisas[0, s, a, sp] for a in range(M)]), f"Tss_{s}_{sp}")
+            Tss[s, sp] = prog.new(sympy.Add(*[Y[0, s, a] * Tisas[0, s, a, sp] for a in range(Mc[0])]),
+                                  f"Tss_{s}_{sp}")
         Ris = np.empty((N, Z), dtype=object)
         for i, s in itertools.product(range(N), range(Z)):
-            Ris[i, s] = prog.new(sympy.Add(*[Y[i, s, a] * Risa[i, s, a] for a in range(M)]), f"Ris_{i}_{s}")
+            Ris[i, s] = prog.new(sympy.Add(*[Y[i, s, a] * Risa[i, s, a] for a in range(Mc[i])]), f"Ris_{i}_{s}")
 
         # stationary distribution: (Tss^T - Id) Ps = 0 with the last row replaced by sum Ps = 1
         if Z == 1:
@@ -281,11 +310,12 @@ class _Builder:
             Ps = m._Ps.copy()
 
         # beliefs
-        Bel = np.empty((N, Q, Z), dtype=object)
-        for i, o in itertools.product(range(N), range(Q)):
-            D = prog.new(sympy.Add(*[O[i, s, o] * Ps[s] for s in range(Z)]), f"D_{i}_{o}")
+        Bel = m._agent_array(lambda i: (Qc[i], Z))
+        for i, o in ((i, o) for i in range(N) for o in range(Qc[i])):
+            D = prog.new(sympy.Add(*[O[i][s, o] * Ps[s] for s in range(Z)]), f"D_{i}_{o}")
             if _is_zero(D):
-                Bel[i, o, :] = sympy.Integer(0)
+                for s in range(Z):
+                    Bel[i, o, s] = sympy.Integer(0)
                 continue
             # an observation made with long-run probability <= BELIEF_TOL is treated as never
             # made: the stationary solve leaves ~1e-17 on transient states instead of 0
@@ -293,39 +323,39 @@ class _Builder:
             if isinstance(Dinv, sympy.Symbol):
                 self.piecewise_inverse[Dinv] = D
             for s in range(Z):
-                Bel[i, o, s] = prog.new(O[i, s, o] * Ps[s] * Dinv, f"B_{i}_{o}_{s}")
+                Bel[i, o, s] = prog.new(O[i][s, o] * Ps[s] * Dinv, f"B_{i}_{o}_{s}")
 
-        TO = np.empty((N, Z, M, Q), dtype=object)
-        for i, s, a, op in itertools.product(range(N), range(Z), range(M), range(Q)):
-            TO[i, s, a, op] = prog.new(sympy.Add(*[Tisas[i, s, a, sp] * O[i, sp, op] for sp in range(Z)]),
+        TO = m._agent_array(lambda i: (Z, Mc[i], Qc[i]))
+        for i, s, a, op in keys(TO):
+            TO[i, s, a, op] = prog.new(sympy.Add(*[Tisas[i, s, a, sp] * O[i][sp, op] for sp in range(Z)]),
                                        f"TO_{i}_{s}_{a}_{op}")
-        Rioa = np.empty((N, Q, M), dtype=object)
-        for i, o, a in itertools.product(range(N), range(Q), range(M)):
+        Rioa = m._agent_array(lambda i: (Qc[i], Mc[i]))
+        for i, o, a in keys(Rioa):
             Rioa[i, o, a] = prog.new(sympy.Add(*[Bel[i, o, s] * Risa[i, s, a] for s in range(Z)]),
                                      f"Rioa_{i}_{o}_{a}")
-        Tioao = np.empty((N, Q, M, Q), dtype=object)
-        for i, o, a, op in itertools.product(range(N), range(Q), range(M), range(Q)):
+        Tioao = m._agent_array(lambda i: (Qc[i], Mc[i], Qc[i]))
+        for i, o, a, op in keys(Tioao):
             Tioao[i, o, a, op] = prog.new(sympy.Add(*[Bel[i, o, s] * TO[i, s, a, op] for s in range(Z)]),
                                           f"Tioao_{i}_{o}_{a}_{op}")
-        Rio = np.empty((N, Q), dtype=object)
-        for i, o in itertools.product(range(N), range(Q)):
-            Rio[i, o] = prog.new(sympy.Add(*[X[i, o, a] * Rioa[i, o, a] for a in range(M)]), f"Rio_{i}_{o}")
-        Tioo = np.empty((N, Q, Q), dtype=object)
-        for i, o, op in itertools.product(range(N), range(Q), range(Q)):
-            Tioo[i, o, op] = prog.new(sympy.Add(*[X[i, o, a] * Tioao[i, o, a, op] for a in range(M)]),
+        Rio = m._agent_array(lambda i: (Qc[i],))
+        for i, o in keys(Rio):
+            Rio[i, o] = prog.new(sympy.Add(*[X[i, o, a] * Rioa[i, o, a] for a in range(Mc[i])]), f"Rio_{i}_{o}")
+        Tioo = m._agent_array(lambda i: (Qc[i], Qc[i]))
+        for i, o, op in keys(Tioo):
+            Tioo[i, o, op] = prog.new(sympy.Add(*[X[i, o, a] * Tioao[i, o, a, op] for a in range(Mc[i])]),
                                       f"Tioo_{i}_{o}_{op}")
 
         start = len(prog.statements)
         V, W = m.value_program(prog, Tioo, Rio, need_inverse=need_inverse)
         self.value_range = (start, len(prog.statements))
-        Varr = np.empty((N, Q), dtype=object)
+        Varr = m._agent_array(lambda i: (Qc[i],))
         for idx, v in V.items():
             Varr[idx] = v
-        Qarr = np.empty((N, Q, M), dtype=object)
-        for i, o, a in itertools.product(range(N), range(Q), range(M)):
+        Qarr = m._agent_array(lambda i: (Qc[i], Mc[i]))
+        for i, o, a in keys(Qarr):
             Qarr[i, o, a] = prog.new(m.pre[i] * Rioa[i, o, a] + m.gamma[i] * sympy.Add(
-                *[Tioao[i, o, a, op] * Varr[i, op] for op in range(Q)]), f"Q_{i}_{o}_{a}")
-        Wd = {i: sympy.Matrix(Q, Q, lambda r, c: W[i, r, c]) for i in range(N)} if need_inverse else {}
+                *[Tioao[i, o, a, op] * Varr[i, op] for op in range(Qc[i])]), f"Q_{i}_{o}_{a}")
+        Wd = {i: sympy.Matrix(Qc[i], Qc[i], lambda r, c: W[i, r, c]) for i in range(N)} if need_inverse else {}
         return dict(Y=Y, Tisas=Tisas, Risa=Risa, Tss=Tss, Ris=Ris, Ps=Ps, beliefs=Bel, Rioa=Rioa, Tioao=Tioao,
                     Rio=Rio, Tioo=Tioo, V=Varr, Q=Qarr, W=Wd)
 
@@ -339,14 +369,14 @@ class _Builder:
         direction, same ``A``); the value block by ``dV = W (p dRio + gamma dTioo V)``.
         """
         m, prog = self.m, self.prog
-        N, M, Q = m.n_agents, m.n_actions, m.n_obs
-        X = m._X
+        N, Mc, Qc = m.n_agents, m.action_counts, m.obs_counts
+        X = m._Xr
         n = m.n_free
         zero = sympy.Integer(0)
         d: dict = {}  # symbol -> list of n derivatives (0 or a symbol/small expression)
-        for j, o2, c in itertools.product(range(N), range(Q), range(M - 1)):
+        for j, o2, c in m.layout.y_coords:
             k = m.free_index(j, o2, c)
-            for a in range(M):
+            for a in range(Mc[j]):
                 d.setdefault(X[j, o2, a], [zero] * n)[k] = X[j, o2, a] * (int(a == c) - X[j, o2, c])
 
         def directional(expr):
@@ -399,10 +429,10 @@ class _Builder:
             return d[q][k] if q in d else zero
 
         J = sympy.zeros(n, n)
-        for i, o, a in itertools.product(range(N), range(Q), range(M - 1)):
+        for i, o, a in m.layout.y_coords:
             r = m.free_index(i, o, a)
             for k in range(n):
-                dD = m.beta[i] * (dq(i, o, a, k) - dq(i, o, M - 1, k))
+                dD = m.beta[i] * (dq(i, o, a, k) - dq(i, o, Mc[i] - 1, k))
                 if m.learner.log_strategy_in_error and r == k:
                     dD -= 1
                 J[r, k] = int(r == k) + m.alpha[i] * dD
@@ -442,7 +472,6 @@ class _Builder:
     def _value_derivative(self, res: dict, d, n) -> None:
         """``dV[i,:] = W_i (p_i dRio[i,:] + gamma_i dTioo[i] V[i,:])`` as named statements."""
         m, prog = self.m, self.prog
-        Q = m.n_obs
         zero = sympy.Integer(0)
         Rio, Tioo, V, W = res["Rio"], res["Tioo"], res["V"], res["W"]
 
@@ -450,6 +479,7 @@ class _Builder:
             return d[sym][k] if sym in d else zero
 
         for i in range(m.n_agents):
+            Q = m.obs_counts[i]
             for k in range(n):
                 g = []
                 for op in range(Q):
@@ -472,32 +502,32 @@ def _build(model: Model, outputs) -> tuple[Program, dict]:
         raise ParameterError(
             f"unknown output(s) {sorted(unknown)} under partial observability; choose from {sorted(PO_OUTPUTS)}"
         )
-    M = m.n_actions
+    Mc = m.action_counts
     prog = Program("t")
     b = _Builder(m, prog)
     want_j = "jacobian" in outputs
     res = b.forward(need_inverse=want_j)
-    X = m._X
+    X = m._Xr
     if "td_error" in outputs:
-        td = np.empty(X.shape, dtype=object)
-        for i, o, a in np.ndindex(*X.shape):
+        td = m._agent_array(lambda i: (m.obs_counts[i], Mc[i]))
+        for i, o, a in keys(td):
             if m.learner.log_strategy_in_error:
                 td[i, o, a] = m.beta[i] * res["Q"][i, o, a] - sympy.log(X[i, o, a])
             else:
                 td[i, o, a] = m.beta[i] * (res["Q"][i, o, a] - res["V"][i, o])
         res["td_error"] = td
     if "logit_step" in outputs:
-        step = np.empty(m._y.shape, dtype=object)
-        for i, o, a in np.ndindex(*m._y.shape):
-            dlt = m.beta[i] * (res["Q"][i, o, a] - res["Q"][i, o, M - 1])
-            yv = m._y[i, o, a]
+        step = m._agent_array(lambda i: (m.obs_counts[i], Mc[i] - 1))
+        for i, o, a in keys(step):
+            dlt = m.beta[i] * (res["Q"][i, o, a] - res["Q"][i, o, Mc[i] - 1])
+            yv = m._yr[i, o, a]
             step[i, o, a] = (yv + m.alpha[i] * (dlt - yv)) if m.learner.log_strategy_in_error \
                 else (yv + m.alpha[i] * dlt)
         res["logit_step"] = step
     if want_j:
         J = b.jacobian(res, stop=len(prog.statements))
         res["jacobian"] = np.array(J.tolist(), dtype=object).reshape(J.shape)
-    return prog, {k: res[k] for k in outputs}
+    return prog, {k: flat_data(res[k]) for k in outputs}
 
 
 def po_program(model: Model, outputs) -> tuple[Program, dict]:
