@@ -9,7 +9,8 @@ tensors ``T``, ``R`` and optionally ``O`` (index conventions of :class:`crldgen.
     description = "rock-paper-scissors"           # optional, free text
     agents = ["row", "column"]                    # labels, or a count: agents = 2
     states = ["s"]                                # labels, or a count
-    actions = ["rock", "paper", "scissors"]       # the same actions for every agent
+    actions = ["rock", "paper", "scissors"]       # the same actions for every agent (or one
+                                                  # list per agent, see below)
     # observations = ["o1", "o2"]                 # only together with O
 
     [parameters]                                  # name = default value
@@ -38,6 +39,28 @@ tensors ``T``, ``R`` and optionally ``O`` (index conventions of :class:`crldgen.
     # state = "s"
     # observation = "o1"
     # value = "1 - noise"
+
+Agents with their own actions or observations (heterogeneous games)
+--------------------------------------------------------------------
+``actions`` (and ``observations``) may also give one list per agent, either in agent
+order or as a table keyed by agent label (an inline table, or a ``[actions]`` table
+placed after the top-level keys); each entry is a list of labels or a count::
+
+    agents = ["user", "regulator"]
+    actions = [["low", "medium", "high"], ["idle", "monitor"]]
+    # or: actions = { user = ["low", "medium", "high"], regulator = ["idle", "monitor"] }
+    # or counts: actions = [3, 2]   (labels '0', '1', ...)
+
+The tensors then have one action axis of each agent's own size,
+``T[state, a_user, a_regulator, next]`` of shape ``(Z, 3, 2, Z)``, and in a rule
+``actions = ["high", "monitor"]`` names each agent's action among that agent's own
+labels (an unknown label is an error naming the agent and listing its actions).
+
+Per-agent observation sets (``observations = [["quiet", "alarm"], ["o"]]``) make ``O``
+one array per agent, ``O[i][state][observation]`` of shape ``(Z, Q_i)``: dense, as a
+list of N nested arrays; or as ``[[O]]`` rules whose ``observation`` is a label (or
+index) of every agent the rule selects. When all agents have the same labels the file
+means the same as with one shared list.
 
 Values are numbers or expression strings. Expressions contain numbers (``2``,
 ``0.25``, ``1e-3``), parameter names, ``+ - * / **``, parentheses and unary minus,
@@ -432,6 +455,10 @@ class _GameReader:
             if required:
                 self.fail(key, f"missing; give the {key} as a list of labels or a count")
             return None
+        return self.label_list(key, value)
+
+    def label_list(self, key: str, value) -> tuple[str, ...]:
+        """One list of labels (or a count) at ``key``."""
         if isinstance(value, bool):
             self.fail(key, "must be a list of labels or a count")
         if isinstance(value, int):
@@ -448,6 +475,38 @@ class _GameReader:
         if len(set(out)) != len(out):
             self.fail(key, f"labels {out} are not unique")
         return tuple(out)
+
+    def agent_labels(self, key: str, agents: tuple[str, ...], required: bool = True) \
+            -> tuple[tuple[str, ...], ...] | None:
+        """Per-agent label tuples from one shared list (or count), a list of per-agent lists, or a table.
+
+        The per-agent forms: ``[[...], [...]]`` (or counts ``[3, 2]``) in agent order, or a
+        table ``{agent label = [...] or count}`` with one entry for every agent.
+        """
+        value = self.doc.get(key)
+        if value is None:
+            if required:
+                self.fail(key, f"missing; give the {key} as a list of labels or a count (one for every agent), "
+                               f"or one per agent")
+            return None
+        if isinstance(value, dict):
+            extra = [a for a in value if a not in agents]
+            if extra:
+                self.fail(f"{key}.{extra[0]}", f"unknown agent {extra[0]!r}; the agents are {list(agents)}")
+            missing = [a for a in agents if a not in value]
+            if missing:
+                self.fail(key, f"no {key} for agent {missing[0]!r}: the table needs one entry per agent "
+                               f"{list(agents)}")
+            return tuple(self.label_list(f"{key}.{a}", value[a]) for a in agents)
+        per_agent = isinstance(value, list) and bool(value) and (
+            any(isinstance(v, list) for v in value)
+            or all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+        if not per_agent:
+            return (self.label_list(key, value),) * len(agents)
+        if len(value) != len(agents):
+            self.fail(key, f"has {len(value)} per-agent entries; the game has {len(agents)} agents {list(agents)} "
+                           "(give one list of labels or count per agent, or one list shared by every agent)")
+        return tuple(self.label_list(f"{key}[{k}] (agent {a!r})", v) for k, (a, v) in enumerate(zip(agents, value)))
 
     def parameters(self) -> dict[str, tuple[sympy.Symbol, float]]:
         table = self.doc.get("parameters", {})
@@ -506,46 +565,43 @@ class _GameReader:
         fill(data, ())
         return out
 
-    def select(self, key: str, value, labels: tuple[str, ...], what: str) -> list[int]:
+    def select(self, key: str, value, labels: tuple[str, ...], what: str, owner: str | None = None) -> list[int]:
+        """Indices selected by a label, an index or ``'*'``; ``owner`` names the agent whose labels these are."""
+        of = f" of agent {owner!r}" if owner is not None else ""
         if value is None or value == "*":
             return list(range(len(labels)))
         if isinstance(value, bool):
-            self.fail(key, f"{value!r} is not a {what} label or index")
+            self.fail(key, f"{value!r} is not a {what} label or index{of}")
         if isinstance(value, int):
             if not 0 <= value < len(labels):
-                self.fail(key, f"{what} index {value} is out of range 0..{len(labels) - 1}")
+                self.fail(key, f"{what} index {value}{of} is out of range 0..{len(labels) - 1}")
             return [value]
         if isinstance(value, str):
             if value not in labels:
+                if owner is not None:
+                    self.fail(key, f"unknown {what} {value!r} of agent {owner!r}; its {what}s are {list(labels)}")
                 self.fail(key, f"unknown {what} {value!r}; the {what}s are {list(labels)}")
             return [labels.index(value)]
         self.fail(key, f"{value!r} must be a {what} label, an index or '*'")
 
     def rules(self, name: str, rules: list, shape: tuple[int, ...], dims: dict) -> np.ndarray:
         out = np.full(shape, sympy.Integer(0), dtype=object)
-        n_agents = len(dims["agent"])
+        agents = dims["agent"]
+        n_agents = len(agents)
         for r, rule in enumerate(rules, start=1):
             where = f"{name}[{r}]"
-            if not isinstance(rule, dict):
-                self.fail(where, "rules must be tables ([[T]], [[R]], [[O]])")
-            allowed = set(_RULE_KEYS[name]) | {"value"}
-            unknown = sorted(set(rule) - allowed)
-            if unknown:
-                self.fail(f"{where}.{unknown[0]}", f"unknown key; a {name} rule has keys {sorted(allowed)}")
-            if "value" not in rule:
-                self.fail(where, "missing 'value'")
-            value = self.value(f"{where}.value", rule["value"])
+            value = self.rule_value(name, where, rule)
             axes = []
             for field in _RULE_KEYS[name]:
                 if field == "actions":
                     acts = rule.get("actions", "*")
                     if acts == "*":
-                        axes.extend([list(range(len(dims["action"])))] * n_agents)
+                        axes.extend(list(range(len(labels))) for labels in dims["action"])
                         continue
                     if not isinstance(acts, list) or len(acts) != n_agents:
                         self.fail(f"{where}.actions", f"must be '*' or a list of one action per agent ({n_agents})")
-                    axes.extend(self.select(f"{where}.actions[{k}]", a, dims["action"], "action")
-                                for k, a in enumerate(acts))
+                    axes.extend(self.select(f"{where}.actions[{k}]", a, dims["action"][k], "action",
+                                            dims["action_owner"][k]) for k, a in enumerate(acts))
                 else:
                     dim = {"next": "state"}.get(field, field)
                     axes.append(self.select(f"{where}.{field}", rule.get(field), dims[dim], dim))
@@ -554,6 +610,46 @@ class _GameReader:
                 self.fail(where, f"selects {n} entries (limit {MAX_ENTRIES})")
             out[np.ix_(*axes)] = value
         return out
+
+    def rule_value(self, name: str, where: str, rule) -> sympy.Expr:
+        """Check a rule's keys and read its value."""
+        if not isinstance(rule, dict):
+            self.fail(where, "rules must be tables ([[T]], [[R]], [[O]])")
+        allowed = set(_RULE_KEYS[name]) | {"value"}
+        unknown = sorted(set(rule) - allowed)
+        if unknown:
+            self.fail(f"{where}.{unknown[0]}", f"unknown key; a {name} rule has keys {sorted(allowed)}")
+        if "value" not in rule:
+            self.fail(where, "missing 'value'")
+        return self.value(f"{where}.value", rule["value"])
+
+    def agent_observation_tensors(self, observations: tuple[tuple[str, ...], ...], dims: dict) -> list[np.ndarray]:
+        """``O`` of agents with their own observation sets: one ``(Z, Q_i)`` array per agent.
+
+        Dense form: a list of N nested arrays, ``O[i][s][o]``; rule form: ``[[O]]`` rules
+        whose ``observation`` is a label (or index) of each selected agent's own set.
+        """
+        data = self.doc["O"]
+        agents, states = dims["agent"], dims["state"]
+        Z = len(states)
+        for i, obs in enumerate(observations):
+            if Z * len(obs) > MAX_ENTRIES:
+                self.fail(f"O[{i}]", f"has {Z * len(obs)} entries (limit {MAX_ENTRIES})")
+        if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
+            out = [np.full((Z, len(obs)), sympy.Integer(0), dtype=object) for obs in observations]
+            for r, rule in enumerate(data, start=1):
+                where = f"O[{r}]"
+                value = self.rule_value("O", where, rule)
+                rows = self.select(f"{where}.state", rule.get("state"), states, "state")
+                for i in self.select(f"{where}.agent", rule.get("agent"), agents, "agent"):
+                    cols = self.select(f"{where}.observation", rule.get("observation"), observations[i],
+                                       "observation", agents[i])
+                    out[i][np.ix_(rows, cols)] = value
+            return out
+        if not isinstance(data, list) or len(data) != len(agents):
+            self.fail("O", f"the agents have their own observation sets: give O as a list of {len(agents)} "
+                           "nested arrays O[i][state][observation] (one per agent) or as [[O]] rules")
+        return [self.dense(f"O[{i}]", data[i], (Z, len(obs))) for i, obs in enumerate(observations)]
 
     def tensor(self, name: str, shape: tuple[int, ...], dims: dict, required: bool = True):
         data = self.doc.get(name)
@@ -582,25 +678,36 @@ class _GameReader:
             self.fail("description", "must be a string")
         agents = self.labels("agents")
         states = self.labels("states")
-        actions = self.labels("actions")
-        if len(actions) < 2:
-            self.fail("actions", "need at least two actions")
-        observations = self.labels("observations", required=False)
+        actions = self.agent_labels("actions", agents)
+        for i, acts in enumerate(actions):
+            if len(acts) < 2:
+                self.fail("actions" if len(set(actions)) == 1 else f"actions (agent {agents[i]!r})",
+                          "need at least two actions")
+        observations = self.agent_labels("observations", agents, required=False)
         params = self.parameters()
         self.names = {k: sym for k, (sym, _) in params.items()}
-        N, Z, M = len(agents), len(states), len(actions)
-        if M ** N * Z * Z * N > MAX_ENTRIES:
-            self.fail("agents", f"{N} agents with {M} actions and {Z} states give more than {MAX_ENTRIES} entries")
-        dims = {"agent": agents, "state": states, "action": actions}
-        T = self.tensor("T", (Z,) + (M,) * N + (Z,), dims)
-        R = self.tensor("R", (N, Z) + (M,) * N + (Z,), dims)
+        N, Z, counts = len(agents), len(states), tuple(len(a) for a in actions)
+        if math.prod(counts) * Z * Z * N > MAX_ENTRIES:
+            acts = f"{counts[0]} actions" if len(set(counts)) == 1 else f"action counts {counts}"
+            self.fail("agents", f"{N} agents with {acts} and {Z} states give more than {MAX_ENTRIES} entries")
+        shared = len(set(actions)) == 1
+        dims = {"agent": agents, "state": states, "action": actions,
+                "action_owner": (None,) * N if shared else agents}
+        T = self.tensor("T", (Z,) + counts + (Z,), dims)
+        R = self.tensor("R", (N, Z) + counts + (Z,), dims)
         O = None  # noqa: E741
         if "O" in doc:
-            obs = observations or states
-            dims["observation"] = obs
-            O = self.tensor("O", (N, Z, len(obs)), dims)  # noqa: E741
+            obs = observations or (states,) * N
+            if len(set(obs)) == 1:  # one observation set for every agent: O[agent, state, observation]
+                dims["observation"] = obs[0]
+                O = self.tensor("O", (N, Z, len(obs[0])), dims)  # noqa: E741
+            else:
+                O = self.agent_observation_tensors(obs, dims)  # noqa: E741
         elif observations is not None:
             self.fail("observations", "observation labels need an observation tensor O")
+        actions = actions[0] if shared else actions
+        if observations is not None and len(set(observations)) == 1:
+            observations = observations[0]
         try:
             return Game(T, R, O, params={sym: v for sym, v in params.values()}, agents=agents, states=states,
                         actions=actions, observations=observations if O is not None else None, name=name)

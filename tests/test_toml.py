@@ -244,3 +244,182 @@ def test_later_rules_override_earlier_ones_and_indices_work():
                                                   "value = \"qc * 10\"")
     R = loads_game(text, "x.toml").numeric()["R"]
     assert R[1, 0, 0, 1, 0] == 2.0 and R[0, 0, 0, 1, 0] == 1.0 and R[1, 0, 1, 1, 0] == 1.0
+
+
+# ------------------------------------------------------- heterogeneous agents
+HETERO = """
+agents = ["user", "regulator"]
+states = ["s"]
+actions = [["low", "medium", "high"], ["idle", "monitor"]]
+[parameters]
+fine = 2.0
+[[T]]
+value = 1
+[[R]]
+agent = "user"
+actions = ["high", "*"]
+value = 3
+[[R]]
+agent = "user"
+actions = ["high", "monitor"]
+value = "3 - fine"
+[[R]]
+agent = "regulator"
+actions = ["*", 1]
+value = -0.5
+"""
+
+
+def test_per_agent_actions_give_a_heterogeneous_game():
+    game = loads_game(HETERO, "h.toml")
+    assert game.action_counts == (3, 2) and not game.uniform
+    assert game.agent_actions == (("low", "medium", "high"), ("idle", "monitor"))
+    assert game.T.shape == (1, 3, 2, 1) and game.R.shape == (2, 1, 3, 2, 1)
+    R = game.numeric(fine=1.0)["R"][:, 0, :, :, 0]
+    np.testing.assert_array_equal(R[0], [[0, 0], [0, 0], [3, 2]])  # (user action, regulator action)
+    np.testing.assert_array_equal(R[1], [[0, -0.5]] * 3)
+
+
+@pytest.mark.parametrize("form", [
+    'actions = { user = ["low", "medium", "high"], regulator = ["idle", "monitor"] }',
+    'actions = { regulator = ["idle", "monitor"], user = ["low", "medium", "high"] }',  # order of the table: free
+])
+def test_per_agent_actions_as_a_table(form):
+    text = HETERO.replace('actions = [["low", "medium", "high"], ["idle", "monitor"]]', form)
+    assert loads_game(text, "t.toml").canonical() == loads_game(HETERO, "h.toml").canonical()
+
+
+def test_per_agent_actions_as_a_table_section_and_as_counts():
+    section = HETERO.replace('actions = [["low", "medium", "high"], ["idle", "monitor"]]\n', "").replace(
+        "[parameters]", '[actions]\nuser = ["low", "medium", "high"]\nregulator = ["idle", "monitor"]\n[parameters]')
+    assert loads_game(section, "t.toml").agent_actions == (("low", "medium", "high"), ("idle", "monitor"))
+    counts = HETERO.replace('actions = [["low", "medium", "high"], ["idle", "monitor"]]', "actions = [3, 2]")
+    counts = counts.replace('"high"', "2").replace('"monitor"', "1")
+    game = loads_game(counts, "c.toml")
+    assert game.agent_actions == (("0", "1", "2"), ("0", "1"))
+    np.testing.assert_array_equal(game.numeric()["R"], loads_game(HETERO, "h.toml").numeric()["R"])
+
+
+def test_per_agent_actions_dense_tensor():
+    text = """
+agents = 2
+states = ["s"]
+actions = [["a", "b"], ["x", "y", "z"]]
+T = [[[[1], [1], [1]], [[1], [1], [1]]]]
+R = [[[[[1], [2], [3]], [[4], [5], [6]]]], [[[[0], [0], [0]], [[0], [0], [-1]]]]]
+"""
+    game = loads_game(text, "d.toml")
+    assert game.action_counts == (2, 3)
+    np.testing.assert_array_equal(game.numeric()["R"][0, 0, :, :, 0], [[1, 2, 3], [4, 5, 6]])
+    assert game.numeric()["R"][1, 0, 1, 2, 0] == -1
+    with pytest.raises(GameFileError, match=r"T\[0\]\[0\]: has 2 entries; expected 3"):
+        loads_game(text.replace("T = [[[[1], [1], [1]], [[1], [1], [1]]]]", "T = [[[[1], [1]], [[1], [1]]]]"), "d.toml")
+
+
+def test_shared_labels_given_per_agent_are_the_same_game():
+    a = loads_game(game_text(), "a.toml")
+    b = loads_game(game_text().replace('actions = ["c", "d"]', 'actions = [["c", "d"], ["c", "d"]]'), "b.toml")
+    assert b.uniform and a.canonical() == b.canonical()
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (('["*", 1]', '["*", "x"]'), "R[3].actions[1]: unknown action 'x' of agent 'regulator'; its actions are "
+                                 "['idle', 'monitor']"),
+    (('["high", "monitor"]', '["monitor", "high"]'), "R[2].actions[0]: unknown action 'monitor' of agent 'user'"),
+    (('["*", 1]', '["*", 2]'), "R[3].actions[1]: action index 2 of agent 'regulator' is out of range 0..1"),
+    (('[["low", "medium", "high"], ["idle", "monitor"]]', '[["low", "medium", "high"], ["idle"]]'),
+     "actions (agent 'regulator'): need at least two actions"),
+    (('[["low", "medium", "high"], ["idle", "monitor"]]', '[["low", "high"], ["idle", "monitor"], ["a", "b"]]'),
+     "actions: has 3 per-agent entries; the game has 2 agents ['user', 'regulator']"),
+    (('[["low", "medium", "high"], ["idle", "monitor"]]', '[["low", "low"], ["idle", "monitor"]]'),
+     "actions[0] (agent 'user'): labels ['low', 'low'] are not unique"),
+    (('[["low", "medium", "high"], ["idle", "monitor"]]', '[["low", "high"], "idle"]'),
+     "actions[1] (agent 'regulator'): must be a non-empty list of labels or a count"),
+    (('[["low", "medium", "high"], ["idle", "monitor"]]', '{ user = ["low", "high"] }'),
+     "actions: no actions for agent 'regulator'"),
+    (('[["low", "medium", "high"], ["idle", "monitor"]]', '{ user = [2], regulator = 2, boss = 2 }'),
+     "actions.boss: unknown agent 'boss'; the agents are ['user', 'regulator']"),
+    (('[["low", "medium", "high"], ["idle", "monitor"]]', '{ user = ["*", "b"], regulator = 2 }'),
+     "actions.user[0]: label '*' must be a non-empty string other than '*'"),
+])
+def test_per_agent_action_errors_name_the_agent(change, fragment):
+    with pytest.raises(GameFileError) as info:
+        loads_game(HETERO.replace(*change), "h.toml")
+    assert str(info.value).startswith("h.toml: ") and fragment in str(info.value)
+
+
+PO_HETERO = """
+agents = ["a", "b"]
+states = ["calm", "storm"]
+actions = ["x", "y"]
+observations = [["quiet", "alarm"], ["o"]]
+[parameters]
+noise = 0.1
+[[T]]
+value = 0.5
+[[R]]
+value = 1
+[[O]]
+agent = "a"
+state = "calm"
+observation = "quiet"
+value = "1 - noise"
+[[O]]
+agent = "a"
+state = "calm"
+observation = "alarm"
+value = "noise"
+[[O]]
+agent = "a"
+state = "storm"
+observation = "alarm"
+value = 1
+[[O]]
+agent = "b"
+value = 1
+"""
+
+
+def test_per_agent_observation_sets_from_rules():
+    game = loads_game(PO_HETERO, "po.toml")
+    assert game.observation_counts == (2, 1) and game.agent_observations == (("quiet", "alarm"), ("o",))
+    O0, O1 = game.numeric(noise=0.25)["O"]
+    np.testing.assert_allclose(O0, [[0.75, 0.25], [0, 1]])
+    np.testing.assert_array_equal(O1, [[1], [1]])
+
+
+def test_per_agent_observation_sets_dense_and_as_a_table():
+    rules = PO_HETERO[PO_HETERO.index("[[O]]"):]
+    dense = PO_HETERO.replace(rules, "").replace(
+        "[parameters]", 'O = [[["1 - noise", "noise"], [0, 1]], [[1], [1]]]\n[parameters]')
+    table = PO_HETERO.replace('observations = [["quiet", "alarm"], ["o"]]',
+                              'observations = { b = ["o"], a = ["quiet", "alarm"] }')
+    want = loads_game(PO_HETERO, "po.toml").canonical()
+    assert loads_game(dense, "d.toml").canonical() == want
+    assert loads_game(table, "t.toml").canonical() == want
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (('agent = "b"\nvalue = 1', 'agent = "b"\nobservation = "alarm"\nvalue = 1'),
+     "O[4].observation: unknown observation 'alarm' of agent 'b'; its observations are ['o']"),
+    (('agent = "b"\nvalue = 1', 'agent = "b"\nobservation = 1\nvalue = 1'),
+     "O[4].observation: observation index 1 of agent 'b' is out of range 0..0"),
+    (('agent = "b"\nvalue = 1', 'agent = "*"\nobservation = "o"\nvalue = 1'),  # agent a has no 'o'
+     "O[4].observation: unknown observation 'o' of agent 'a'"),
+    (('[["quiet", "alarm"], ["o"]]', '[["quiet", "alarm"]]'), "observations: has 1 per-agent entries"),
+])
+def test_per_agent_observation_errors_name_the_agent(change, fragment):
+    with pytest.raises(GameFileError) as info:
+        loads_game(PO_HETERO.replace(*change), "po.toml")
+    assert fragment in str(info.value)
+
+
+def test_per_agent_observation_dense_shape_errors():
+    rules = PO_HETERO[PO_HETERO.index("[[O]]"):]
+    base = PO_HETERO.replace(rules, "")
+    bad = base.replace("[parameters]", "O = [[[1, 0], [0, 1]]]\n[parameters]")
+    with pytest.raises(GameFileError, match="O: the agents have their own observation sets: give O as a list of 2"):
+        loads_game(bad, "d.toml")
+    bad = base.replace("[parameters]", "O = [[[1, 0], [0, 1]], [[1, 0], [1, 0]]]\n[parameters]")
+    with pytest.raises(GameFileError, match=r"O\[1\]\[0\]: has 2 entries; expected 1"):
+        loads_game(bad, "d.toml")

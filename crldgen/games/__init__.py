@@ -8,6 +8,7 @@ with the given values as defaults, so one generated module serves a whole sweep.
 from .ecological import ecological_public_good
 from .matrix import social_dilemma
 from .memory import with_memory
+from .regulated import regulated_extraction
 from .renewable import renewable_resources
 from .risk_reward import risk_reward
 from .uncertain import uncertain_social_dilemma
@@ -19,7 +20,8 @@ BUILTIN = {
     "risk-reward": risk_reward,
     "uncertain-social-dilemma": uncertain_social_dilemma,
     "renewable-resources": renewable_resources,
+    "regulated-extraction": regulated_extraction,
 }
 
-__all__ = ["BUILTIN", "ecological_public_good", "renewable_resources", "risk_reward", "social_dilemma",
-           "uncertain_social_dilemma", "with_memory"]
+__all__ = ["BUILTIN", "ecological_public_good", "regulated_extraction", "renewable_resources", "risk_reward",
+           "social_dilemma", "uncertain_social_dilemma", "with_memory"]
