@@ -79,6 +79,9 @@ _LAZY = {
     "generate": (".compiler", "generate"),
     "Averages": (".runtime", "Averages"),
     "Dynamics": (".runtime", "Dynamics"),
+    # heterogeneous games (issue 11): per-agent action and observation counts
+    "RaggedDynamics": (".runtime", "RaggedDynamics"),
+    "RaggedAverages": (".runtime", "RaggedAverages"),
     # analysis (issue 5): fixed points, stability, basins, tipping points, continuation
     "fixed_points": (".analysis", "fixed_points"),
     "stability": (".analysis", "stability"),
@@ -108,6 +111,7 @@ __all__ += ["fixed_points", "stability", "basins", "basin_fractions", "tipping_p
             "stable_manifold", "continuation", "hysteresis", "hysteresis_sweep", "symbolic_stability"]
 __all__ += ["load", "save", "scan"]
 __all__ += ["ValueDynamics", "ValueModel", "derive_value"]
+__all__ += ["RaggedDynamics", "RaggedAverages"]
 
 
 def __getattr__(name: str):
@@ -133,7 +137,7 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the eager imports
     from .compiler import compile, generate
     from .game import Game
     from .learners import Learner
-    from .runtime import Averages, Dynamics
+    from .runtime import Averages, Dynamics, RaggedAverages, RaggedDynamics
     from .symbolic.model import Model, derive
     from .analysis import (basin_fractions, basins, continuation, critical_slowing_down, fixed_points, hysteresis,
                            hysteresis_sweep, stability, stable_manifold, tipping_point)

@@ -132,8 +132,7 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
     loaded without importing sympy. When numba has not compiled the module's kernels yet
     (a new game, a fresh checkout), a fully observed game gets an
     :class:`~crldgen.runtime.engine.EngineModule`: the generic engine serves the first
-    calls while a background thread compiles the module's own kernels. Heterogeneous games
-    (per-agent action or observation counts) never use the engine: it knows one ``M`` only.
+    calls while a background thread compiles the module's own kernels.
     """
     from .runtime.loader import _LOCK, _REGISTRY
 
@@ -161,6 +160,7 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
     use_engine = engine if engine is not None else engine_enabled()
     if isinstance(module, EngineModule) or _kernels_cached(module, path):
         return module, path
+    # heterogeneous games (per-agent action or observation counts) never use the engine: it knows one M only
     if use_engine and game.fully_observed and game.uniform:
         with _LOCK:
             current = _REGISTRY.get(str(path.resolve()))

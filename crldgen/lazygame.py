@@ -166,7 +166,7 @@ def record(game: Game, digest: str, folder: str | os.PathLike | None = None) -> 
     Writing is best effort: a read-only cache only loses the warm start without sympy.
     """
     ident = getattr(game, "_crldgen_identity", None)
-    if not ident or not (game.uniform and game.shared_labels):  # the index format knows one M, Q and label set
+    if not ident:
         return False
     folder = Path(folder) if folder is not None else _index_dirs()[0]
     path = folder / f"{ident}.json"

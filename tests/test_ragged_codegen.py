@@ -61,7 +61,10 @@ def case(request, cache_dir):
 
 # ------------------------------------------------------------------ constants
 def test_module_constants(case):
+    from crldgen.runtime.engine import EngineModule
+
     mod, lay = case.module, case.layout
+    assert not isinstance(mod, EngineModule)  # the generic engine knows one M only: never for these games
     assert mod.RAGGED is True
     assert mod.N_ACTIONS is None and mod.N_OBS is None
     assert mod.ACTION_COUNTS == case.M and mod.OBS_COUNTS == case.Q
@@ -77,7 +80,8 @@ def test_module_constants(case):
     assert mod.O_SHAPE == (sum(case.Z * q for q in case.Q),)
     assert mod.T_SHAPE == (case.Z,) + case.M + (case.Z,)
     assert mod.R_SHAPE == (case.N, case.Z) + case.M + (case.Z,)
-    assert not hasattr(mod, "trajectories_lanes")  # batches fall back to `trajectories`
+    # SoA batch kernels only without a linear solve (as for uniform games); iterate falls back to `trajectories`
+    assert hasattr(mod, "trajectories_lanes") == (case.O is None)
     assert "X_OFFSETS[i] + o*M_i + a" in mod.__doc__
 
 
@@ -278,3 +282,34 @@ def test_check_game_flags_the_agent_and_entry_of_flat_O(cache_dir):
     O = np.empty(mod.O_SHAPE)
     mod.game_tensors(np.array([0.25]), np.empty(mod.T_SHAPE).ravel(), np.empty(mod.R_SHAPE).ravel(), O)
     np.testing.assert_array_equal(O, [1, 1, 0.25, 0.75, 0, 0, 0, 1])
+
+
+def test_lanes_batch_equals_per_member_batch(case):
+    """trajectories_lanes (SoA, rows of M_i = 2 and M_i = 3) gives the results of trajectories bit for bit."""
+    if case.label != "fo322z2":
+        pytest.skip("one case with mixed row lengths is enough (lanes compile slowly)")
+    mod = case.module
+    rng = np.random.default_rng(21)
+    B, tmax, every = 11, 9, 2
+    X0 = np.array([rr.flat_of(rr.random_strategy(rng, case.M, case.Q)) for _ in range(B)])
+    Y0 = np.empty((B, mod.N_FREE))
+    for b in range(B):
+        mod.logit_of_strategy(X0[b], Y0[b])
+    pars = [rr.random_params(rng, case.N) for _ in range(B)]
+    A, Be, G = (np.array([p[k] for p in pars]) for k in range(3))
+    T0 = np.zeros(B, np.int64)
+    Theta = np.zeros((B, 0))
+
+    def run(lanes):
+        Xrec = np.zeros((B, 5, mod.NX))
+        outs = (np.empty((B, mod.NX)), np.empty((B, mod.N_FREE)), np.empty(B, np.int64), np.empty(B, np.bool_),
+                np.empty(B, np.int64), np.empty(B, np.int64))
+        args = (X0, Y0, T0, Theta, A, Be, G, tmax, 1e-9, 1.0, every, Xrec) + outs
+        if lanes:
+            mod.trajectories_lanes(*args, 4)
+        else:
+            mod.trajectories(*args)
+        return (Xrec,) + outs
+
+    for a, b in zip(run(False), run(True)):
+        np.testing.assert_array_equal(a, b)

@@ -293,6 +293,12 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
     **p
         Parameter overrides (learner and game parameters).
 
+    Heterogeneous games (per-agent ``M_i``, ``Q_i``): interior points only; ``guesses``
+    is one strategy (a tuple of per-agent arrays, or flat) or a list of them, ``X`` of
+    the result a tuple of per-agent ``(K, Q_i, M_i)`` arrays. The boundary search is not
+    supported yet: ``boundary=True``, and actor-critic without ``boundary=False``, raise
+    :class:`ParameterError`.
+
     Returns
     -------
     FixedPointResult

@@ -12,6 +12,15 @@ Kernel arguments are flat float64 arrays: ``X[(i*Q + o)*M + a]``, ``y[(i*Q + o)*
 (one value per agent); outputs go into preallocated arrays. Game parameters are never
 module constants (numba would freeze them at compile time) and their default values
 are not in the module at all: one module serves every value (see :func:`cache_key`).
+
+Heterogeneous games (agents with different ``M_i`` or ``Q_i``, ``game.uniform`` False)
+get the flat layout of :mod:`crldgen.ragged` (agent-major, no padding): the module has
+``RAGGED = True``, ``N_ACTIONS = N_OBS = None``, ``ACTION_COUNTS``, ``OBS_COUNTS``,
+``AGENT_ACTIONS``, ``AGENT_OBSERVATIONS``, the row tables ``N_ROWS, ROW_AGENT, ROW_OBS,
+ROW_M, ROW_X, ROW_Y``, ``X_OFFSETS``, ``Y_OFFSETS``, ``NX``, ``N_TISAS``, ``N_RISA`` and
+``O_SHAPES``; the template functions that loop over rows are replaced by the row-table
+versions of :data:`~crldgen.codegen.template.RAGGED_FUNCTIONS` (the same arithmetic per
+row). Uniform games keep their text byte for byte.
 """
 
 from __future__ import annotations
@@ -437,7 +446,9 @@ def generate_source(model: Model, key: str | None = None) -> str:
                                     "# NX (= sum_i Q_i M_i) and the row tables are defined with the constants\n")
         checked = replace_functions(CHECKED_TEMPLATE, {k: RAGGED_FUNCTIONS[k] for k in (
             "strategy_ok", "logit_from_logs", "checked_strategy_step")})
-        lanes = ""  # no structure-of-arrays kernels: batches run trajectories (crldgen.iterate checks for them)
+        lanes = lanes_source(em)
+        if lanes:
+            lanes = replace_functions(lanes, {"strategy_of_logit_lanes": RAGGED_FUNCTIONS["strategy_of_logit_lanes"]})
     else:
         doc = None
         template, checked, lanes = TEMPLATE, CHECKED_TEMPLATE, lanes_source(em)

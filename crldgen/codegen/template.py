@@ -905,6 +905,49 @@ def stationary(X, theta, out):
     out[n - 1] = 1.0
     return _solve(A, out, n, 1)
 ''',
+    "strategy_of_logit_lanes": r'''
+@numba.njit(cache=True, error_model="numpy")
+def strategy_of_logit_lanes(y, X, n):
+    """strategy_of_logit for members b < n (flat SoA arrays, entry k of member b at k * LANES + b)."""
+    for r in range(N_ROWS):
+        m = ROW_M[r]
+        m1 = m - 1
+        x0 = ROW_X[r]
+        y0 = ROW_Y[r]
+        if m == 2:
+            # the exponentials in a loop of their own (libm calls, not vectorised), parked in X
+            for b in range(n):
+                X[(x0 + 1) * LANES + b] = math.exp(-abs(y[y0 * LANES + b]))
+            for b in range(n):  # the rest vectorises
+                v = y[y0 * LANES + b]
+                e = X[(x0 + 1) * LANES + b]
+                inv = 1.0 / (1.0 + e)
+                small = e * inv
+                pos = v > 0.0
+                X[x0 * LANES + b] = inv if pos else small
+                X[(x0 + 1) * LANES + b] = small if pos else inv
+        else:
+            for b in range(n):
+                top = 0.0
+                arg = m1
+                for a in range(m1):
+                    if y[(y0 + a) * LANES + b] > top:
+                        top = y[(y0 + a) * LANES + b]
+                        arg = a
+                tot = 0.0
+                for a in range(m):
+                    if a == arg:
+                        e = 1.0
+                    elif a == m1:
+                        e = math.exp(-top)
+                    else:
+                        e = math.exp(y[(y0 + a) * LANES + b] - top)
+                    X[(x0 + a) * LANES + b] = e
+                    tot += e
+                inv = 1.0 / tot
+                for a in range(m):
+                    X[(x0 + a) * LANES + b] *= inv
+''',
     "check_game": r'''
 @numba.njit(cache=True)
 def check_game(theta, entry_atol, row_atol):

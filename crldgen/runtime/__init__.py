@@ -2,5 +2,7 @@
 
 from .dynamics import Averages, Dynamics
 from .loader import default_cache_dir, load_module, repo_generated_dir
+from .ragged_dynamics import RaggedAverages, RaggedDynamics
 
-__all__ = ["Averages", "Dynamics", "default_cache_dir", "load_module", "repo_generated_dir"]
+__all__ = ["Averages", "Dynamics", "RaggedAverages", "RaggedDynamics", "default_cache_dir", "load_module",
+           "repo_generated_dir"]
