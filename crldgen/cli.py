@@ -326,11 +326,7 @@ def cmd_games(args, out) -> int:
             f"{game.n_agents} agent(s)"
         print(f"{name}", file=out)
         print(f"    {doc}", file=out)
-        if len(set(game.agent_actions)) == 1:
-            actions = f"actions {list(game.actions)}"
-        else:  # agents with their own actions (a heterogeneous game)
-            actions = "actions " + ", ".join(f"{a}: {list(acts)}" for a, acts in zip(game.agents, game.agent_actions))
-        print(f"    {agents}; states {list(game.states)}; {actions}", file=out)
+        print(f"    {agents}; states {list(game.states)}; actions {list(game.actions)}", file=out)
         params = ", ".join(f"{k}={v:g}" for k, v in game.params.items()) or "none"
         print(f"    parameters (--param name=value): {params}", file=out)
     print("\nGame files: --game-file game.toml (format: python -c 'import crldgen.tomlgame as t; "

@@ -127,37 +127,19 @@ def lookup(ident: str) -> dict | None:
 
 _ENTRY_FIELDS = ("digest", "name", "params", "n_agents", "n_states", "n_actions", "n_observations",
                  "fully_observed", "agents", "states", "actions", "observations")
-#: the per-agent facts of a heterogeneous game (or of one whose agents have their own labels); its entry
-#: has them in place of one ``n_actions``, ``n_observations``, ``actions``, ``observations`` (those are null)
-_AGENT_FIELDS = ("action_counts", "observation_counts", "agent_actions", "agent_observations")
 
 
 def _valid_entry(entry) -> bool:
-    if not (isinstance(entry, dict) and entry.get("format") == INDEX_FORMAT and all(k in entry for k in _ENTRY_FIELDS)):
-        return False
-    return entry["n_actions"] is not None or all(k in entry for k in _AGENT_FIELDS)
+    return isinstance(entry, dict) and entry.get("format") == INDEX_FORMAT and all(k in entry for k in _ENTRY_FIELDS)
 
 
 def describe(game: Game, digest: str) -> dict:
-    """The index entry of a built game (everything a :class:`LazyGame` knows without sympy).
-
-    A uniform game with shared labels gets the entry of every game before heterogeneous
-    agents (one ``n_actions``, ``actions``, ...); any other game the per-agent fields
-    ``action_counts``, ``observation_counts``, ``agent_actions``, ``agent_observations``.
-    """
-    entry = {"format": INDEX_FORMAT, "digest": digest, "name": game.name,
-             "params": [[k, v] for k, v in game.params.items()],
-             "n_agents": game.n_agents, "n_states": game.n_states, "fully_observed": game.O is None,
-             "agents": list(game.agents), "states": list(game.states)}
-    if game.uniform and game.shared_labels:
-        entry.update({"n_actions": game.n_actions, "n_observations": game.n_observations,
-                      "actions": list(game.actions), "observations": list(game.observations)})
-    else:
-        entry.update({"n_actions": None, "n_observations": None, "actions": None, "observations": None,
-                      "action_counts": list(game.action_counts), "observation_counts": list(game.observation_counts),
-                      "agent_actions": [list(a) for a in game.agent_actions],
-                      "agent_observations": [list(o) for o in game.agent_observations]})
-    return entry
+    """The index entry of a built game (everything a :class:`LazyGame` knows without sympy)."""
+    return {"format": INDEX_FORMAT, "digest": digest, "name": game.name, "params": [[k, v] for k, v in game.params.items()],
+            "n_agents": game.n_agents, "n_states": game.n_states, "n_actions": game.n_actions,
+            "n_observations": game.n_observations, "fully_observed": game.O is None,
+            "agents": list(game.agents), "states": list(game.states), "actions": list(game.actions),
+            "observations": list(game.observations)}
 
 
 def record(game: Game, digest: str, folder: str | os.PathLike | None = None) -> bool:
@@ -202,20 +184,10 @@ class LazyGame(Game):
         d["name"] = entry["name"]
         # a list of pairs: the order of the parameters is the order of run-time arrays
         d["params"] = {str(k): float(v) for k, v in entry["params"]}
-        n = d["n_agents"] = int(entry["n_agents"])
-        d["n_states"] = int(entry["n_states"])
-        d["agents"], d["states"] = tuple(entry["agents"]), tuple(entry["states"])
-        # the per-agent attributes of Game (n_actions, actions, ... are properties computed from them)
-        if entry["n_actions"] is not None:
-            d["action_counts"] = (int(entry["n_actions"]),) * n
-            d["observation_counts"] = (int(entry["n_observations"]),) * n
-            d["agent_actions"] = (tuple(entry["actions"]),) * n
-            d["agent_observations"] = (tuple(entry["observations"]),) * n
-        else:
-            d["action_counts"] = tuple(int(m) for m in entry["action_counts"])
-            d["observation_counts"] = tuple(int(q) for q in entry["observation_counts"])
-            d["agent_actions"] = tuple(tuple(a) for a in entry["agent_actions"])
-            d["agent_observations"] = tuple(tuple(o) for o in entry["agent_observations"])
+        for k in ("n_agents", "n_states", "n_actions", "n_observations"):
+            d[k] = int(entry[k])
+        d["agents"], d["states"], d["actions"] = (tuple(entry[k]) for k in ("agents", "states", "actions"))
+        d["observations"] = tuple(entry["observations"])
         d["_lazy_fully_observed"] = bool(entry["fully_observed"])
 
     @property
@@ -265,10 +237,9 @@ class LazyGame(Game):
         return (_restore_game, (state,))
 
     def __repr__(self) -> str:
-        M = self.action_counts[0] if len(set(self.action_counts)) == 1 else self.action_counts
-        Q = self.observation_counts[0] if len(set(self.observation_counts)) == 1 else self.observation_counts
-        po = "" if self.fully_observed else f", Q={Q}"
-        return f"Game({self.name!r}, N={self.n_agents}, Z={self.n_states}, M={M}{po}, params={self.params})"
+        po = "" if self.fully_observed else f", Q={self.n_observations}"
+        return (f"Game({self.name!r}, N={self.n_agents}, Z={self.n_states}, M={self.n_actions}{po}, "
+                f"params={self.params})")
 
 
 def _restore_game(state: dict) -> Game:

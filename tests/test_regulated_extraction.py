@@ -1,4 +1,8 @@
-"""The built-in heterogeneous game regulated_extraction (M = (3, 2)) and lazy games of heterogeneous agents."""
+"""The built-in heterogeneous game regulated_extraction (M = (3, 2)) and lazy games of heterogeneous agents.
+
+The lazy-game tests use the identity index format of heterogeneous games that main's
+crldgen.lazygame writes (per-agent ``action_counts``, ``agent_actions``, ...).
+"""
 
 from __future__ import annotations
 
@@ -105,7 +109,7 @@ def test_lazy_heterogeneous_game_knows_its_agents_without_building(tmp_path, mon
     built = regulated_extraction(fine=4.0)
     assert not isinstance(built, LazyGame)
     entry = _index(tmp_path, built)
-    assert entry["n_actions"] is None and entry["action_counts"] == [3, 2]
+    assert entry["action_counts"] == [3, 2] and entry["agent_actions"] == [["low", "medium", "high"], ["idle", "monitor"]]
     lazy = regulated_extraction(fine=4.0)
     assert isinstance(lazy, LazyGame) and not lazy.built
     assert lazy.action_counts == (3, 2) and lazy.observation_counts == (2, 2) and not lazy.uniform
@@ -122,7 +126,7 @@ def test_lazy_uniform_game_answers_shape_queries_without_building(tmp_path, monk
     monkeypatch.setenv("CRLDGEN_CACHE", str(tmp_path))
     built = crldgen.games.social_dilemma()
     entry = _index(tmp_path, built)
-    assert set(entry) == {"format", "digest", "name", "params", "n_agents", "n_states", "n_actions",
+    assert set(entry) == {"format", "digest", "name", "params", "n_agents", "n_states", "n_actions",  # unchanged
                           "n_observations", "fully_observed", "agents", "states", "actions", "observations"}
     lazy = crldgen.games.social_dilemma()
     assert isinstance(lazy, LazyGame) and not lazy.built
