@@ -326,7 +326,8 @@ def cmd_games(args, out) -> int:
             f"{game.n_agents} agent(s)"
         print(f"{name}", file=out)
         print(f"    {doc}", file=out)
-        print(f"    {agents}; states {list(game.states)}; actions {list(game.actions)}", file=out)
+        acts = list(game.actions) if game.shared_labels else [list(a) for a in game.agent_actions]
+        print(f"    {agents}; states {list(game.states)}; actions {acts}", file=out)
         params = ", ".join(f"{k}={v:g}" for k, v in game.params.items()) or "none"
         print(f"    parameters (--param name=value): {params}", file=out)
     print("\nGame files: --game-file game.toml (format: python -c 'import crldgen.tomlgame as t; "

@@ -135,11 +135,23 @@ def _valid_entry(entry) -> bool:
 
 def describe(game: Game, digest: str) -> dict:
     """The index entry of a built game (everything a :class:`LazyGame` knows without sympy)."""
-    return {"format": INDEX_FORMAT, "digest": digest, "name": game.name, "params": [[k, v] for k, v in game.params.items()],
-            "n_agents": game.n_agents, "n_states": game.n_states, "n_actions": game.n_actions,
-            "n_observations": game.n_observations, "fully_observed": game.O is None,
-            "agents": list(game.agents), "states": list(game.states), "actions": list(game.actions),
-            "observations": list(game.observations)}
+    if game.uniform and game.shared_labels:  # the entry of every game before heterogeneous agents
+        return {"format": INDEX_FORMAT, "digest": digest, "name": game.name,
+                "params": [[k, v] for k, v in game.params.items()],
+                "n_agents": game.n_agents, "n_states": game.n_states, "n_actions": game.n_actions,
+                "n_observations": game.n_observations, "fully_observed": game.O is None,
+                "agents": list(game.agents), "states": list(game.states), "actions": list(game.actions),
+                "observations": list(game.observations)}
+    # heterogeneous game (or per-agent labels): per-agent counts and labels; the shared fields hold agent 0's
+    return {"format": INDEX_FORMAT, "digest": digest, "name": game.name,
+            "params": [[k, v] for k, v in game.params.items()],
+            "n_agents": game.n_agents, "n_states": game.n_states, "n_actions": game.action_counts[0],
+            "n_observations": game.observation_counts[0], "fully_observed": game.O is None,
+            "agents": list(game.agents), "states": list(game.states), "actions": list(game.agent_actions[0]),
+            "observations": list(game.agent_observations[0]),
+            "action_counts": list(game.action_counts), "observation_counts": list(game.observation_counts),
+            "agent_actions": [list(a) for a in game.agent_actions],
+            "agent_observations": [list(o) for o in game.agent_observations]}
 
 
 def record(game: Game, digest: str, folder: str | os.PathLike | None = None) -> bool:
@@ -184,10 +196,21 @@ class LazyGame(Game):
         d["name"] = entry["name"]
         # a list of pairs: the order of the parameters is the order of run-time arrays
         d["params"] = {str(k): float(v) for k, v in entry["params"]}
-        for k in ("n_agents", "n_states", "n_actions", "n_observations"):
+        for k in ("n_agents", "n_states"):
             d[k] = int(entry[k])
-        d["agents"], d["states"], d["actions"] = (tuple(entry[k]) for k in ("agents", "states", "actions"))
-        d["observations"] = tuple(entry["observations"])
+        n = d["n_agents"]
+        d["agents"], d["states"] = tuple(entry["agents"]), tuple(entry["states"])
+        # per-agent facts (Game's n_actions, actions, ... are properties computed from these)
+        if "action_counts" in entry:
+            d["action_counts"] = tuple(int(m) for m in entry["action_counts"])
+            d["observation_counts"] = tuple(int(q) for q in entry["observation_counts"])
+            d["agent_actions"] = tuple(tuple(a) for a in entry["agent_actions"])
+            d["agent_observations"] = tuple(tuple(o) for o in entry["agent_observations"])
+        else:
+            d["action_counts"] = (int(entry["n_actions"]),) * n
+            d["observation_counts"] = (int(entry["n_observations"]),) * n
+            d["agent_actions"] = (tuple(entry["actions"]),) * n
+            d["agent_observations"] = (tuple(entry["observations"]),) * n
         d["_lazy_fully_observed"] = bool(entry["fully_observed"])
 
     @property
@@ -237,9 +260,10 @@ class LazyGame(Game):
         return (_restore_game, (state,))
 
     def __repr__(self) -> str:
-        po = "" if self.fully_observed else f", Q={self.n_observations}"
-        return (f"Game({self.name!r}, N={self.n_agents}, Z={self.n_states}, M={self.n_actions}{po}, "
-                f"params={self.params})")
+        M = self.action_counts[0] if len(set(self.action_counts)) == 1 else self.action_counts
+        Q = self.observation_counts[0] if len(set(self.observation_counts)) == 1 else self.observation_counts
+        po = "" if self.fully_observed else f", Q={Q}"
+        return f"Game({self.name!r}, N={self.n_agents}, Z={self.n_states}, M={M}{po}, params={self.params})"
 
 
 def _restore_game(state: dict) -> Game:
