@@ -266,6 +266,12 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
     from the eigenvalues within the face and the transversal rates. Continua of fixed
     points (blocks whose strategy does not matter) are reported once as a neutral set.
 
+    Heterogeneous games (per-agent ``M_i``, ``Q_i``): interior points only; ``guesses``
+    is one strategy (a tuple of per-agent arrays, or flat) or a list of them, ``X`` of
+    the result a tuple of per-agent ``(K, Q_i, M_i)`` arrays. The boundary search is not
+    supported yet: ``boundary=True``, and actor-critic without ``boundary=False``, raise
+    :class:`ParameterError`.
+
     Parameters
     ----------
     dyn : Dynamics
@@ -292,12 +298,6 @@ def fixed_points(dyn, guesses=None, n_starts: int = 64, rng=None, *, sampling: s
         Budgets: faces searched by Newton, pure profiles examined.
     **p
         Parameter overrides (learner and game parameters).
-
-    Heterogeneous games (per-agent ``M_i``, ``Q_i``): interior points only; ``guesses``
-    is one strategy (a tuple of per-agent arrays, or flat) or a list of them, ``X`` of
-    the result a tuple of per-agent ``(K, Q_i, M_i)`` arrays. The boundary search is not
-    supported yet: ``boundary=True``, and actor-critic without ``boundary=False``, raise
-    :class:`ParameterError`.
 
     Returns
     -------
