@@ -88,9 +88,9 @@ def _dims(dyn, agent: int | None = None):
 
 def _agent_labels(dyn, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``(observation labels, action labels)`` of agent ``i`` (per-agent in a heterogeneous game)."""
-    mod = dyn.module
-    if getattr(mod, "RAGGED", False):
-        return tuple(mod.AGENT_OBSERVATIONS[i]), tuple(mod.AGENT_ACTIONS[i])
+    mod = getattr(dyn, "module", None)  # (value-space dynamics have no generated module)
+    if getattr(mod, "AGENT_ACTIONS", None) is not None and (getattr(mod, "RAGGED", False) or dyn.actions is None):
+        return tuple(mod.AGENT_OBSERVATIONS[i]), tuple(mod.AGENT_ACTIONS[i])  # per-agent labels
     return tuple(dyn.observations), tuple(dyn.actions)
 
 
