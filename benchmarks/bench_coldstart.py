@@ -124,6 +124,10 @@ def _worker(scenario: str, arg: str) -> dict:
             dyn.step(X)
             mark("first_step_s")
             out["sympy_imported"] = "sympy" in sys.modules
+            out["served"] = type(dyn.module).__name__  # PythonModule: plain-Python kernels while numba loads
+            if hasattr(dyn.module, "wait_compiled"):
+                dyn.module.wait_compiled()
+                mark("compiled_kernels_loaded_s")
             return out
         if scenario == "new_game":
             dyn.trajectory(X, 100)
@@ -265,6 +269,36 @@ def _small_scenarios(results: dict, tag: str, args) -> None:
         results["chapter_all_kernels_engine_off"] = run("chapter_all_kernels", env=off)
 
 
+def _warm_only(args) -> None:
+    """``--warm K``: the warm start alone, K fresh processes on one cache (best and median)."""
+    tag = uuid.uuid4().hex[:8]
+    cold = run("new_game", f"warm_{tag}")
+    cache = Path(cold.pop("cache"))
+    runs = []
+    for _ in range(args.warm):
+        r = run("warm_start", f"warm_{tag}", cache=cache)
+        r.pop("cache")
+        runs.append(r)
+    shutil.rmtree(cache, ignore_errors=True)
+    first = sorted(r["first_step_s"] for r in runs)
+    res = {"machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+           "load_before": os.getloadavg()[0], "runs": runs, "first_step_best_s": first[0],
+           "first_step_median_s": first[len(first) // 2], "sympy_imported": any(r["sympy_imported"] for r in runs),
+           "served": sorted({r.get("served", "") for r in runs})}
+    out = Path(args.out + "_warm")
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
+    lines = [f"# Warm start ({res['machine']}, {res['cpus']} cpus, load {res['load_before']:.1f} before)", "",
+             f"`python benchmarks/bench_coldstart.py --warm {args.warm}`: a new 2x2x2 TOML game compiled once, then "
+             f"{args.warm} fresh processes each run `import crldgen; game = loads_game(...); dyn = crldgen.compile(game); "
+             "dyn.step(X)`. Seconds since the process started.", "",
+             f"* first step: best {res['first_step_best_s']} s, median {res['first_step_median_s']} s (target 0.5 s)",
+             f"* sympy imported: {res['sympy_imported']}; module served by {', '.join(res['served'])}", "",
+             "| run | numbers |", "|---|---|"]
+    lines += [f"| {k} | " + ", ".join(f"{a}={b}" for a, b in r.items()) + " |" for k, r in enumerate(runs)]
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
@@ -274,10 +308,16 @@ def main() -> None:
     ap.add_argument("--profile", type=int, nargs="*", default=[2, 6, 8],
                     help="profile derive/generate/numba per kernel for these N (engine off)")
     ap.add_argument("--only-agents", action="store_true", help="run only the --agents (and --profile) scenarios")
+    ap.add_argument("--warm", type=int, default=0, metavar="K",
+                    help="only the warm start: one cold run of a new game, then K warm processes "
+                         "(writes <out>_warm.{json,md})")
     ap.add_argument("--out", default=str(RESULTS / "coldstart"))
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(_worker(*args.worker)))
+        return
+    if args.warm:
+        _warm_only(args)
         return
     if os.environ.get("BENCH_PYTHONPATH"):  # another checkout (e.g. the code before this change)
         results_note = f"crldgen from {os.environ['BENCH_PYTHONPATH']}"

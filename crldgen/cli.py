@@ -277,11 +277,13 @@ def _strategy_table(dyn, X) -> str:
     lay = layout_of(dyn)
     if lay is not None:  # one line per (agent, observation): that agent's own actions
         parts = lay.split(lay.flatten(X))
-        lines = ["agent  " + ("state" if dyn.fully_observed else "obs").ljust(8) + "strategy"]
+        wa = max(7, 1 + max(len(a) for a in dyn.agents))
+        wo = max(8, 1 + max(len(o) for obs in dyn.module.AGENT_OBSERVATIONS for o in obs))
+        lines = ["agent".ljust(wa) + ("state" if dyn.fully_observed else "obs").ljust(wo) + "strategy"]
         for i in range(dyn.n_agents):
             obs, acts = dyn.module.AGENT_OBSERVATIONS[i], dyn.module.AGENT_ACTIONS[i]
             for o in range(len(obs)):
-                lines.append(f"{dyn.agents[i]:<7}{obs[o]:<8}" + "  ".join(
+                lines.append(f"{dyn.agents[i]:<{wa}}{obs[o]:<{wo}}" + "  ".join(
                     f"{a}={v:.6f}" for a, v in zip(acts, parts[i][o])))
         return "\n".join(lines)
     obs = dyn.observations
