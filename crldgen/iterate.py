@@ -43,7 +43,9 @@ strategies and parameters broadcast like numpy (each is ``B`` or 1).
 from __future__ import annotations
 
 import math
+import os
 import sys
+import threading
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -58,7 +60,7 @@ from .runtime.identity import ResultIO, attach_game, game_of, tag_result
 __all__ = ["ProgressBar", "Sweep", "Trajectories", "Trajectory", "sweep", "trajectories", "trajectory"]
 
 #: the loop-kernel calling convention this module drives (``LOOP_API`` in generated modules)
-LOOP_API = 2
+LOOP_API = 3
 STATUS_OK, STATUS_NONFINITE, STATUS_FULL, STATUS_NOT_RUN = 0, 1, 2, 3
 
 #: batches at least this large are run in chunks with a progress bar (drawn once the
@@ -67,12 +69,17 @@ AUTO_PROGRESS_MIN = 2048
 PROGRESS_DELAY = 1.0
 #: initial record buffer per kernel call, in bytes (grown by doubling when a run is longer)
 _RECORD_BUDGET = 8 * 2**20
-#: batches run the vectorised kernel ``trajectories_lanes`` of a generated module when it
-#: has one (every module whose step has no linear solve) and the batch has at least
-#: ``LANES_MIN_MEMBERS`` members; the results are the same bit for bit (False: always the
-#: per-member kernel, e.g. to compare)
+#: batches run the vectorised kernel ``lanes_block`` of a generated module (see
+#: :func:`run_lanes`) when it has one (every module whose step has no linear solve) and the batch has at least
+#: ``LANES_MIN_MEMBERS`` members (False: always the per-member kernel, e.g. to compare)
 USE_LANES = True
 LANES_MIN_MEMBERS = 8
+#: False (default): the vectorised kernel's softmax calls libm's exp, and its results are the
+#: per-member kernel's bit for bit; True: a vectorised exp (``_exp_lanes`` of the generated
+#: module, within 1 ulp of libm's), about twice the throughput, results within ~1e-13 of the
+#: per-member kernel (rounding differences grow along expanding transients).
+#: ``CRLDGEN_FAST_EXP=1`` sets it at import.
+FAST_EXP = os.environ.get("CRLDGEN_FAST_EXP", "0").strip() not in ("", "0", "false", "no", "off")
 
 _LEARNER = ("alpha", "beta", "gamma")
 _SIMPLEX_ATOL = SIMPLEX_ATOL
@@ -521,13 +528,12 @@ def _run_members(module, parallel, X0, Y0, Th, A, Bt, G, tmax, tol, direction, e
         st, k = np.empty(n, np.int64), np.empty(n, np.int64)
         # not while the engine serves a new game (its module compiles in the background: calling the
         # module's lanes kernel now would compile it in the foreground)
-        lanes = getattr(module, "trajectories_lanes", None) if USE_LANES and getattr(module, "compiled", True) \
-            else None
-        if parallel and lanes is not None and n >= LANES_MIN_MEMBERS:
+        lanes = USE_LANES and hasattr(module, "lanes_block") and getattr(module, "compiled", True)
+        if parallel and lanes and n >= LANES_MIN_MEMBERS:
             # members vectorised in blocks (structure of arrays); dynamic scheduling of the tasks
             size = max(LANES_MIN_MEMBERS, min(module.LANE_CHUNK, -(-n // (4 * numba.get_num_threads()))))
-            with numba.parallel_chunksize(1):
-                lanes(x0, y0, T0, th, a, bt, g, tmax, tol, direction, every, seg, xo, yo, ln, cv, st, k, size)
+            run_lanes(module, x0, y0, T0, th, a, bt, g, tmax, tol, direction, every, seg, xo, yo, ln, cv, st, k, size,
+                      FAST_EXP)
         elif parallel:
             # dynamic scheduling, one member at a time: lengths differ a lot between members
             with numba.parallel_chunksize(1):
@@ -551,6 +557,51 @@ def _run_members(module, parallel, X0, Y0, Th, A, Bt, G, tmax, tol, direction, e
         cap = min(need - offset, offset)
         first = False
     return X_out, y_out, lengths, conv, status, stored, segments
+
+
+def run_lanes(module, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec, X_out, y_out,
+              lengths, converged, status, stored, task_size: int, fast: bool) -> None:
+    """``module.trajectories``' arguments and results, the members vectorised by ``module.lanes_block``.
+
+    The batch is cut into tasks of ``task_size`` members (at least 1), which
+    ``numba.get_num_threads()`` threads (the calling one among them) take one at a time
+    (dynamic scheduling: run lengths differ a lot between members); ``lanes_block``
+    releases the GIL. ``fast``: vectorised exponentials (else libm's, bit for bit).
+    """
+    B = X0.shape[0]
+    size = max(1, int(task_size))
+    n_tasks = -(-B // size)
+    block = module.lanes_block
+    args = (X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec, X_out, y_out, lengths,
+            converged, status, stored, bool(fast))
+    n_threads = min(numba.get_num_threads(), n_tasks)
+    if n_threads <= 1:
+        for c in range(n_tasks):
+            block(c * size, min(B, c * size + size), *args)
+        return
+    tasks = iter(range(n_tasks))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while not errors:
+                with lock:
+                    c = next(tasks, None)
+                if c is None:
+                    return
+                block(c * size, min(B, c * size + size), *args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            errors.append(exc)
+
+    helpers = [threading.Thread(target=work, name=f"crldgen-lanes-{i}", daemon=True) for i in range(n_threads - 1)]
+    for t in helpers:
+        t.start()
+    work()
+    for t in helpers:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def _assemble(B, stored, segments, nx) -> np.ndarray:
@@ -692,8 +743,8 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
     """Many trajectories in one call, in parallel over the cores (numba ``prange``).
 
     Batches of at least ``LANES_MIN_MEMBERS`` members run the module's vectorised
-    ``trajectories_lanes`` kernel when it has one (members side by side in SIMD lanes;
-    the same results bit for bit as the per-member kernel, see ``USE_LANES``).
+    ``lanes_block`` kernel when it has one (members side by side in SIMD lanes, see
+    :func:`run_lanes`; the same results bit for bit, or within ~1e-13 with ``FAST_EXP``).
 
     Parameters
     ----------
@@ -729,7 +780,7 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
     chunked = bool(progress) or (progress is None and B >= AUTO_PROGRESS_MIN)
     if chunked:
         per_call = 4 * numba.get_num_threads()
-        if USE_LANES and hasattr(module, "trajectories_lanes"):  # full vector blocks in every call
+        if USE_LANES and hasattr(module, "lanes_block"):  # full vector blocks in every call
             per_call *= module.LANE_CHUNK
         size = max(per_call, -(-B // 100))
         bounds = list(range(0, B, size)) + [B]

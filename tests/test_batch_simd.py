@@ -1,17 +1,22 @@
-"""The vectorised batch kernel ``trajectories_lanes`` against the per-member scalar kernel.
+"""The vectorised batch kernel ``lanes_block`` against the per-member scalar kernel.
 
-``trajectories_lanes`` (members in structure-of-arrays blocks, the step and the softmax
-as loops over members that LLVM vectorises) must give the results of ``trajectories``
-(``_run`` per member) bit for bit: lengths, convergence, divergence and record-full
-flags, final strategies and log-ratios, and the recorded rows with ``every=``. The
-scalar kernel itself is checked against the plain numpy reference in test_codegen.py
-and test_iterate.py; here every case mixes members that converge at different times,
-run to ``tmax`` and diverge, with per-member parameters.
+``lanes_block``, driven by ``crldgen.iterate.run_lanes`` on several threads (members in structure-of-arrays blocks, the step and the softmax
+as loops over members that LLVM vectorises) with ``fast=False`` (libm's exp) must give
+the results of ``trajectories`` (``_run`` per member) bit for bit: lengths, convergence,
+divergence and record-full flags, final strategies and log-ratios, and the recorded rows
+with ``every=``. With ``fast=True`` (``crldgen.iterate.FAST_EXP``: the softmax's
+exponentials vectorised, ``_exp_lanes``) the flags and lengths must be the same and the
+strategies within 1e-13 (rounding differences of 1 ulp grow along expanding transients:
+measured up to 6e-14 here). ``_exp_lanes`` itself is checked against exp evaluated with
+50-digit arithmetic (mpmath). The scalar kernel is checked against the plain numpy
+reference in test_codegen.py and test_iterate.py; here every case mixes members that
+converge at different times, run to ``tmax`` and diverge, with per-member parameters.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 import numba
@@ -33,7 +38,7 @@ def _inputs(dyn, B, seed, **p):
     return X0f, Y0, Th, A, Bt, G
 
 
-def _call(kernel, args, tmax, tol, direction, every, cap, T0=None, lanes=False, task_size=13):
+def _call(kernel, args, tmax, tol, direction, every, cap, T0=None, lanes=False, task_size=13, fast=False):
     X0f, Y0, Th, A, Bt, G = args
     B, nx = X0f.shape
     nf = Y0.shape[1]
@@ -41,23 +46,47 @@ def _call(kernel, args, tmax, tol, direction, every, cap, T0=None, lanes=False, 
            np.full(B, -1, np.int64), np.full(B, -1, np.int64)]
     rec = np.full((B, cap, nx), -7.0)
     T0 = np.zeros(B, np.int64) if T0 is None else T0
-    extra = (task_size,) if lanes else ()
+    extra = (task_size, fast) if lanes else ()
     kernel(X0f, Y0, T0, Th, A, Bt, G, tmax, tol, direction, every, rec, *out, *extra)
     return out, rec
 
 
+#: the fast lanes kernel against the scalar one: strategies (and recorded rows) absolute,
+#: log-ratios relative to max(1, |y|)
+FAST_ATOL = 1e-13
+
+
 def _same(dyn, args, tmax, tol, direction, every=0, cap=0, T0=None, task_size=13):
-    """Run both kernels; assert identical outputs (recorded rows compared where stored); return the outputs."""
+    """Run the scalar and both lanes kernels; assert identical (exact) and close (fast) outputs; return them.
+
+    Recorded rows are compared where stored.
+    """
     module = it._module(dyn)
-    assert hasattr(module, "trajectories_lanes"), "the generated module has no vectorised batch kernel"
+    assert hasattr(module, "lanes_block"), "the generated module has no vectorised batch kernel"
+    lanes = functools.partial(it.run_lanes, module)
     ref, ref_rec = _call(module.trajectories, args, tmax, tol, direction, every, cap, T0)
-    got, got_rec = _call(module.trajectories_lanes, args, tmax, tol, direction, every, cap, T0, lanes=True,
+    got, got_rec = _call(lanes, args, tmax, tol, direction, every, cap, T0, lanes=True,
                          task_size=task_size)
-    for name, a, b in zip(("X_out", "y_out", "lengths", "converged", "status", "stored"), ref, got):
+    names = ("X_out", "y_out", "lengths", "converged", "status", "stored")
+    for name, a, b in zip(names, ref, got):
         assert np.array_equal(a, b), f"{name} differs: max |diff| {np.max(np.abs(a.astype(float) - b)):.3g}"
     stored = ref[5]
     for b in range(len(stored)):
         assert np.array_equal(ref_rec[b, : stored[b]], got_rec[b, : stored[b]]), f"recorded rows of member {b}"
+    fast, fast_rec = _call(lanes, args, tmax, tol, direction, every, cap, T0, lanes=True,
+                           task_size=task_size, fast=True)
+    for name, a, b in list(zip(names, ref, fast))[2:]:
+        assert np.array_equal(a, b), f"fast: {name} differs in {np.sum(a != b)} members"
+    finite = ref[4] == it.STATUS_OK  # a diverged member's last finite state is far from the simplex's interior
+    X_err = np.max(np.abs(ref[0] - fast[0])[finite], initial=0.0)
+    assert X_err <= FAST_ATOL, f"fast: final strategies differ by {X_err:.3g}"
+    y_err = np.max((np.abs(ref[1] - fast[1]) / np.maximum(1.0, np.abs(ref[1])))[finite], initial=0.0)
+    # the reverse map expands: there 1-ulp differences of the exponentials grow most (1.5e-12 measured)
+    y_tol = FAST_ATOL if direction > 0 else 1e-11
+    assert y_err <= y_tol, f"fast: final log-ratios differ by {y_err:.3g} (relative)"
+    for b in range(len(stored)):
+        err = np.max(np.abs(ref_rec[b, : stored[b]] - fast_rec[b, : stored[b]]), initial=0.0)
+        assert err <= FAST_ATOL, f"fast: recorded rows of member {b} differ by {err:.3g}"
     return ref
 
 
@@ -119,28 +148,40 @@ def test_trajectories_uses_lanes_and_matches(compiled, monkeypatch):
     X0 = np.random.default_rng(11).dirichlet(np.ones(2), size=(300, 2, 2))
     alpha = np.linspace(0.005, 0.05, 300)
     calls = []
-    real = module.trajectories_lanes
+    real = it.run_lanes
 
-    def spy(*a):
-        calls.append(a[0].shape[0])
-        return real(*a)
+    def spy(mod, *a):
+        assert mod is module
+        calls.append((a[0].shape[0], a[-1]))  # (members, fast)
+        return real(mod, *a)
 
-    monkeypatch.setattr(module, "trajectories_lanes", spy)
+    monkeypatch.setattr(it, "run_lanes", spy)
     # every=1 and a long run: more rows than the first record buffer holds (STATUS_FULL resumes)
-    fast = dyn.trajectories(X0, 2500, 1e-6, every=1, alpha=alpha, progress=False)
+    exact = dyn.trajectories(X0, 2500, 1e-6, every=1, alpha=alpha, progress=False)
     assert calls, "trajectories did not call the vectorised kernel"
     assert len(calls) > 1, "the record buffer should have been grown (resumed calls)"
+    assert not calls[0][1], "by default the kernel should run with libm's exp (fast=False)"
     monkeypatch.setattr(it, "USE_LANES", False)
     n_calls = len(calls)
     slow = dyn.trajectories(X0, 2500, 1e-6, every=1, alpha=alpha, progress=False)
     assert len(calls) == n_calls
     for field in ("final", "final_logit", "steps", "converged", "diverged", "n_stored"):
-        assert np.array_equal(getattr(fast, field), getattr(slow, field)), field
-    assert np.array_equal(fast.X, slow.X, equal_nan=True)
-    # sweep over a parameter without carry runs as a batch too
+        assert np.array_equal(getattr(exact, field), getattr(slow, field)), field
+    assert np.array_equal(exact.X, slow.X, equal_nan=True)
+    # FAST_EXP: vectorised exponentials, the same flags and lengths, strategies within 1e-13
     monkeypatch.setattr(it, "USE_LANES", True)
+    monkeypatch.setattr(it, "FAST_EXP", True)
+    fast = dyn.trajectories(X0, 2500, 1e-6, every=1, alpha=alpha, progress=False)
+    assert calls[-1][1], "FAST_EXP: the kernel should run with fast=True"
+    for field in ("steps", "converged", "diverged", "n_stored"):
+        assert np.array_equal(getattr(fast, field), getattr(slow, field)), field
+    assert np.isnan(fast.X).sum() == np.isnan(slow.X).sum()
+    assert np.nanmax(np.abs(fast.X - slow.X)) <= FAST_ATOL
+    assert np.max(np.abs(fast.final - slow.final)) <= 1e-14  # converged ends agree more closely
+    monkeypatch.setattr(it, "FAST_EXP", False)
+    # sweep over a parameter without carry runs as a batch too
     sw = dyn.sweep(X0[0], "gamma", np.linspace(0.5, 0.9, 40), 500, 1e-5, carry=False)
-    assert calls[-1] == 40
+    assert calls[-1][0] == 40
     ref = [dyn.trajectory(X0[0], 500, 1e-5, gamma=g) for g in np.linspace(0.5, 0.9, 40)]
     assert np.array_equal(sw.final, np.array([r.final for r in ref]))
     assert np.array_equal(sw.steps, np.array([r.steps for r in ref]))
@@ -185,13 +226,50 @@ def test_lanes_kernels_are_vectorised(compiled):
     assert module.LANES == L
     half = np.full(N * L, 0.5)
     step(np.full(nx * L, 0.5), np.zeros(nf * L), np.full(P * L, 0.5), half, half, half, np.empty(nf * L), L)
-    soft(np.zeros(nf * L), np.empty(nx * L), L)
+    soft(np.zeros(nf * L), np.empty(nx * L), L, np.empty(L), np.empty(L), False)
+    vexp = numba.njit(error_model="numpy")(module._exp_lanes.py_func)
+    vexp(np.zeros(L), L, np.empty(L), np.empty(L))
     packed = re.compile(r"^\s*v(mul|add|sub|div)pd\s+.*%[yz]mm", re.M)
-    for kernel in (step, soft):
+    for kernel in (step, soft, vexp):
         asm = kernel.inspect_asm(kernel.signatures[0])
         assert len(packed.findall(asm)) >= 4, f"{kernel.__name__}: no packed vector arithmetic in its assembly"
         ir = kernel.inspect_llvm(kernel.signatures[0])
         assert re.search(r"<(4|8) x double>", ir), f"{kernel.__name__}: no vector type in its LLVM IR"
+
+
+def test_vectorised_exp_within_one_ulp(compiled):
+    """``_exp_lanes`` against exp in 50-digit arithmetic: at most 1 ulp off, over the whole non-positive range.
+
+    Arguments: uniform on [-1, 0] (the usual softmax), [-40, 0], the subnormal range
+    [-745.2, -708], beyond underflow, and the special values 0, -0, -inf, NaN.
+    """
+    import mpmath
+
+    module = it._module(_sarsa_ecopg2(compiled))
+    rng = np.random.default_rng(31)
+    x = np.concatenate([rng.uniform(-1.0, 0.0, 400), rng.uniform(-40.0, 0.0, 400), rng.uniform(-745.2, -708.0, 300),
+                        [-1e-300, -5e-324, -0.5 * np.log(2.0), -np.log(2.0), -708.3964185322641, -745.1332191019411,
+                         -745.2, -800.0, -1e6]])
+    got = x.copy()
+    module._exp_lanes(got, len(got), np.empty(len(x)), np.empty(len(x)))
+    with mpmath.workdps(50):
+        true = np.array([float(mpmath.exp(mpmath.mpf(float(v)))) for v in x])  # correctly rounded
+    ulp = np.spacing(np.maximum(true, 5e-324))
+    err = np.abs(got - true) / ulp
+    assert err.max() <= 1.0, f"{err.max():.2f} ulp at x = {x[err.argmax()]!r}"
+    assert np.mean(got == true) > 0.8  # mostly correctly rounded
+    special = np.array([0.0, -0.0, -np.inf, np.nan, -2000.0])
+    module._exp_lanes(special, 5, np.empty(5), np.empty(5))
+    assert special[0] == 1.0 and special[1] == 1.0 and special[2] == 0.0 and np.isnan(special[3])
+    assert special[4] == 0.0
+    # _exp_block: an offset and a count, only a[off:off + n] changes; fast=False is libm's exp
+    for fast in (True, False):
+        a = np.full(10, -1.0)
+        module._exp_block(a, 3, 4, np.empty(10), np.empty(10), fast)
+        assert np.all(a[:3] == -1.0) and np.all(a[7:] == -1.0) and np.allclose(a[3:7], np.exp(-1.0), rtol=3e-16)
+    a = x.copy()
+    module._exp_block(a, 0, len(a), np.empty(len(a)), np.empty(len(a)), False)
+    assert np.array_equal(a, np.array([math.exp(v) for v in x]))
 
 
 def test_flow_field_rows_kernel(compiled):

@@ -16,6 +16,7 @@ import pytest
 
 import crldgen
 import reference_ragged as rr
+from crldgen import iterate as it
 from crldgen.compiler import _load_or_generate
 from crldgen.learners import as_learner
 from crldgen.ragged import Layout
@@ -81,7 +82,7 @@ def test_module_constants(case):
     assert mod.T_SHAPE == (case.Z,) + case.M + (case.Z,)
     assert mod.R_SHAPE == (case.N, case.Z) + case.M + (case.Z,)
     # SoA batch kernels only without a linear solve (as for uniform games); iterate falls back to `trajectories`
-    assert hasattr(mod, "trajectories_lanes") == (case.O is None)
+    assert hasattr(mod, "lanes_block") == (case.O is None)
     assert "X_OFFSETS[i] + o*M_i + a" in mod.__doc__
 
 
@@ -285,7 +286,7 @@ def test_check_game_flags_the_agent_and_entry_of_flat_O(cache_dir):
 
 
 def test_lanes_batch_equals_per_member_batch(case):
-    """trajectories_lanes (SoA, rows of M_i = 2 and M_i = 3) gives the results of trajectories bit for bit."""
+    """lanes_block (SoA, rows of M_i = 2 and M_i = 3) gives the results of trajectories bit for bit."""
     if case.label != "fo322z2":
         pytest.skip("one case with mixed row lengths is enough (lanes compile slowly)")
     mod = case.module
@@ -300,16 +301,22 @@ def test_lanes_batch_equals_per_member_batch(case):
     T0 = np.zeros(B, np.int64)
     Theta = np.zeros((B, 0))
 
-    def run(lanes):
+    def run(lanes, fast=False):
         Xrec = np.zeros((B, 5, mod.NX))
         outs = (np.empty((B, mod.NX)), np.empty((B, mod.N_FREE)), np.empty(B, np.int64), np.empty(B, np.bool_),
                 np.empty(B, np.int64), np.empty(B, np.int64))
         args = (X0, Y0, T0, Theta, A, Be, G, tmax, 1e-9, 1.0, every, Xrec) + outs
         if lanes:
-            mod.trajectories_lanes(*args, 4)
+            it.run_lanes(mod, *args, 4, fast)
         else:
             mod.trajectories(*args)
         return (Xrec,) + outs
 
-    for a, b in zip(run(False), run(True)):
+    ref = run(False)
+    for a, b in zip(ref, run(True)):  # libm's exp: bit for bit
         np.testing.assert_array_equal(a, b)
+    fast = run(True, fast=True)  # vectorised exp: flags and lengths the same, strategies within 1e-14
+    for a, b in zip(ref[3:], fast[3:]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(fast[0], ref[0], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(fast[1], ref[1], rtol=0, atol=1e-14)

@@ -551,7 +551,7 @@ def ragged_docstring(model: Model) -> str:
 
 
 def lanes_source(em: _Emitter) -> str:
-    """The structure-of-arrays batch kernels (``logit_step_lanes``, ``trajectories_lanes``), or ""."""
+    """The structure-of-arrays batch kernels (``logit_step_lanes``, ``lanes_block``), or ""."""
     step = em.lanes_kernel()
     if step is None:
         return ""

@@ -91,7 +91,7 @@ def strategy_step(X, theta, alpha, beta, gamma, direction, out):
 
 # --- iteration loops (crldgen.iterate drives these; the whole loop runs compiled) ---
 #: version of the loop kernels' calling convention; crldgen.iterate checks it
-LOOP_API = 2
+LOOP_API = 3
 #: kernel status codes
 STATUS_OK = 0          # converged or reached tmax
 STATUS_NONFINITE = 1   # the update produced a non-finite log-ratio (run stopped before it)
@@ -485,30 +485,94 @@ def check_game_rows(Theta, entry_atol, row_atol, codes, index, value):
 #: structure-of-arrays batch loops, emitted after ``logit_step_lanes`` (see
 #: ``generator.lanes_source``): entry k of member b of a block sits at ``k * LANES + b`` of
 #: flat work arrays (a compile-time stride: LLVM then needs no run-time alias checks per row), so the step, the softmax, the distances and the finiteness test are loops
-#: over members that LLVM vectorises. ``trajectories_lanes`` has the calling convention
-#: and the results of ``trajectories`` (the same arithmetic per member, bit for bit).
-#: members in flight per block of ``trajectories_lanes`` (the width of its vector loops);
+#: over members that LLVM vectorises. ``lanes_block`` takes the arguments of
+#: ``trajectories`` and gives its results (with libm's exp, bit for bit).
+#: members in flight per block of ``lanes_block`` (the width of its vector loops);
 #: the generator prints ``logit_step_lanes`` with this stride as literal offsets
 LANES = 64
 
 LANES_TEMPLATE = r'''
 # --- structure-of-arrays batch loops (entry k of member b at k * LANES + b of flat work arrays) ---
-#: members in flight per block of trajectories_lanes (the width of the vector loops)
+#: members in flight per block of lanes_block (the width of the vector loops)
 LANES = @LANES@
-#: members per parallel task of trajectories_lanes that crldgen.iterate uses at most
+#: members per task (one lanes_block call) that crldgen.iterate uses at most
 LANE_CHUNK = 256
 
 
+#: exp of the vectorised softmax (``fast=True`` in ``lanes_block``): Cody-Waite
+#: reduction x = k ln2 + r, |r| <= ln2/2 (fdlibm's two-part ln2), the degree-13 Taylor
+#: polynomial of exp(r) (truncation below 1e-17), scaled by 2**k built from bits in two
+#: factors (subnormal results stay right); within 1 ulp of libm's exp, no table, no branch
+_EXP_INVLN2 = 1.4426950408889634
+_EXP_LN2HI = 6.93147180369123816490e-01
+_EXP_LN2LO = 1.90821492927058770002e-10
+_EXP_SHIFT = 6755399441055744.0  # 1.5 * 2**52: kd = x / ln2 + SHIFT holds round(x / ln2) in its low bits
+_EXP_SHIFT_BITS = 4843621399236968448  # the bits of _EXP_SHIFT
+
+
 @numba.njit(cache=True, error_model="numpy")
-def strategy_of_logit_lanes(y, X, n):
-    """strategy_of_logit for members b < n (flat SoA arrays, entry k of member b at k * LANES + b)."""
+def _exp_lanes(a, n, s1, s2):
+    """a[b] = exp(a[b]) for b < n, every argument <= 0 or NaN; s1, s2: scratch of >= n doubles."""
+    k1 = s1.view(np.int64)
+    k2 = s2.view(np.int64)
+    for b in range(n):
+        v = a[b]
+        v = -1400.0 if v < -1400.0 else v  # exp underflows to 0 from -745.2 on; NaN stays NaN
+        kd = v * _EXP_INVLN2 + _EXP_SHIFT
+        s1[b] = kd
+        kd = kd - _EXP_SHIFT
+        r = (v - kd * _EXP_LN2HI) - kd * _EXP_LN2LO
+        p = 1.0 / 6227020800.0
+        p = 1.0 / 479001600.0 + r * p
+        p = 1.0 / 39916800.0 + r * p
+        p = 1.0 / 3628800.0 + r * p
+        p = 1.0 / 362880.0 + r * p
+        p = 1.0 / 40320.0 + r * p
+        p = 1.0 / 5040.0 + r * p
+        p = 1.0 / 720.0 + r * p
+        p = 1.0 / 120.0 + r * p
+        p = 1.0 / 24.0 + r * p
+        p = 1.0 / 6.0 + r * p
+        p = 0.5 + r * p
+        p = 1.0 + r * p
+        a[b] = 1.0 + r * p
+    for b in range(n):  # 2**k = 2**h * 2**(k - h), h = k >> 1: both normal for k >= -2044
+        k = k1[b] - _EXP_SHIFT_BITS
+        h = k >> 1
+        k1[b] = (h + 1023) << 52
+        k2[b] = (k - h + 1023) << 52
+    for b in range(n):
+        a[b] = a[b] * s1[b] * s2[b]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _exp_block(a, off, n, s1, s2, fast):
+    """a[off + b] = exp(a[off + b]) for b < n: ``_exp_lanes`` if fast, else libm's exp (the scalar kernel's)."""
+    if fast:
+        _exp_lanes(a[off:off + n], n, s1, s2)  # a view: LLVM sees indices from 0 and vectorises
+    else:
+        for b in range(n):
+            a[off + b] = math.exp(a[off + b])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def strategy_of_logit_lanes(y, X, n, s1, s2, fast):
+    """strategy_of_logit for members b < n (flat SoA arrays, entry k of member b at k * LANES + b).
+
+    The exponentials' arguments are parked in X and exponentiated by ``_exp_block`` (libm's
+    exp when not fast: then the results are the scalar kernel's bit for bit).
+    """
     m1 = N_ACTIONS - 1
     for r in range(N_AGENTS * N_OBS):
         if N_ACTIONS == 2:
-            # the exponentials in a loop of their own (libm calls, not vectorised), parked in X
+            if fast:
+                for b in range(n):
+                    X[(2 * r + 1) * LANES + b] = -abs(y[r * LANES + b])
+                _exp_lanes(X[(2 * r + 1) * LANES:(2 * r + 1) * LANES + n], n, s1, s2)
+            else:  # libm's exp in a loop of its own (not vectorised), parked in X
+                for b in range(n):
+                    X[(2 * r + 1) * LANES + b] = math.exp(-abs(y[r * LANES + b]))
             for b in range(n):
-                X[(2 * r + 1) * LANES + b] = math.exp(-abs(y[r * LANES + b]))
-            for b in range(n):  # the rest vectorises
                 v = y[r * LANES + b]
                 e = X[(2 * r + 1) * LANES + b]
                 inv = 1.0 / (1.0 + e)
@@ -517,26 +581,29 @@ def strategy_of_logit_lanes(y, X, n):
                 X[(2 * r) * LANES + b] = inv if pos else small
                 X[(2 * r + 1) * LANES + b] = small if pos else inv
         else:
+            # exp(y_a - top) with y_{M-1} = 0 and top = max(0, y): the scalar kernel's 1.0 for the
+            # largest entry is exp(0) = 1.0 exactly, and its exp(-top) is exp(0.0 - top)
             for b in range(n):
-                top = 0.0
-                arg = m1
-                for a in range(m1):
-                    if y[(r * m1 + a) * LANES + b] > top:
-                        top = y[(r * m1 + a) * LANES + b]
-                        arg = a
-                tot = 0.0
-                for a in range(N_ACTIONS):
-                    if a == arg:
-                        e = 1.0
-                    elif a == m1:
-                        e = math.exp(-top)
-                    else:
-                        e = math.exp(y[(r * m1 + a) * LANES + b] - top)
-                    X[(r * N_ACTIONS + a) * LANES + b] = e
-                    tot += e
-                inv = 1.0 / tot
-                for a in range(N_ACTIONS):
-                    X[(r * N_ACTIONS + a) * LANES + b] *= inv
+                s1[b] = 0.0
+            for a in range(m1):
+                for b in range(n):
+                    v = y[(r * m1 + a) * LANES + b]
+                    s1[b] = v if v > s1[b] else s1[b]
+            for a in range(m1):
+                for b in range(n):
+                    X[(r * N_ACTIONS + a) * LANES + b] = y[(r * m1 + a) * LANES + b] - s1[b]
+            for b in range(n):
+                X[(r * N_ACTIONS + m1) * LANES + b] = 0.0 - s1[b]
+            for a in range(N_ACTIONS):
+                _exp_block(X, (r * N_ACTIONS + a) * LANES, n, s1, s2, fast)
+            for b in range(n):
+                s1[b] = 0.0
+            for a in range(N_ACTIONS):
+                for b in range(n):
+                    s1[b] += X[(r * N_ACTIONS + a) * LANES + b]
+            for a in range(N_ACTIONS):
+                for b in range(n):
+                    X[(r * N_ACTIONS + a) * LANES + b] *= 1.0 / s1[b]
 
 
 @numba.njit(cache=True)
@@ -591,10 +658,17 @@ def _lane_finish(lane, X, y, mem, t, ns, conv, st, X_out, y_out, lengths, conver
     stored[m] = ns[lane]
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
-                 X_out, y_out, lengths, converged, status, stored):
-    """Members lo <= m < hi through ``_run``'s rules, LANES at a time in structure-of-arrays layout.
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
+                X_out, y_out, lengths, converged, status, stored, fast):
+    """Members lo <= m < hi of ``trajectories``' arguments through ``_run``'s rules, LANES at a time.
+
+    The members sit in structure-of-arrays layout. ``fast=False``: the results are
+    ``trajectories``' bit for bit; ``fast=True``: the softmax's exponentials are vectorised
+    too (``_exp_lanes``, within 1 ulp of libm's exp). ``crldgen.iterate.run_lanes`` runs
+    blocks of a batch on several threads (this kernel releases the GIL); one parallel
+    numba kernel around it would make LLVM optimise the whole inlined block a second time
+    (seconds of compiling per game).
 
     A member that stops (converged, non-finite, tmax, record buffer full) hands its column
     to the next waiting member, or, when none waits, to the block's last column
@@ -615,6 +689,8 @@ def _lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direc
     ns = np.empty(L, np.int64)
     tot = np.empty(L)
     dist = np.empty(L)
+    s1 = np.empty(L)
+    s2 = np.empty(L)
     cap = Xrec.shape[1]
     check = tol > 0.0
     tol2 = tol * tol * (1.0 + 1e-12) if tol > 1e-150 else np.inf
@@ -659,7 +735,7 @@ def _lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direc
             for k in range(N_FREE):
                 for b in range(na):
                     yn[k * LANES + b] = y[k * LANES + b] + direction * (yn[k * LANES + b] - y[k * LANES + b])
-        strategy_of_logit_lanes(yn, Xn, na)
+        strategy_of_logit_lanes(yn, Xn, na, s1, s2, fast)
         for b in range(na):
             tot[b] = 0.0
             dist[b] = 0.0
@@ -697,24 +773,6 @@ def _lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direc
             lane -= 1
         X, Xn = Xn, X
         y, yn = yn, y
-
-
-@numba.njit(cache=True, parallel=True)
-def trajectories_lanes(X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
-                       X_out, y_out, lengths, converged, status, stored, task_size):
-    """``trajectories`` (the same arguments and results, bit for bit) with the members vectorised.
-
-    The batch is cut into tasks of ``task_size`` members (at least 1; in parallel over
-    the tasks); each task runs ``_lanes_block``, LANES members at a time.
-    """
-    B = X0.shape[0]
-    size = max(1, task_size)
-    n_tasks = -(-B // size)
-    for c in numba.prange(n_tasks):
-        lo = c * size
-        hi = min(B, lo + size)
-        _lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
-                     X_out, y_out, lengths, converged, status, stored)
 '''
 
 #: row-batch kernels for many independent points (flow fields): one compiled call instead
@@ -907,18 +965,26 @@ def stationary(X, theta, out):
 ''',
     "strategy_of_logit_lanes": r'''
 @numba.njit(cache=True, error_model="numpy")
-def strategy_of_logit_lanes(y, X, n):
-    """strategy_of_logit for members b < n (flat SoA arrays, entry k of member b at k * LANES + b)."""
+def strategy_of_logit_lanes(y, X, n, s1, s2, fast):
+    """strategy_of_logit for members b < n (flat SoA arrays, entry k of member b at k * LANES + b).
+
+    The exponentials' arguments are parked in X and exponentiated by ``_exp_block`` (libm's
+    exp when not fast: then the results are the scalar kernel's bit for bit).
+    """
     for r in range(N_ROWS):
         m = ROW_M[r]
         m1 = m - 1
         x0 = ROW_X[r]
         y0 = ROW_Y[r]
         if m == 2:
-            # the exponentials in a loop of their own (libm calls, not vectorised), parked in X
+            if fast:
+                for b in range(n):
+                    X[(x0 + 1) * LANES + b] = -abs(y[y0 * LANES + b])
+                _exp_lanes(X[(x0 + 1) * LANES:(x0 + 1) * LANES + n], n, s1, s2)
+            else:  # libm's exp in a loop of its own (not vectorised), parked in X
+                for b in range(n):
+                    X[(x0 + 1) * LANES + b] = math.exp(-abs(y[y0 * LANES + b]))
             for b in range(n):
-                X[(x0 + 1) * LANES + b] = math.exp(-abs(y[y0 * LANES + b]))
-            for b in range(n):  # the rest vectorises
                 v = y[y0 * LANES + b]
                 e = X[(x0 + 1) * LANES + b]
                 inv = 1.0 / (1.0 + e)
@@ -927,26 +993,29 @@ def strategy_of_logit_lanes(y, X, n):
                 X[x0 * LANES + b] = inv if pos else small
                 X[(x0 + 1) * LANES + b] = small if pos else inv
         else:
+            # exp(y_a - top) with y_{m-1} = 0 and top = max(0, y): the scalar kernel's 1.0 for the
+            # largest entry is exp(0) = 1.0 exactly, and its exp(-top) is exp(0.0 - top)
             for b in range(n):
-                top = 0.0
-                arg = m1
-                for a in range(m1):
-                    if y[(y0 + a) * LANES + b] > top:
-                        top = y[(y0 + a) * LANES + b]
-                        arg = a
-                tot = 0.0
-                for a in range(m):
-                    if a == arg:
-                        e = 1.0
-                    elif a == m1:
-                        e = math.exp(-top)
-                    else:
-                        e = math.exp(y[(y0 + a) * LANES + b] - top)
-                    X[(x0 + a) * LANES + b] = e
-                    tot += e
-                inv = 1.0 / tot
-                for a in range(m):
-                    X[(x0 + a) * LANES + b] *= inv
+                s1[b] = 0.0
+            for a in range(m1):
+                for b in range(n):
+                    v = y[(y0 + a) * LANES + b]
+                    s1[b] = v if v > s1[b] else s1[b]
+            for a in range(m1):
+                for b in range(n):
+                    X[(x0 + a) * LANES + b] = y[(y0 + a) * LANES + b] - s1[b]
+            for b in range(n):
+                X[(x0 + m1) * LANES + b] = 0.0 - s1[b]
+            for a in range(m):
+                _exp_block(X, (x0 + a) * LANES, n, s1, s2, fast)
+            for b in range(n):
+                s1[b] = 0.0
+            for a in range(m):
+                for b in range(n):
+                    s1[b] += X[(x0 + a) * LANES + b]
+            for a in range(m):
+                for b in range(n):
+                    X[(x0 + a) * LANES + b] *= 1.0 / s1[b]
 ''',
     "check_game": r'''
 @numba.njit(cache=True)

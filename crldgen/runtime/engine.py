@@ -668,13 +668,13 @@ def _warm_module(module: ModuleType) -> None:
     module.checked_logit_step(y, theta, a, a, a, np.empty(nf))
     module.check_game(theta, 1e-9, 1e-9)
     module.check_game_rows(theta[None], 1e-9, 1e-9, np.empty(1, np.int64), np.empty(1, np.int64), np.empty(1))
-    if hasattr(module, "trajectories_lanes"):  # the vectorised batch kernel and the flow-field row kernels
+    if hasattr(module, "lanes_block"):  # the vectorised batch kernel and the flow-field row kernels
         m = int(getattr(module, "LANES", 8))
         X8, y8 = np.tile(X, (m, 1)), np.tile(y, (m, 1))
-        module.trajectories_lanes(X8, y8, np.zeros(m, np.int64), np.tile(theta, (m, 1)), np.tile(a, (m, 1)),
-                                  np.tile(a, (m, 1)), np.tile(a, (m, 1)), 2, 0.0, 1.0, 1, np.empty((m, 2, nx)),
-                                  np.empty((m, nx)), np.empty((m, nf)), np.empty(m, np.int64), np.empty(m, np.bool_),
-                                  np.empty(m, np.int64), np.empty(m, np.int64), m)
+        module.lanes_block(0, m, X8, y8, np.zeros(m, np.int64), np.tile(theta, (m, 1)), np.tile(a, (m, 1)),
+                           np.tile(a, (m, 1)), np.tile(a, (m, 1)), 2, 0.0, 1.0, 1, np.empty((m, 2, nx)),
+                           np.empty((m, nx)), np.empty((m, nf)), np.empty(m, np.int64), np.empty(m, np.bool_),
+                           np.empty(m, np.int64), np.empty(m, np.int64), True)
     if hasattr(module, "tderror_rows"):
         module.tderror_rows(X[None], theta, a, a, a, np.empty((1, nx)))
         module.strategy_step_rows(X[None], theta, a, a, a, 1.0, np.empty((1, nx)))

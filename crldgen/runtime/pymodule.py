@@ -39,7 +39,7 @@ from ..errors import CacheError, GenerationError
 
 #: kernels that loop (many steps or many members): they wait for the compiled module
 WAITING = frozenset({
-    "trajectory", "trajectories", "_run", "sequential_sweep", "trajectories_lanes", "_lanes_block",
+    "trajectory", "trajectories", "_run", "sequential_sweep", "lanes_block",
     "tderror_rows", "strategy_step_rows", "check_game_rows", "_lane_load", "_lane_move", "_lane_finish",
 })
 
