@@ -8,7 +8,7 @@ For the ecological public good with N = 2 and N = 4 agents, SARSA and actor-crit
 (prefactor on, chapter parameters), on 1 and 2 threads (``numba.set_num_threads``),
 ``dyn.trajectories(X0s, tmax, tol=0)`` runs B random initial strategies for exactly
 ``tmax`` strategies each (no early convergence, so member-steps = B * (tmax - 1) updates
-are counted exactly from ``steps``), once through the vectorised ``trajectories_lanes``
+are counted exactly from ``steps``), once through the vectorised ``lanes_block``
 and once through the per-member ``trajectories`` (``crldgen.iterate.USE_LANES``); the
 vectorised kernel twice: with libm's exponentials (``exact``, the default, bit-identical
 to the per-member kernel) and with its vectorised ones (``lanes``:
@@ -79,7 +79,7 @@ def count_ops(fn) -> int:
 
 
 def step_work(module) -> dict:
-    """Flops and exponentials of one member-step of ``trajectories_lanes`` (forward, with a tolerance)."""
+    """Flops and exponentials of one member-step of ``lanes_block`` (forward, with a tolerance)."""
     step = count_ops(module.logit_step_lanes)  # the loop body once per member: every operator is per member
     rows, M = module.N_AGENTS * module.N_OBS, module.N_ACTIONS
     nx, nf = module.NX, module.N_FREE

@@ -575,10 +575,6 @@ def run_lanes(module, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, directio
     args = (X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec, X_out, y_out, lengths,
             converged, status, stored, bool(fast))
     n_threads = min(numba.get_num_threads(), n_tasks)
-    if n_threads <= 1:
-        for c in range(n_tasks):
-            block(c * size, min(B, c * size + size), *args)
-        return
     tasks = iter(range(n_tasks))
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -594,6 +590,7 @@ def run_lanes(module, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, directio
         except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
             errors.append(exc)
 
+    # the calling thread works too: one thread means no helper at all
     helpers = [threading.Thread(target=work, name=f"crldgen-lanes-{i}", daemon=True) for i in range(n_threads - 1)]
     for t in helpers:
         t.start()

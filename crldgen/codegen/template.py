@@ -559,8 +559,8 @@ def _exp_block(a, off, n, s1, s2, fast):
 def strategy_of_logit_lanes(y, X, n, s1, s2, fast):
     """strategy_of_logit for members b < n (flat SoA arrays, entry k of member b at k * LANES + b).
 
-    The exponentials' arguments are parked in X and exponentiated by ``_exp_block`` (libm's
-    exp when not fast: then the results are the scalar kernel's bit for bit).
+    The exponentials are parked in X: computed there by ``_exp_lanes`` when fast, else by
+    libm's exp (then the results are the scalar kernel's bit for bit).
     """
     m1 = N_ACTIONS - 1
     for r in range(N_AGENTS * N_OBS):
@@ -968,8 +968,8 @@ def stationary(X, theta, out):
 def strategy_of_logit_lanes(y, X, n, s1, s2, fast):
     """strategy_of_logit for members b < n (flat SoA arrays, entry k of member b at k * LANES + b).
 
-    The exponentials' arguments are parked in X and exponentiated by ``_exp_block`` (libm's
-    exp when not fast: then the results are the scalar kernel's bit for bit).
+    The exponentials are parked in X: computed there by ``_exp_lanes`` when fast, else by
+    libm's exp (then the results are the scalar kernel's bit for bit).
     """
     for r in range(N_ROWS):
         m = ROW_M[r]
