@@ -83,7 +83,9 @@ def _kernels_cached(module, path: Path) -> bool:
     Asks each kernel's numba cache where its index lives (beside the file, or numba's
     user-wide / ``NUMBA_CACHE_DIR`` cache for a read-only folder).
     """
-    for name in ("trajectory", "_run", "strategy_step"):
+    names = ("trajectory", "strategy_step", "checked_strategy_step") + (
+        ("lanes_block",) if hasattr(module, "lanes_block") else ())
+    for name in names:
         try:
             index = getattr(module, name)._cache._cache_file._index_path
         except AttributeError:  # another numba: look beside the file
@@ -194,13 +196,13 @@ def _python_start(game: Game, learner: Learner, path: Path, key: str, quiet: boo
     resolved = str(path.resolve())
 
     def load():  # (background thread) the compiled module in place of the Python one in the registry
-        from .runtime.engine import _warm_module
+        from .runtime.warm import warm
 
         with _LOCK:
             if isinstance(_REGISTRY.get(resolved), pymodule.PythonModule):
                 del _REGISTRY[resolved]
         module = load_module(path, key)
-        _warm_module(module)
+        warm(module)
         return module
 
     with _LOCK:

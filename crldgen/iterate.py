@@ -1,8 +1,10 @@
 """Trajectories, batches and parameter sweeps of the learning dynamics (compiled loops).
 
-Every loop runs inside the generated module's numba kernels (``trajectory``,
-``trajectories``, ``sequential_sweep``); Python only validates input, allocates
-output and reads the result. Nothing here imports sympy.
+Every loop runs inside the generated module's numba kernels: ``trajectory`` (one
+run; batches and sweeps call it per member or value, batches on threads, since it
+releases the GIL) and ``lanes_block`` (batches vectorised over members). Python only
+validates input, allocates output, schedules tasks and reads the result. Nothing here
+imports sympy.
 
 Conventions (as in :mod:`crldgen.runtime.dynamics`): a joint strategy is an array
 ``X[i, o, a]`` of shape ``(N, Q, M)``; log-ratio coordinates are
@@ -47,7 +49,7 @@ import os
 import sys
 import threading
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Callable, TextIO
 
 import numba
 import numpy as np
@@ -60,7 +62,7 @@ from .runtime.identity import ResultIO, attach_game, game_of, tag_result
 __all__ = ["ProgressBar", "Sweep", "Trajectories", "Trajectory", "sweep", "trajectories", "trajectory"]
 
 #: the loop-kernel calling convention this module drives (``LOOP_API`` in generated modules)
-LOOP_API = 3
+LOOP_API = 4
 STATUS_OK, STATUS_NONFINITE, STATUS_FULL, STATUS_NOT_RUN = 0, 1, 2, 3
 
 #: batches at least this large are run in chunks with a progress bar (drawn once the
@@ -534,15 +536,12 @@ def _run_members(module, parallel, X0, Y0, Th, A, Bt, G, tmax, tol, direction, e
             size = max(LANES_MIN_MEMBERS, min(module.LANE_CHUNK, -(-n // (4 * numba.get_num_threads()))))
             run_lanes(module, x0, y0, T0, th, a, bt, g, tmax, tol, direction, every, seg, xo, yo, ln, cv, st, k, size,
                       FAST_EXP)
-        elif parallel:
-            # dynamic scheduling, one member at a time: lengths differ a lot between members
-            with numba.parallel_chunksize(1):
-                module.trajectories(x0, y0, T0, th, a, bt, g, tmax, tol, direction, every, seg, xo, yo, ln, cv, st,
-                                    k)
         else:
-            for j in range(n):
-                ln[j], cv[j], st[j], k[j] = module.trajectory(
-                    x0[j], y0[j], T0[j], th[j], a[j], bt[j], g[j], tmax, tol, direction, every, seg[j], xo[j], yo[j])
+            # one member at a time, on threads when parallel (``trajectory`` releases the GIL;
+            # dynamic scheduling: lengths differ a lot between members)
+            run_tasks(_members, n, 1, numba.get_num_threads() if parallel else 1,
+                      (module.trajectory, x0, y0, T0, th, a, bt, g, tmax, tol, direction, every, seg, xo, yo, ln, cv,
+                       st, k))
         X_out[members], y_out[members] = xo, yo
         lengths[members], conv[members], status[members] = ln, cv, st
         stored[members] += k
@@ -559,22 +558,17 @@ def _run_members(module, parallel, X0, Y0, Th, A, Bt, G, tmax, tol, direction, e
     return X_out, y_out, lengths, conv, status, stored, segments
 
 
-def run_lanes(module, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec, X_out, y_out,
-              lengths, converged, status, stored, task_size: int, fast: bool) -> None:
-    """``module.trajectories``' arguments and results, the members vectorised by ``module.lanes_block``.
+def run_tasks(kernel: Callable, n: int, task_size: int, n_threads: int, args: tuple) -> None:
+    """``kernel(lo, hi, *args)`` over ``0 <= lo < hi <= n`` in tasks of ``task_size`` items, on threads.
 
-    The batch is cut into tasks of ``task_size`` members (at least 1), which
-    ``numba.get_num_threads()`` threads (the calling one among them) take one at a time
-    (dynamic scheduling: run lengths differ a lot between members); ``lanes_block``
-    releases the GIL. ``fast``: vectorised exponentials (else libm's, bit for bit).
+    ``n_threads`` threads (the calling one among them; 1: no other thread) take one
+    task at a time (dynamic scheduling: run lengths differ a lot between members). The
+    kernels release the GIL. The first exception of any task is raised here, after every
+    thread has stopped.
     """
-    B = X0.shape[0]
     size = max(1, int(task_size))
-    n_tasks = -(-B // size)
-    block = module.lanes_block
-    args = (X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec, X_out, y_out, lengths,
-            converged, status, stored, bool(fast))
-    n_threads = min(numba.get_num_threads(), n_tasks)
+    n_tasks = -(-n // size)
+    n_threads = max(1, min(int(n_threads), n_tasks))
     tasks = iter(range(n_tasks))
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -586,12 +580,11 @@ def run_lanes(module, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, directio
                     c = next(tasks, None)
                 if c is None:
                     return
-                block(c * size, min(B, c * size + size), *args)
+                kernel(c * size, min(n, c * size + size), *args)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
             errors.append(exc)
 
-    # the calling thread works too: one thread means no helper at all
-    helpers = [threading.Thread(target=work, name=f"crldgen-lanes-{i}", daemon=True) for i in range(n_threads - 1)]
+    helpers = [threading.Thread(target=work, name=f"crldgen-task-{i}", daemon=True) for i in range(n_threads - 1)]
     for t in helpers:
         t.start()
     work()
@@ -599,6 +592,54 @@ def run_lanes(module, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, directio
         t.join()
     if errors:
         raise errors[0]
+
+
+def _members(lo, hi, trajectory, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec, X_out,
+             y_out, lengths, converged, status, stored) -> None:
+    """Members ``lo <= b < hi`` of a batch, one ``trajectory`` call each (row b of every array)."""
+    for b in range(lo, hi):
+        lengths[b], converged[b], status[b], stored[b] = trajectory(
+            X0[b], Y0[b], T0[b], Theta[b], Alpha[b], Beta[b], Gamma[b], tmax, tol, direction, every, Xrec[b],
+            X_out[b], y_out[b])
+
+
+def run_lanes(module, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec, X_out, y_out,
+              lengths, converged, status, stored, task_size: int, fast: bool) -> None:
+    """A batch (row b of every array: member b's ``trajectory`` arguments and results) by ``module.lanes_block``.
+
+    The batch is cut into tasks of ``task_size`` members, which
+    ``numba.get_num_threads()`` threads run (:func:`run_tasks`); ``lanes_block``
+    vectorises the members of a task and releases the GIL. ``fast``: vectorised
+    exponentials (else libm's, bit for bit).
+    """
+    run_tasks(module.lanes_block, X0.shape[0], task_size, numba.get_num_threads(),
+              (X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec, X_out, y_out, lengths,
+               converged, status, stored, bool(fast)))
+
+
+def sequential_sweep(trajectory, X0, y0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, carry, X_out, y_out,
+                     lengths, converged, status) -> int:
+    """One ``trajectory`` per row v of the parameter arrays, in order (the sweep with ``carry``).
+
+    With ``carry`` each run starts from the previous run's last recorded strategy
+    (hysteresis / continuation); otherwise every run starts from (X0, y0). A run with
+    non-finite numbers stops the sweep (later rows get ``STATUS_NOT_RUN``). Returns the
+    number of runs done.
+    """
+    x, y = X0, y0
+    none = np.empty((0, X0.shape[0]))
+    n_values = Theta.shape[0]
+    for v in range(n_values):
+        lengths[v], converged[v], status[v], _ = trajectory(
+            x, y, 0, Theta[v], Alpha[v], Beta[v], Gamma[v], tmax, tol, direction, 0, none, X_out[v], y_out[v])
+        if status[v] != STATUS_OK:
+            status[v + 1:] = STATUS_NOT_RUN
+            lengths[v + 1:] = 0
+            converged[v + 1:] = False
+            return v + 1
+        if carry:
+            x, y = X_out[v], y_out[v]
+    return n_values
 
 
 def _assemble(B, stored, segments, nx) -> np.ndarray:
@@ -737,7 +778,7 @@ def _single_strategy(dyn, module, X0) -> tuple[np.ndarray, np.ndarray]:
 def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | None = None,
                  reverse: bool = False, progress: bool | None = None, on_divergence: str = "raise",
                  **p) -> Trajectories:
-    """Many trajectories in one call, in parallel over the cores (numba ``prange``).
+    """Many trajectories in one call, in parallel over the cores (threads running GIL-free kernels).
 
     Batches of at least ``LANES_MIN_MEMBERS`` members run the module's vectorised
     ``lanes_block`` kernel when it has one (members side by side in SIMD lanes, see
@@ -871,8 +912,8 @@ def sweep(dyn, X0, param_name: str, values, tmax: int, tol: float | None = None,
     X_out, y_out = np.empty((V, nx)), np.empty((V, nf))
     lengths, conv = np.zeros(V, np.int64), np.zeros(V, np.bool_)
     status = np.zeros(V, np.int64)
-    module.sequential_sweep(X0f[0], Y0[0], Th, A, Bt, G, tmax, tol, -1.0 if reverse else 1.0, bool(carry),
-                            X_out, y_out, lengths, conv, status)
+    sequential_sweep(module.trajectory, X0f[0], Y0[0], Th, A, Bt, G, tmax, tol, -1.0 if reverse else 1.0,
+                     bool(carry), X_out, y_out, lengths, conv, status)
     ran = status != STATUS_NOT_RUN
     X_out[~ran] = np.nan
     y_out[~ran] = np.nan

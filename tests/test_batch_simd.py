@@ -38,6 +38,17 @@ def _inputs(dyn, B, seed, **p):
     return X0f, Y0, Th, A, Bt, G
 
 
+def _one_by_one(module):
+    """The batch as separate ``module.trajectory`` calls, member after member (the scalar reference)."""
+
+    def run(X0, Y0, T0, Th, A, Bt, G, tmax, tol, direction, every, rec, X_out, y_out, lengths, conv, status, stored):
+        for b in range(X0.shape[0]):
+            lengths[b], conv[b], status[b], stored[b] = module.trajectory(
+                X0[b], Y0[b], T0[b], Th[b], A[b], Bt[b], G[b], tmax, tol, direction, every, rec[b], X_out[b], y_out[b])
+
+    return run
+
+
 def _call(kernel, args, tmax, tol, direction, every, cap, T0=None, lanes=False, task_size=13, fast=False):
     X0f, Y0, Th, A, Bt, G = args
     B, nx = X0f.shape
@@ -64,7 +75,7 @@ def _same(dyn, args, tmax, tol, direction, every=0, cap=0, T0=None, task_size=13
     module = it._module(dyn)
     assert hasattr(module, "lanes_block"), "the generated module has no vectorised batch kernel"
     lanes = functools.partial(it.run_lanes, module)
-    ref, ref_rec = _call(module.trajectories, args, tmax, tol, direction, every, cap, T0)
+    ref, ref_rec = _call(_one_by_one(module), args, tmax, tol, direction, every, cap, T0)
     got, got_rec = _call(lanes, args, tmax, tol, direction, every, cap, T0, lanes=True,
                          task_size=task_size)
     names = ("X_out", "y_out", "lengths", "converged", "status", "stored")

@@ -104,14 +104,14 @@ def test_hysteresis_over_the_discount_factor(ecopg2, seed):
     X0 = ecopg2.random_strategy(np.random.default_rng(seed))
     module = ecopg2.module
     ecopg2.sweep(X0, "gamma", hyst[:3], 2500, 10e-12, alpha=0.05, beta=50.0)  # compile (or load) once
-    kernels = [module.sequential_sweep, module.trajectory, module.trajectories, module.logit_step]
+    kernels = [module.trajectory, module.logit_step]
     before = [len(k.signatures) for k in kernels]
 
     sw = ecopg2.sweep(X0, "gamma", hyst, 2500, 10e-12, alpha=0.05, beta=50.0)
 
     assert ecopg2.module is module  # one compiled module, gamma passed at run time
     assert [len(k.signatures) for k in kernels] == before  # no recompilation
-    assert len(module.sequential_sweep.signatures) == 1
+    assert len(module.trajectory.signatures) == 1
     assert sw.converged.all() and sw.ran.all()
     np.testing.assert_array_equal(sw.params["gamma"][:, 0], hyst)
     coop = sw.final[:, :, P, C].mean(-1)  # the chapter's X[:, 1, 0] averaged over agents

@@ -8,13 +8,17 @@ numbers must be those of the module (to ~1e-12) and of crld-math.md evaluated pl
 from __future__ import annotations
 
 import functools
+import types
 
 import numpy as np
 import pytest
 
 import crldgen
 import reference as ref
+from crldgen import iterate
+from crldgen.errors import CacheError
 from crldgen.runtime import engine as E
+from crldgen.runtime import warm
 from crldgen.runtime.engine import EngineModule
 
 GAMES = [
@@ -136,6 +140,51 @@ def test_new_game_is_served_by_the_engine_then_by_its_module(tmp_path):
     assert J.shape == (dyn.n_free, dyn.n_free)
 
 
+def test_compile_helper_compiles_into_the_cache(tmp_path, monkeypatch):
+    """A new game's batch kernel and Jacobian come from the helper process: the calling process loads them."""
+    monkeypatch.setenv("CRLDGEN_COMPILE_HELPER", "1")
+    game = crldgen.games.risk_reward(pc=0.35)
+    game = crldgen.Game(game.T, game.R, params=game.params, name="engine_helper", states=game.states)
+    dyn = crldgen.compile(game, cache_dir=tmp_path, quiet=True)
+    assert isinstance(dyn.module, EngineModule)
+    assert dyn.module.wait_compiled(), dyn.module._error
+    assert dyn.module.compile_times["helper"] is True
+    real = dyn.module._module
+    for name in warm.HELPER_KERNELS:  # loaded from numba's cache (the helper's), not compiled here
+        kernel = getattr(real, name)
+        assert sum(kernel._cache_hits.values()) >= 1 and not kernel._cache_misses, name
+    X = np.stack([dyn.random_strategy(k).ravel() for k in range(9)]).reshape((9,) + dyn.shape)
+    batch = dyn.trajectories(X, 40, every=1)  # 9 members: the helper's lanes kernel
+    for b in (0, 8):
+        np.testing.assert_array_equal(batch[b].X, dyn.trajectory(X[b], 40).X)
+    J = dyn.jacobian(X[0])
+    h = 1e-6
+    y = dyn.to_logit(X[0]).ravel()
+    for c in range(dyn.n_free):  # the helper's Jacobian against central differences of the step
+        e = np.zeros_like(y)
+        e[c] = h
+        up = dyn.to_logit(dyn.step(dyn.from_logit((y + e).reshape(dyn.shape[:2] + (-1,))))).ravel()
+        dn = dyn.to_logit(dyn.step(dyn.from_logit((y - e).reshape(dyn.shape[:2] + (-1,))))).ravel()
+        np.testing.assert_allclose(J[:, c], (up - dn) / (2 * h), atol=1e-6)
+
+
+def test_compile_helper_refuses_a_foreign_key_and_the_caller_compiles(tmp_path, monkeypatch):
+    """A helper asked for the wrong key loads nothing (the loader's check); the caller compiles instead."""
+    monkeypatch.setenv("CRLDGEN_COMPILE_HELPER", "1")
+    game = crldgen.games.risk_reward(pc=0.4)
+    game = crldgen.Game(game.T, game.R, params=game.params, name="engine_helper_bad", states=game.states)
+    dyn = crldgen.compile(game, cache_dir=tmp_path, quiet=True, engine=False)
+    module = dyn.module
+    wrong = types.SimpleNamespace(**{**vars(module), "KEY": "0" * len(module.KEY)})
+    said = []
+    times = warm.compile_module(wrong, report=said.append)
+    assert times["helper"] is False
+    assert len(said) == 1 and "compile helper failed" in said[0] and "exit code" in said[0], said
+    assert len(module.lanes_block.signatures) == 1 and len(module.jacobian.signatures) == 1
+    with pytest.raises(CacheError, match="key"):  # what the helper process met
+        warm.main([module.__file__, "0" * len(module.KEY), "jacobian"])
+
+
 def test_engine_can_be_turned_off(tmp_path, monkeypatch):
     game = crldgen.games.risk_reward()
     game = crldgen.Game(game.T, game.R, params=game.params, name="engine_off", states=game.states)
@@ -157,18 +206,19 @@ def test_engine_batch_and_sweep_match_module(pair):
     A, Bt, G = np.tile(a, (B, 1)), np.tile(b, (B, 1)), np.tile(g, (B, 1))
     nx, nf = Xs.shape[1], Ys.shape[1]
     outs = []
-    for run in (served._engine_trajectories, dyn.module.trajectories):
+    for trajectory in (served._engine_trajectory, dyn.module.trajectory):  # crldgen.iterate's batch driver
         res = (np.zeros((B, 6, nx)), np.empty((B, nx)), np.empty((B, nf)), np.empty(B, np.int64),
                np.empty(B, np.bool_), np.empty(B, np.int64), np.empty(B, np.int64))
-        run(Xs, Ys, np.zeros(B, np.int64), Th, A, Bt, G, 30, 0.0, 1.0, 5, *res)
+        iterate.run_tasks(iterate._members, B, 1, 2, (trajectory, Xs, Ys, np.zeros(B, np.int64), Th, A, Bt, G, 30,
+                                                    0.0, 1.0, 5) + res)
         outs.append(res)
     for e, m in zip(*outs):
         np.testing.assert_allclose(e, m, rtol=1e-11, atol=1e-13)
     outs = []
-    for run in (served._engine_sequential_sweep, dyn.module.sequential_sweep):
+    for trajectory in (served._engine_trajectory, dyn.module.trajectory):  # and its sweep driver
         res = (np.empty((B, nx)), np.empty((B, nf)), np.empty(B, np.int64), np.empty(B, np.bool_),
                np.empty(B, np.int64))
-        done = run(Xs[0], Ys[0], Th, A, Bt, G, 40, 1e-9, 1.0, True, *res)
+        done = iterate.sequential_sweep(trajectory, Xs[0], Ys[0], Th, A, Bt, G, 40, 1e-9, 1.0, True, *res)
         outs.append((done,) + res)
     assert outs[0][0] == outs[1][0] == B
     for e, m in zip(outs[0][1:], outs[1][1:]):

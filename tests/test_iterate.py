@@ -383,13 +383,17 @@ def test_progress_bar_helper():
     assert off.getvalue() == ""
 
 
-def test_parallel_kernel_compiles_once(ecopg2):
+def test_batch_kernels_compile_once(ecopg2):
     module = ecopg2.module
+    ecopg2.trajectory(X_DEF, 10, 1e-5)
     ecopg2.trajectories(X_DEF, 10, 1e-5)
-    n = len(module.trajectories.signatures)
+    ecopg2.trajectories(np.array([X_DEF] * 9), 10, 1e-5)  # the lanes kernel
+    n = [len(module.trajectory.signatures), len(module.lanes_block.signatures)]
     ecopg2.trajectories(X_DEF, 10, 1e-5, gamma=np.linspace(0.6, 0.8, 5), every=1)
     ecopg2.trajectories(np.array([X_DEF] * 3), 20, None, reverse=True, f=[1.1, 1.2, 1.3])
-    assert len(module.trajectories.signatures) == n == 1
+    ecopg2.trajectories(np.array([X_DEF] * 9), 20, None, reverse=True, f=np.linspace(1.1, 1.3, 9))
+    ecopg2.sweep(X_DEF, "gamma", [0.6, 0.7], 20, 1e-5)
+    assert [len(module.trajectory.signatures), len(module.lanes_block.signatures)] == n == [1, 1]
 
 
 # -------------------------------------------------------------------- sweeps

@@ -308,8 +308,11 @@ def test_lanes_batch_equals_per_member_batch(case):
         args = (X0, Y0, T0, Theta, A, Be, G, tmax, 1e-9, 1.0, every, Xrec) + outs
         if lanes:
             it.run_lanes(mod, *args, 4, fast)
-        else:
-            mod.trajectories(*args)
+        else:  # one scalar kernel call per member
+            for b in range(B):
+                outs[2][b], outs[3][b], outs[4][b], outs[5][b] = mod.trajectory(
+                    X0[b], Y0[b], T0[b], Theta[b], A[b], Be[b], G[b], tmax, 1e-9, 1.0, every, Xrec[b], outs[0][b],
+                    outs[1][b])
         return (Xrec,) + outs
 
     ref = run(False)

@@ -91,7 +91,7 @@ def strategy_step(X, theta, alpha, beta, gamma, direction, out):
 
 # --- iteration loops (crldgen.iterate drives these; the whole loop runs compiled) ---
 #: version of the loop kernels' calling convention; crldgen.iterate checks it
-LOOP_API = 3
+LOOP_API = 4
 #: kernel status codes
 STATUS_OK = 0          # converged or reached tmax
 STATUS_NONFINITE = 1   # the update produced a non-finite log-ratio (run stopped before it)
@@ -147,9 +147,9 @@ def strategy_of_logit(y, X):
                 X[r * N_ACTIONS + a] *= inv
 
 
-@numba.njit(cache=True)
-def _run(X0, y0, t0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xrec, X_out, y_out):
-    """Iterate in log-ratio coordinates from (X0, y0); X0 must be softmax(y0).
+@numba.njit(cache=True, nogil=True)
+def trajectory(X0, y0, t0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xrec, X_out, y_out):
+    """One trajectory: iterate in log-ratio coordinates from (X0, y0); X0 must be softmax(y0).
 
     The chapter's rule: record X, compute the next X, stop when ||X_next - X||_2 < tol
     (the converged next X is not recorded) or once tmax strategies are recorded
@@ -161,6 +161,10 @@ def _run(X0, y0, t0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xre
     Returns ``(t, converged, status, n_stored)``: ``t`` strategies recorded in total.
     With ``STATUS_FULL`` the run stopped before recording strategy number ``t``, which
     is in ``X_out``/``y_out``: resume with ``t0 = t`` and a fresh buffer.
+
+    Releases the GIL: ``crldgen.iterate`` runs the members of a batch and the values of
+    a sweep through this one kernel, on threads (no separate batch or sweep kernel to
+    compile).
     """
     y = np.empty(N_FREE)
     _copy(y0, y)
@@ -219,64 +223,6 @@ def _run(X0, y0, t0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xre
     _copy(X, X_out)
     _copy(y, y_out)
     return t, converged, status, stored
-
-
-@numba.njit(cache=True)
-def trajectory(X0, y0, t0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xrec, X_out, y_out):
-    """One trajectory (see ``_run``); returns ``(t, converged, status, n_stored)``."""
-    return _run(X0, y0, t0, theta, alpha, beta, gamma, tmax, tol, direction, every, Xrec, X_out, y_out)
-
-
-@numba.njit(cache=True, parallel=True)
-def trajectories(X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
-                 X_out, y_out, lengths, converged, status, stored):
-    """Batch of independent trajectories (row b of every array), in parallel over b.
-
-    ``Xrec`` has shape (B, n_rows, NX) (n_rows may be 0 with ``every <= 0``); the other
-    outputs are per member: ``X_out`` (B, NX), ``y_out`` (B, N_FREE), ``lengths``,
-    ``converged``, ``status``, ``stored`` (B,).
-    """
-    for b in numba.prange(X0.shape[0]):
-        n, c, st, k = _run(X0[b], Y0[b], T0[b], Theta[b], Alpha[b], Beta[b], Gamma[b], tmax, tol,
-                           direction, every, Xrec[b], X_out[b], y_out[b])
-        lengths[b] = n
-        converged[b] = c
-        status[b] = st
-        stored[b] = k
-
-
-@numba.njit(cache=True)
-def sequential_sweep(X0, y0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, carry,
-                     X_out, y_out, lengths, converged, status):
-    """Run one trajectory per row v of the parameter arrays, in order.
-
-    With ``carry`` each run starts from the previous run's last recorded strategy
-    (hysteresis / continuation); otherwise every run starts from (X0, y0). A run
-    with non-finite numbers stops the sweep (later rows get ``STATUS_NOT_RUN``).
-    Returns the number of runs done.
-    """
-    X = np.empty(NX)
-    _copy(X0, X)
-    y = np.empty(N_FREE)
-    _copy(y0, y)
-    Xrec = np.empty((0, NX))
-    n_values = Theta.shape[0]
-    for v in range(n_values):
-        n, c, st, _ = _run(X, y, 0, Theta[v], Alpha[v], Beta[v], Gamma[v], tmax, tol, direction, 0,
-                           Xrec, X_out[v], y_out[v])
-        lengths[v] = n
-        converged[v] = c
-        status[v] = st
-        if st != STATUS_OK:
-            for w in range(v + 1, n_values):
-                status[w] = STATUS_NOT_RUN
-                lengths[w] = 0
-                converged[w] = False
-            return v + 1
-        if carry:
-            _copy(X_out[v], X)
-            _copy(y_out[v], y)
-    return n_values
 '''
 
 FO_STATIONARY = r'''
@@ -358,7 +304,7 @@ def checked_strategy_step(X, theta, alpha, beta, gamma, direction, atol, out):
     ``out`` may be ``X`` (in-place update): every X entry is read before its out entry
     is written.
     """
-    if not strategy_ok(X, True, atol):
+    if not strategy_ok(X, np.bool_(True), atol):  # bool, not Literal[bool]: one compiled strategy_ok
         return CHECK_BAD_INPUT
     td = np.empty(NX)
     tderror(X, theta, alpha, beta, gamma, td)
@@ -485,8 +431,8 @@ def check_game_rows(Theta, entry_atol, row_atol, codes, index, value):
 #: structure-of-arrays batch loops, emitted after ``logit_step_lanes`` (see
 #: ``generator.lanes_source``): entry k of member b of a block sits at ``k * LANES + b`` of
 #: flat work arrays (a compile-time stride: LLVM then needs no run-time alias checks per row), so the step, the softmax, the distances and the finiteness test are loops
-#: over members that LLVM vectorises. ``lanes_block`` takes the arguments of
-#: ``trajectories`` and gives its results (with libm's exp, bit for bit).
+#: over members that LLVM vectorises. ``lanes_block`` gives ``trajectory``'s results per
+#: member (with libm's exp, bit for bit).
 #: members in flight per block of ``lanes_block`` (the width of its vector loops);
 #: the generator prints ``logit_step_lanes`` with this stride as literal offsets
 LANES = 64
@@ -661,10 +607,13 @@ def _lane_finish(lane, X, y, mem, t, ns, conv, st, X_out, y_out, lengths, conver
 @numba.njit(cache=True, error_model="numpy", nogil=True)
 def lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
                 X_out, y_out, lengths, converged, status, stored, fast):
-    """Members lo <= m < hi of ``trajectories``' arguments through ``_run``'s rules, LANES at a time.
+    """Members lo <= m < hi of a batch through ``trajectory``'s rules, LANES at a time.
 
-    The members sit in structure-of-arrays layout. ``fast=False``: the results are
-    ``trajectories``' bit for bit; ``fast=True``: the softmax's exponentials are vectorised
+    Row m of ``X0``, ``Y0``, ``T0``, ``Theta``, ``Alpha``, ``Beta``, ``Gamma`` are
+    member m's ``trajectory`` arguments; ``Xrec`` (B, n_rows, NX) and the per-member
+    outputs ``X_out``, ``y_out``, ``lengths``, ``converged``, ``status``, ``stored`` receive
+    its results. The members sit in structure-of-arrays layout. ``fast=False``: the
+    results are ``trajectory``'s bit for bit; ``fast=True``: the softmax's exponentials are vectorised
     too (``_exp_lanes``, within 1 ulp of libm's exp). ``crldgen.iterate.run_lanes`` runs
     blocks of a batch on several threads (this kernel releases the GIL); one parallel
     numba kernel around it would make LLVM optimise the whole inlined block a second time
@@ -695,7 +644,7 @@ def lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direct
     check = tol > 0.0
     tol2 = tol * tol * (1.0 + 1e-12) if tol > 1e-150 else np.inf
     nxt = lo
-    na = 0
+    na = np.int64(0)  # typed, not Literal[int](0): one compiled _lane_load, not two
     while na < L and nxt < hi:
         _lane_load(nxt, na, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, al, be, ga, mem, t, cd, ns)
         na += 1
@@ -706,7 +655,7 @@ def lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direct
             while lane >= 0:
                 if cd[lane] == 0:
                     if ns[lane] == cap:
-                        _lane_finish(lane, X, y, mem, t, ns, False, STATUS_FULL, X_out, y_out, lengths, converged,
+                        _lane_finish(lane, X, y, mem, t, ns, np.bool_(False), np.int64(STATUS_FULL), X_out, y_out, lengths, converged,
                                      status, stored)
                         if nxt < hi:  # a fresh member takes the column and is recorded in this pass
                             _lane_load(nxt, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, al, be,
@@ -917,7 +866,7 @@ def checked_strategy_step(X, theta, alpha, beta, gamma, direction, atol, out):
     ``out`` may be ``X`` (in-place update): every X entry is read before its out entry
     is written.
     """
-    if not strategy_ok(X, True, atol):
+    if not strategy_ok(X, np.bool_(True), atol):  # bool, not Literal[bool]: one compiled strategy_ok
         return CHECK_BAD_INPUT
     td = np.empty(NX)
     tderror(X, theta, alpha, beta, gamma, td)

@@ -12,7 +12,7 @@ module's own kernels then take over. ``nogil=True`` lets that compile run while 
 engine computes.
 
 Array conventions are those of the generated modules (flat ``X[(i*Z + s)*M + a]``,
-``y[(i*Z + s)*(M-1) + a]``); the engine's trajectory loop follows the template's ``_run``
+``y[(i*Z + s)*(M-1) + a]``); the engine's trajectory loop follows the template's ``trajectory``
 exactly (recording, convergence, status codes). This module imports neither sympy nor
 the generator.
 """
@@ -30,7 +30,7 @@ from typing import Callable
 import numba
 import numpy as np
 
-STATUS_OK, STATUS_NONFINITE, STATUS_FULL, STATUS_NOT_RUN = 0, 1, 2, 3
+STATUS_OK, STATUS_NONFINITE, STATUS_FULL = 0, 1, 2
 
 
 # ------------------------------------------------------------------ kernels
@@ -245,7 +245,7 @@ def _logit_of_strategy(X, y, n_rows, M):
 @numba.njit(cache=True, nogil=True)
 def _run(T, TR, N, Z, M, prefactor, sarsa, X0, y0, t0, alpha, beta, gamma, tmax, tol, direction, every,
          Xrec, X_out, y_out):
-    """The template's ``_run`` (same recording, convergence rule and status codes) on the engine."""
+    """The template's ``trajectory`` (same recording, convergence rule and status codes) on the engine."""
     nx = N * Z * M
     nf = N * Z * (M - 1)
     y = y0.copy()
@@ -356,7 +356,7 @@ def warm_up() -> float:
 # ------------------------------------------------------------------ the switching module
 #: kernels of a generated module the engine can serve (the rest are the module's own)
 SERVED = ("averages", "values", "tderror", "logit_step", "strategy_step", "logit_of_strategy",
-          "strategy_of_logit", "trajectory", "trajectories", "sequential_sweep", "stationary",
+          "strategy_of_logit", "trajectory", "stationary",
           # the checked kernels crldgen.runtime.dynamics calls on every user call (and when it is created):
           # served too, or a new game's first call would wait for numba to compile them from the module
           "all_finite", "strategy_ok", "logit_from_logs", "checked_strategy_step", "checked_tderror",
@@ -428,7 +428,7 @@ class EngineModule(ModuleType):
     """A generated module whose first calls the engine serves while numba compiles its kernels.
 
     Every attribute is the generated module's (constants, ``KEY``, ``jacobian``,
-    ``trajectories``, ...), except the kernels in :data:`SERVED`: until a background
+    ``lanes_block``, ...), except the kernels in :data:`SERVED`: until a background
     thread has compiled them (:meth:`wait_compiled`), calls go to the engine with the
     numeric tensors of the game at the call's parameters ``theta``; then the module's
     own kernels replace them (same numbers up to rounding, faster loops).
@@ -482,15 +482,25 @@ class EngineModule(ModuleType):
             callback(self._module)
 
     def _compile(self) -> None:
+        from .warm import compile_module
+
+        swapped = []
+
+        def swap() -> None:  # the module's served kernels are compiled: they serve from now on
+            for name in SERVED:
+                self.__dict__[name] = getattr(self._module, name)
+            swapped.append(time.perf_counter() - self._started)
+
         try:
-            _warm_module(self._module)
-        except BaseException as exc:  # reported once; the engine keeps serving
+            times = compile_module(self._module, SERVED, swap,
+                                   lambda text: _say(self._quiet, f"{self._label}: {text}"))
+        except BaseException as exc:  # reported once; the engine keeps serving what it serves
             self._error = exc
             _say(self._quiet, f"background compile of {self._label} failed ({type(exc).__name__}: {exc}); "
                               "the generic engine keeps serving its calls")
         else:
-            for name in SERVED:
-                self.__dict__[name] = getattr(self._module, name)
+            #: seconds from the start of the background compile: served kernels, every kernel; helper used
+            self.compile_times = {"served_s": swapped[0], "all_s": times["all_s"], "helper": times["helper"]}
             if not self._quiet and time.perf_counter() - self._started > 2.0:
                 _say(False, f"{self._label} compiled in {time.perf_counter() - self._started:.1f} s "
                             "(its own kernels serve the calls now)")
@@ -556,32 +566,6 @@ class EngineModule(ModuleType):
         return _run(T, TR, N, Z, M, self._prefactor, self._sarsa, X0, y0, int(t0), alpha, beta, gamma, int(tmax),
                     float(tol), float(direction), int(every), Xrec, X_out, y_out)
 
-    def _engine_trajectories(self, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec,
-                             X_out, y_out, lengths, converged, status, stored):
-        """The module's batch kernel, one member after the other on the engine (each run releases the GIL)."""
-        for b in range(X0.shape[0]):
-            n, c, st, k = self._engine_trajectory(X0[b], Y0[b], int(T0[b]), Theta[b], Alpha[b], Beta[b], Gamma[b],
-                                                  tmax, tol, direction, every, Xrec[b], X_out[b], y_out[b])
-            lengths[b], converged[b], status[b], stored[b] = n, c, st, k
-
-    def _engine_sequential_sweep(self, X0, y0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, carry, X_out, y_out,
-                                 lengths, converged, status):
-        """The module's ``sequential_sweep`` on the engine (same carry and stop rules)."""
-        X, y = np.array(X0, dtype=float), np.array(y0, dtype=float)
-        Xrec = np.empty((0, X.size))
-        n_values = Theta.shape[0]
-        for v in range(n_values):
-            n, c, st, _ = self._engine_trajectory(X, y, 0, Theta[v], Alpha[v], Beta[v], Gamma[v], tmax, tol,
-                                                  direction, 0, Xrec, X_out[v], y_out[v])
-            lengths[v], converged[v], status[v] = n, c, st
-            if st != STATUS_OK:
-                for w in range(v + 1, n_values):
-                    status[w], lengths[w], converged[w] = STATUS_NOT_RUN, 0, False
-                return v + 1
-            if carry:
-                X, y = np.array(X_out[v]), np.array(y_out[v])
-        return n_values
-
     # the checked kernels: same checks and status codes as the generated ones (codegen/template.py)
     def _engine_all_finite(self, a):
         return _all_finite(a)
@@ -635,49 +619,6 @@ class EngineModule(ModuleType):
         T, TR = self._tensors(theta)
         N, Z, M = self._dims
         return _stationary(X, T, TR, N, Z, M, out, np.empty(self._work.size))
-
-
-def _warm_module(module: ModuleType) -> None:
-    """Compile (or load from numba's cache) the kernels of ``module`` that :data:`SERVED` names."""
-    N, Q, M = module.N_AGENTS, module.N_OBS, module.N_ACTIONS
-    Z = module.N_STATES
-    nx, nf = N * Q * M, N * Q * (M - 1)
-    X = np.full(nx, 1.0 / M)
-    y = np.zeros(nf)
-    theta = np.zeros(len(module.PARAM_NAMES))
-    a = np.full(N, 0.5)
-    module.strategy_step(X, theta, a, a, a, 1.0, np.empty(nx))
-    module.tderror(X, theta, a, a, a, np.empty(nx))
-    module.logit_step(X, y, theta, a, a, a, np.empty(nf))
-    module.logit_of_strategy(X, np.empty(nf))
-    module.strategy_of_logit(y, np.empty(nx))
-    module.trajectory(X, y, 0, theta, a, a, a, 2, 0.0, 1.0, 1, np.empty((2, nx)), np.empty(nx), np.empty(nf))
-    module.averages(X, theta, np.empty(Z * Z), np.empty(N * Z), np.empty(N * Z * M * Z), np.empty(N * Z * M))
-    module.values(X, theta, a, a, a, np.empty(N * Q), np.empty(N * Q * M))
-    module.stationary(X, theta, np.empty(Z))
-    module.trajectories(X[None], y[None], np.zeros(1, np.int64), theta[None], a[None], a[None], a[None], 2, 0.0, 1.0,
-                        1, np.empty((1, 2, nx)), np.empty((1, nx)), np.empty((1, nf)), np.empty(1, np.int64),
-                        np.empty(1, np.bool_), np.empty(1, np.int64), np.empty(1, np.int64))
-    module.sequential_sweep(X, y, theta[None], a[None], a[None], a[None], 2, 0.0, 1.0, True, np.empty((1, nx)),
-                            np.empty((1, nf)), np.empty(1, np.int64), np.empty(1, np.bool_), np.empty(1, np.int64))
-    module.all_finite(X)
-    module.strategy_ok(X, True, 1e-9)
-    module.logit_from_logs(np.log(X), np.empty(nf))
-    module.checked_strategy_step(X, theta, a, a, a, 1.0, 1e-9, np.empty(nx))
-    module.checked_tderror(X, theta, a, a, a, True, 1e-9, np.empty(nx))
-    module.checked_logit_step(y, theta, a, a, a, np.empty(nf))
-    module.check_game(theta, 1e-9, 1e-9)
-    module.check_game_rows(theta[None], 1e-9, 1e-9, np.empty(1, np.int64), np.empty(1, np.int64), np.empty(1))
-    if hasattr(module, "lanes_block"):  # the vectorised batch kernel and the flow-field row kernels
-        m = int(getattr(module, "LANES", 8))
-        X8, y8 = np.tile(X, (m, 1)), np.tile(y, (m, 1))
-        module.lanes_block(0, m, X8, y8, np.zeros(m, np.int64), np.tile(theta, (m, 1)), np.tile(a, (m, 1)),
-                           np.tile(a, (m, 1)), np.tile(a, (m, 1)), 2, 0.0, 1.0, 1, np.empty((m, 2, nx)),
-                           np.empty((m, nx)), np.empty((m, nf)), np.empty(m, np.int64), np.empty(m, np.bool_),
-                           np.empty(m, np.int64), np.empty(m, np.int64), True)
-    if hasattr(module, "tderror_rows"):
-        module.tderror_rows(X[None], theta, a, a, a, np.empty((1, nx)))
-        module.strategy_step_rows(X[None], theta, a, a, a, 1.0, np.empty((1, nx)))
 
 
 def numeric_tensors(game, param_names) -> Callable[[tuple], tuple[np.ndarray, np.ndarray]]:

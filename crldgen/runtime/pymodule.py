@@ -39,7 +39,7 @@ from ..errors import CacheError, GenerationError
 
 #: kernels that loop (many steps or many members): they wait for the compiled module
 WAITING = frozenset({
-    "trajectory", "trajectories", "_run", "sequential_sweep", "lanes_block",
+    "trajectory", "lanes_block",
     "tderror_rows", "strategy_step_rows", "check_game_rows", "_lane_load", "_lane_move", "_lane_finish",
 })
 
@@ -181,5 +181,5 @@ def kernels_cached_beside(path: str) -> bool:
     """Whether numba's cache beside ``path`` holds the module's main kernels (index files; nothing imported)."""
     p = Path(path)
     cache = p.parent / "__pycache__"
-    return all(list(cache.glob(f"{p.stem}.{name}-*.nbi")) for name in ("trajectory", "_run", "strategy_step",
+    return all(list(cache.glob(f"{p.stem}.{name}-*.nbi")) for name in ("trajectory", "strategy_step",
                                                                         "checked_strategy_step"))
