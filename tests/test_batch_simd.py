@@ -1,8 +1,9 @@
 """The vectorised batch kernel ``lanes_block`` against the per-member scalar kernel.
 
-``lanes_block``, driven by ``crldgen.iterate.run_lanes`` on several threads (members in structure-of-arrays blocks, the step and the softmax
-as loops over members that LLVM vectorises) with ``fast=False`` (libm's exp) must give
-the results of ``trajectories`` (``_run`` per member) bit for bit: lengths, convergence,
+``lanes_block``, driven by ``crldgen.iterate.run_lanes`` on several threads (members in
+structure-of-arrays blocks, the step and the softmax as loops over members that LLVM
+vectorises) with ``fast=False`` (libm's exp) must give the results of one scalar
+``trajectory`` call per member bit for bit: lengths, convergence,
 divergence and record-full flags, final strategies and log-ratios, and the recorded rows
 with ``every=``. With ``fast=True`` (``crldgen.iterate.FAST_EXP``: the softmax's
 exponentials vectorised, ``_exp_lanes``) the flags and lengths must be the same and the

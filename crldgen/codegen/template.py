@@ -655,8 +655,8 @@ def lanes_block(lo, hi, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direct
             while lane >= 0:
                 if cd[lane] == 0:
                     if ns[lane] == cap:
-                        _lane_finish(lane, X, y, mem, t, ns, np.bool_(False), np.int64(STATUS_FULL), X_out, y_out, lengths, converged,
-                                     status, stored)
+                        _lane_finish(lane, X, y, mem, t, ns, np.bool_(False), np.int64(STATUS_FULL), X_out, y_out,
+                                     lengths, converged, status, stored)
                         if nxt < hi:  # a fresh member takes the column and is recorded in this pass
                             _lane_load(nxt, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, al, be,
                                        ga, mem, t, cd, ns)

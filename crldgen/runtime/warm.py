@@ -2,11 +2,14 @@
 
 numba compiles one function at a time per process (a global compiler lock), and a new
 game's module has some forty kernels: the chapter's game costs ~11 s of CPU to compile
-them all. On a machine with two or more cores :func:`compile_module` hands the
-largest self-contained kernels (:data:`HELPER_KERNELS`: the vectorised batch kernel and
-the Jacobian) to a helper process (``python -m crldgen.runtime.warm PATH KEY NAMES``),
-which compiles them into numba's cache, while the calling process compiles the rest;
-the calling process then loads the helper's kernels from the cache (milliseconds).
+them all. On a machine with two or more cores :func:`compile_module` shares the largest
+self-contained kernels (:data:`HELPER_KERNELS`: the vectorised batch kernel, the
+Jacobian) with a helper process (``python -m crldgen.runtime.warm PATH KEY --claims DIR
+NAMES``), which compiles them into numba's cache while the calling process compiles the
+rest; whichever process is free first takes the next shared kernel (a claim file each,
+so none is compiled twice), and the calling process loads the helper's ones from the
+cache (milliseconds). The helper runs at lower priority (``nice`` +10), so the user's
+own calls keep their core.
 Should the helper fail or stall, the calling process compiles those kernels itself
 (same results; only slower). ``CRLDGEN_COMPILE_HELPER=0`` turns the helper off.
 
@@ -17,6 +20,7 @@ with the expected key, so a stale or foreign file is refused there too.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,9 +30,11 @@ from typing import Callable
 
 import numpy as np
 
-#: kernels the helper process compiles: the vectorised batch kernel, self-contained (its own
-#: step and softmax) and about half of a module's compile time (chapter's game: 5.1 of 11.3 s)
-HELPER_KERNELS = ("lanes_block",)
+#: kernels shared with the helper process, in the helper's order (the calling process takes
+#: them from the end once its own are done): the vectorised batch kernel, self-contained (its
+#: own step and softmax, about half of a module's compile time: chapter's game 5.1 of 11.3 s),
+#: and the Jacobian (small at N = 2, the largest kernel at N = 8)
+HELPER_KERNELS = ("lanes_block", "jacobian")
 #: seconds the calling process waits for the helper after its own kernels, before it
 #: compiles the helper's kernels itself
 HELPER_TIMEOUT = 600.0
@@ -111,15 +117,33 @@ def helper_enabled() -> bool:
     return cores >= 2
 
 
+def claim(claims: str | None, name: str) -> bool:
+    """Whether this process may compile kernel ``name`` (first to create ``claims/name`` wins; no folder: yes)."""
+    if not claims:
+        return True
+    try:
+        os.close(os.open(os.path.join(claims, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    except OSError:  # the folder is gone (the caller finished): nothing left to share
+        return False
+    return True
+
+
 class Helper:
-    """A running helper process compiling kernels of one module file into numba's cache."""
+    """A running helper process compiling kernels of one module file into numba's cache.
+
+    It takes the kernels ``names`` in order, each one only if the calling process has
+    not claimed it (files in the folder ``claims``): the two processes share the shared
+    kernels without compiling one twice.
+    """
 
     def __init__(self, path: str, key: str, names: tuple[str, ...]) -> None:
         self.names = names
+        self.claims = tempfile.mkdtemp(prefix="crldgen-claims-")
         self.log = tempfile.TemporaryFile(mode="w+b")
-        self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "crldgen.runtime.warm", str(path), key, *names],
+            [sys.executable, "-m", "crldgen.runtime.warm", str(path), key, "--claims", self.claims, *names],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log, close_fds=True)
 
     def wait(self, timeout: float) -> tuple[bool, str]:
@@ -129,11 +153,13 @@ class Helper:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            self.log.close()
-            return False, f"still running after {timeout:.0f} s (stopped)"
+            code = None
         self.log.seek(0)
         text = self.log.read().decode(errors="replace").strip()
         self.log.close()
+        shutil.rmtree(self.claims, ignore_errors=True)
+        if code is None:
+            return False, f"still running after {timeout:.0f} s (stopped)"
         if code != 0:
             return False, f"exit code {code}: {text.splitlines()[-1] if text else 'no message'}"
         return True, ""
@@ -153,45 +179,68 @@ def start_helper(module: ModuleType, names=HELPER_KERNELS) -> Helper | None:
 
 def compile_module(module: ModuleType, first=(), on_first_done: Callable[[], None] | None = None,
                    report: Callable[[str], None] | None = None) -> dict:
-    """Compile (or load) every kernel of ``module``, the :data:`HELPER_KERNELS` in a helper process.
+    """Compile (or load) every kernel of ``module``, sharing :data:`HELPER_KERNELS` with a helper process.
 
     The kernels ``first`` come first; ``on_first_done()`` runs once they are compiled
-    (the engine then hands their calls to them). ``report(text)`` hears why the
-    helper's kernels had to be compiled here. Returns the seconds since the start
-    ``{"first_s", "main_s", "all_s", "helper"}`` (the kernels ``first``, every kernel of
-    the calling process, every kernel; ``helper``: whether a helper compiled its share).
+    (the engine then hands their calls to them). Then the calling process compiles the
+    rest of its own, then takes the shared kernels the helper has not begun, from the
+    end of the list (the helper works from its start). ``report(text)`` hears why
+    the helper's kernels had to be compiled here. Returns the seconds since the start
+    ``{"first_s", "main_s", "all_s", "helper"}`` (the kernels ``first``, the calling
+    process's kernels, every kernel; ``helper``: whether a helper took part and ended well).
     """
     start = time.perf_counter()
     helper = start_helper(module)
-    helper_names = helper.names if helper is not None else ()
-    names = [n for n in warm_calls(module) if n not in helper_names]
+    shared = helper.names if helper is not None else ()
+    names = [n for n in warm_calls(module) if n not in shared]
     warm(module, [n for n in names if n in first])
     first_s = time.perf_counter() - start
     if on_first_done is not None:
         on_first_done()
     warm(module, [n for n in names if n not in first])
-    main_s = time.perf_counter() - start
     ok = False
     if helper is not None:
+        warm(module, [n for n in reversed(shared) if claim(helper.claims, n)])
+        main_s = time.perf_counter() - start
         ok, why = helper.wait(HELPER_TIMEOUT)
         if not ok and report is not None:
-            report(f"the compile helper failed ({why}); compiling {', '.join(helper_names)} here")
-    warm(module, helper_names)  # from numba's cache when the helper compiled them
+            report(f"the compile helper failed ({why}); compiling what it did not finish here")
+    else:
+        main_s = time.perf_counter() - start
+    warm(module, shared)  # from numba's cache, or compiled here (the helper failed)
     return {"first_s": first_s, "main_s": main_s, "all_s": time.perf_counter() - start, "helper": ok}
 
 
 def main(argv=None) -> int:
-    """``python -m crldgen.runtime.warm PATH KEY NAME...``: compile those kernels of the module at PATH."""
-    args = sys.argv[1:] if argv is None else argv
+    """``python -m crldgen.runtime.warm PATH KEY [--claims DIR] NAME...``: compile those kernels of the module.
+
+    With ``--claims`` a kernel is compiled only if claimed here first (:func:`claim`).
+    The process lowers its priority (``nice`` +10): it uses the cores the user's own
+    work leaves idle.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    claims = None
+    if "--claims" in args[2:]:
+        i = args.index("--claims", 2)
+        claims = args[i + 1]
+        del args[i:i + 2]
     if len(args) < 2:
-        print("usage: python -m crldgen.runtime.warm PATH KEY [NAME ...]", file=sys.stderr)
+        print("usage: python -m crldgen.runtime.warm PATH KEY [--claims DIR] [NAME ...]", file=sys.stderr)
         return 2
     from .loader import load_module
 
     module = load_module(args[0], args[1])
-    warm(module, args[2:] or None)
+    calls = warm_calls(module)
+    for name in args[2:] or list(calls):
+        if name in calls and claim(claims, name):
+            calls[name]()
     return 0
 
 
 if __name__ == "__main__":
+    if hasattr(os, "nice"):
+        try:
+            os.nice(10)
+        except OSError:
+            pass
     sys.exit(main())
