@@ -83,9 +83,7 @@ def _kernels_cached(module, path: Path) -> bool:
     Asks each kernel's numba cache where its index lives (beside the file, or numba's
     user-wide / ``NUMBA_CACHE_DIR`` cache for a read-only folder).
     """
-    names = ("trajectory", "strategy_step", "checked_strategy_step") + (
-        ("lanes_block",) if hasattr(module, "lanes_block") else ())
-    for name in names:
+    for name in ("trajectory", "strategy_step", "checked_strategy_step"):
         try:
             index = getattr(module, name)._cache._cache_file._index_path
         except AttributeError:  # another numba: look beside the file

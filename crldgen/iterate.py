@@ -56,13 +56,14 @@ import numpy as np
 
 from ._validate import check_int, check_real
 from .errors import DivergenceError, GenerationError, ParameterError, StrategyError
+from .runtime import lanes as _lanes
 from .runtime.dynamics import SIMPLEX_ATOL, ResolvedParams
 from .runtime.identity import ResultIO, attach_game, game_of, tag_result
 
 __all__ = ["ProgressBar", "Sweep", "Trajectories", "Trajectory", "sweep", "trajectories", "trajectory"]
 
 #: the loop-kernel calling convention this module drives (``LOOP_API`` in generated modules)
-LOOP_API = 4
+LOOP_API = 5
 STATUS_OK, STATUS_NONFINITE, STATUS_FULL, STATUS_NOT_RUN = 0, 1, 2, 3
 
 #: batches at least this large are run in chunks with a progress bar (drawn once the
@@ -71,14 +72,15 @@ AUTO_PROGRESS_MIN = 2048
 PROGRESS_DELAY = 1.0
 #: initial record buffer per kernel call, in bytes (grown by doubling when a run is longer)
 _RECORD_BUDGET = 8 * 2**20
-#: batches run the vectorised kernel ``lanes_block`` of a generated module (see
-#: :func:`run_lanes`) when it has one (every module whose step has no linear solve) and the batch has at least
+#: batches run the vectorised kernel (``crldgen.runtime.lanes.lanes_block`` driving the module's
+#: ``logit_step_lanes``, see :func:`run_lanes`) when the module has one (every module whose step
+#: has no linear solve) and the batch has at least
 #: ``LANES_MIN_MEMBERS`` members (False: always the per-member kernel, e.g. to compare)
 USE_LANES = True
 LANES_MIN_MEMBERS = 8
 #: False (default): the vectorised kernel's softmax calls libm's exp, and its results are the
-#: per-member kernel's bit for bit; True: a vectorised exp (``_exp_lanes`` of the generated
-#: module, within 1 ulp of libm's), about twice the throughput, results within ~1e-13 of the
+#: per-member kernel's bit for bit; True: a vectorised exp (``crldgen.runtime.lanes._exp_lanes``,
+#: within 1 ulp of libm's), about twice the throughput, results within ~1e-13 of the
 #: per-member kernel (rounding differences grow along expanding transients).
 #: ``CRLDGEN_FAST_EXP=1`` sets it at import.
 FAST_EXP = os.environ.get("CRLDGEN_FAST_EXP", "0").strip() not in ("", "0", "false", "no", "off")
@@ -530,10 +532,10 @@ def _run_members(module, parallel, X0, Y0, Th, A, Bt, G, tmax, tol, direction, e
         st, k = np.empty(n, np.int64), np.empty(n, np.int64)
         # not while the engine serves a new game (its module compiles in the background: calling the
         # module's lanes kernel now would compile it in the foreground)
-        lanes = USE_LANES and hasattr(module, "lanes_block") and getattr(module, "compiled", True)
+        lanes = USE_LANES and _lanes.has_lanes(module) and getattr(module, "compiled", True)
         if parallel and lanes and n >= LANES_MIN_MEMBERS:
             # members vectorised in blocks (structure of arrays); dynamic scheduling of the tasks
-            size = max(LANES_MIN_MEMBERS, min(module.LANE_CHUNK, -(-n // (4 * numba.get_num_threads()))))
+            size = max(LANES_MIN_MEMBERS, min(_lanes.LANE_CHUNK, -(-n // (4 * numba.get_num_threads()))))
             run_lanes(module, x0, y0, T0, th, a, bt, g, tmax, tol, direction, every, seg, xo, yo, ln, cv, st, k, size,
                       FAST_EXP)
         else:
@@ -605,16 +607,18 @@ def _members(lo, hi, trajectory, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, to
 
 def run_lanes(module, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec, X_out, y_out,
               lengths, converged, status, stored, task_size: int, fast: bool) -> None:
-    """A batch (row b of every array: member b's ``trajectory`` arguments and results) by ``module.lanes_block``.
+    """A batch (row b of every array: member b's ``trajectory`` arguments and results) by the vectorised kernel.
 
-    The batch is cut into tasks of ``task_size`` members, which
-    ``numba.get_num_threads()`` threads run (:func:`run_tasks`); ``lanes_block``
-    vectorises the members of a task and releases the GIL. ``fast``: vectorised
-    exponentials (else libm's, bit for bit).
+    ``crldgen.runtime.lanes.lanes_block`` (compiled once per installation) drives the
+    module's ``logit_step_lanes`` through its address. The batch is cut into tasks of
+    ``task_size`` members, which ``numba.get_num_threads()`` threads run
+    (:func:`run_tasks`); the kernel vectorises the members of a task and releases the
+    GIL. ``fast``: vectorised exponentials (else libm's, bit for bit).
     """
-    run_tasks(module.lanes_block, X0.shape[0], task_size, numba.get_num_threads(),
-              (X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec, X_out, y_out, lengths,
-               converged, status, stored, bool(fast)))
+    step, rows = _lanes.step_of(module)
+    run_tasks(_lanes.lanes_block, X0.shape[0], task_size, numba.get_num_threads(),
+              (step, *rows, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, every, Xrec, X_out, y_out,
+               lengths, converged, status, stored, bool(fast)))
 
 
 def sequential_sweep(trajectory, X0, y0, Theta, Alpha, Beta, Gamma, tmax, tol, direction, carry, X_out, y_out,
@@ -780,8 +784,8 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
                  **p) -> Trajectories:
     """Many trajectories in one call, in parallel over the cores (threads running GIL-free kernels).
 
-    Batches of at least ``LANES_MIN_MEMBERS`` members run the module's vectorised
-    ``lanes_block`` kernel when it has one (members side by side in SIMD lanes, see
+    Batches of at least ``LANES_MIN_MEMBERS`` members run the vectorised kernel
+    (``crldgen.runtime.lanes``) when the module has one (members side by side in SIMD lanes, see
     :func:`run_lanes`; the same results bit for bit, or within ~1e-13 with ``FAST_EXP``).
 
     Parameters
@@ -818,8 +822,8 @@ def trajectories(dyn, X0s, tmax: int, tol: float | None = None, *, every: int | 
     chunked = bool(progress) or (progress is None and B >= AUTO_PROGRESS_MIN)
     if chunked:
         per_call = 4 * numba.get_num_threads()
-        if USE_LANES and hasattr(module, "lanes_block"):  # full vector blocks in every call
-            per_call *= module.LANE_CHUNK
+        if USE_LANES and _lanes.has_lanes(module):  # full vector blocks in every call
+            per_call *= _lanes.LANE_CHUNK
         size = max(per_call, -(-B // 100))
         bounds = list(range(0, B, size)) + [B]
     else:

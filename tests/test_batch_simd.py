@@ -26,6 +26,7 @@ import pytest
 
 import crldgen
 from crldgen import iterate as it
+from crldgen.runtime import lanes as rl
 
 ecopg2 = functools.partial(crldgen.games.ecological_public_good, 2)
 
@@ -74,7 +75,7 @@ def _same(dyn, args, tmax, tol, direction, every=0, cap=0, T0=None, task_size=13
     Recorded rows are compared where stored.
     """
     module = it._module(dyn)
-    assert hasattr(module, "lanes_block"), "the generated module has no vectorised batch kernel"
+    assert rl.has_lanes(module), "the generated module has no vectorised batch kernel"
     lanes = functools.partial(it.run_lanes, module)
     ref, ref_rec = _call(_one_by_one(module), args, tmax, tol, direction, every, cap, T0)
     got, got_rec = _call(lanes, args, tmax, tol, direction, every, cap, T0, lanes=True,
@@ -233,20 +234,21 @@ def test_lanes_kernels_are_vectorised(compiled):
     L = 64
     nx, nf, N, P = module.NX, module.N_FREE, module.N_AGENTS, len(module.PARAM_NAMES)
     # compile fresh copies (a kernel loaded from numba's cache keeps no assembly text)
-    step = numba.njit(error_model="numpy")(module.logit_step_lanes.py_func)
-    soft = numba.njit(error_model="numpy")(module.strategy_of_logit_lanes.py_func)
-    assert module.LANES == L
-    half = np.full(N * L, 0.5)
-    step(np.full(nx * L, 0.5), np.zeros(nf * L), np.full(P * L, 0.5), half, half, half, np.empty(nf * L), L)
-    soft(np.zeros(nf * L), np.empty(nx * L), L, np.empty(L), np.empty(L), False)
-    vexp = numba.njit(error_model="numpy")(module._exp_lanes.py_func)
+    step = numba.cfunc(rl.STEP_SIGNATURE, error_model="numpy")(module.logit_step_lanes)
+    soft = numba.njit(error_model="numpy")(rl.strategy_of_logit_lanes.py_func)
+    assert module.LANES == rl.LANES == L
+    rows = rl.rows_of(module)
+    soft(np.zeros(nf * L), np.empty(nx * L), L, np.empty(L), np.empty(2 * nx * L), False, *rows)
+    binary = numba.njit(error_model="numpy")(rl._binary_logit_lanes.py_func)  # what this game's batches use
+    binary(np.zeros(nf * L), np.empty(nx * L), L, np.empty(3 * nx * L), True, nf)
+    vexp = numba.njit(error_model="numpy")(rl._exp_lanes.py_func)
     vexp(np.zeros(L), L, np.empty(L), np.empty(L))
     packed = re.compile(r"^\s*v(mul|add|sub|div)pd\s+.*%[yz]mm", re.M)
-    for kernel in (step, soft, vexp):
-        asm = kernel.inspect_asm(kernel.signatures[0])
-        assert len(packed.findall(asm)) >= 4, f"{kernel.__name__}: no packed vector arithmetic in its assembly"
-        ir = kernel.inspect_llvm(kernel.signatures[0])
-        assert re.search(r"<(4|8) x double>", ir), f"{kernel.__name__}: no vector type in its LLVM IR"
+    codes = {"logit_step_lanes": (step._library.get_asm_str(), step.inspect_llvm())}
+    codes.update({k.__name__: (k.inspect_asm(k.signatures[0]), k.inspect_llvm(k.signatures[0])) for k in (soft, binary, vexp)})
+    for name, (asm, ir) in codes.items():
+        assert len(packed.findall(asm)) >= 4, f"{name}: no packed vector arithmetic in its assembly"
+        assert re.search(r"<(4|8) x double>", ir), f"{name}: no vector type in its LLVM IR"
 
 
 def test_vectorised_exp_within_one_ulp(compiled):
@@ -263,7 +265,7 @@ def test_vectorised_exp_within_one_ulp(compiled):
                         [-1e-300, -5e-324, -0.5 * np.log(2.0), -np.log(2.0), -708.3964185322641, -745.1332191019411,
                          -745.2, -800.0, -1e6]])
     got = x.copy()
-    module._exp_lanes(got, len(got), np.empty(len(x)), np.empty(len(x)))
+    rl._exp_lanes(got, len(got), np.empty(len(x)), np.empty(len(x)))
     with mpmath.workdps(50):
         true = np.array([float(mpmath.exp(mpmath.mpf(float(v)))) for v in x])  # correctly rounded
     ulp = np.spacing(np.maximum(true, 5e-324))
@@ -271,17 +273,10 @@ def test_vectorised_exp_within_one_ulp(compiled):
     assert err.max() <= 1.0, f"{err.max():.2f} ulp at x = {x[err.argmax()]!r}"
     assert np.mean(got == true) > 0.8  # mostly correctly rounded
     special = np.array([0.0, -0.0, -np.inf, np.nan, -2000.0])
-    module._exp_lanes(special, 5, np.empty(5), np.empty(5))
+    rl._exp_lanes(special, 5, np.empty(5), np.empty(5))
     assert special[0] == 1.0 and special[1] == 1.0 and special[2] == 0.0 and np.isnan(special[3])
     assert special[4] == 0.0
-    # _exp_block: an offset and a count, only a[off:off + n] changes; fast=False is libm's exp
-    for fast in (True, False):
-        a = np.full(10, -1.0)
-        module._exp_block(a, 3, 4, np.empty(10), np.empty(10), fast)
-        assert np.all(a[:3] == -1.0) and np.all(a[7:] == -1.0) and np.allclose(a[3:7], np.exp(-1.0), rtol=3e-16)
-    a = x.copy()
-    module._exp_block(a, 0, len(a), np.empty(len(a)), np.empty(len(a)), False)
-    assert np.array_equal(a, np.array([math.exp(v) for v in x]))
+
 
 
 def test_flow_field_rows_kernel(compiled):

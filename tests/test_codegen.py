@@ -271,7 +271,8 @@ def _defined_functions(text: str) -> set[str]:
 
 #: the public interface every generated module has (DynamicalSystems.jl-style conformance)
 PUBLIC_KERNELS = {"averages", "values", "tderror", "logit_step", "logit_step_w", "jacobian", "stationary",
-                  "strategy_step", "strategy_of_logit", "logit_of_strategy", "trajectory", "lanes_block"}
+                  "strategy_step", "strategy_of_logit", "logit_of_strategy", "trajectory",
+                  "logit_step_lanes"}
 PUBLIC_CONSTANTS = {"KEY", "FORMAT", "GAME", "LEARNER", "PREFACTOR", "FULLY_OBSERVED", "N_AGENTS", "N_STATES",
                     "N_ACTIONS", "N_OBS", "N_FREE", "N_WORK", "PARAM_NAMES", "AGENTS", "STATES", "ACTIONS",
                     "OBSERVATIONS"}

@@ -17,6 +17,7 @@ import crldgen
 import reference as ref
 from crldgen import iterate
 from crldgen.errors import DivergenceError, ParameterError, StrategyError
+from crldgen.runtime import lanes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -388,12 +389,12 @@ def test_batch_kernels_compile_once(ecopg2):
     ecopg2.trajectory(X_DEF, 10, 1e-5)
     ecopg2.trajectories(X_DEF, 10, 1e-5)
     ecopg2.trajectories(np.array([X_DEF] * 9), 10, 1e-5)  # the lanes kernel
-    n = [len(module.trajectory.signatures), len(module.lanes_block.signatures)]
+    n = [len(module.trajectory.signatures), len(lanes.lanes_block.signatures)]
     ecopg2.trajectories(X_DEF, 10, 1e-5, gamma=np.linspace(0.6, 0.8, 5), every=1)
     ecopg2.trajectories(np.array([X_DEF] * 3), 20, None, reverse=True, f=[1.1, 1.2, 1.3])
     ecopg2.trajectories(np.array([X_DEF] * 9), 20, None, reverse=True, f=np.linspace(1.1, 1.3, 9))
     ecopg2.sweep(X_DEF, "gamma", [0.6, 0.7], 20, 1e-5)
-    assert [len(module.trajectory.signatures), len(module.lanes_block.signatures)] == n == [1, 1]
+    assert [len(module.trajectory.signatures), len(lanes.lanes_block.signatures)] == n == [1, 1]
 
 
 # -------------------------------------------------------------------- sweeps

@@ -20,6 +20,7 @@ from crldgen import iterate as it
 from crldgen.compiler import _load_or_generate
 from crldgen.learners import as_learner
 from crldgen.ragged import Layout
+from crldgen.runtime import lanes
 
 TOL = 1e-12
 
@@ -82,7 +83,7 @@ def test_module_constants(case):
     assert mod.T_SHAPE == (case.Z,) + case.M + (case.Z,)
     assert mod.R_SHAPE == (case.N, case.Z) + case.M + (case.Z,)
     # SoA batch kernels only without a linear solve (as for uniform games); iterate falls back to `trajectories`
-    assert hasattr(mod, "lanes_block") == (case.O is None)
+    assert lanes.has_lanes(mod) == (case.O is None)
     assert "X_OFFSETS[i] + o*M_i + a" in mod.__doc__
 
 
@@ -286,7 +287,7 @@ def test_check_game_flags_the_agent_and_entry_of_flat_O(cache_dir):
 
 
 def test_lanes_batch_equals_per_member_batch(case):
-    """lanes_block (SoA, rows of M_i = 2 and M_i = 3) gives the results of trajectories bit for bit."""
+    """The vectorised batch kernel (SoA, rows of M_i = 2 and M_i = 3) gives the results of trajectories bit for bit."""
     if case.label != "fo322z2":
         pytest.skip("one case with mixed row lengths is enough (lanes compile slowly)")
     mod = case.module

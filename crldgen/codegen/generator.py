@@ -338,10 +338,17 @@ class _Emitter:
                  if sym.name in used]
         doc = ("logit_step for members b__ < n__ in flat structure-of-arrays layout (entry k of member b at "
                "k * LANES + b__ of X, y, theta, alpha, beta, gamma and y_out): the lines of _stage1, _stage2 "
-               "and logit_step_w in one loop over the members, which LLVM vectorises.")
-        text = ['@numba.njit(cache=True, error_model="numpy")',
-                "def logit_step_lanes(X, y, theta, alpha, beta, gamma, y_out, n__):",
-                f'    """{doc}"""', "    for b__ in range(n__):"]
+               "and logit_step_w in one loop over the members, which LLVM vectorises.\n\n"
+               "    A C function on raw pointers (signature crldgen.runtime.lanes.STEP_SIGNATURE), so not "
+               "decorated here:\n    crldgen.runtime.lanes compiles it with numba.cfunc (cached like the "
+               "kernels above) and its\n    game-independent batch kernel calls it through its address.\n    ")
+        sizes = [("X", "NX"), ("y", "N_FREE"), ("theta", str(max(len(m.theta), 1))), ("alpha", "N_AGENTS"),
+                 ("beta", "N_AGENTS"), ("gamma", "N_AGENTS"), ("y_out", "N_FREE")]
+        views = [f"{name} = numba.carray({name}__, ({size} * LANES,))" for name, size in sizes]
+        text = ["def logit_step_lanes(" + ", ".join(f"{name}__" for name, _ in sizes) + ", n__):",
+                f'    """{doc}"""']
+        text += ["    " + ln for ln in views]
+        text += ["    for b__ in range(n__):"]
         text += ["        " + ln for ln in loads + lines]
         return "\n".join(text) + "\n"
 
@@ -360,6 +367,10 @@ def _check_names(model: Model) -> None:
     bad = [s.name for s in model.theta if not (_IDENT.fullmatch(s.name) and s.name.isascii())]
     if bad:
         raise GenerationError(f"game parameter names {bad} are not Python identifiers; rename them")
+    bad = [s.name for s in model.theta if "__" in s.name]
+    if bad:  # b__, n__, X__, v__, cg__, ...: the generated code's own local names
+        raise GenerationError(f"game parameter names {bad} contain '__', which the generated code reserves for its "
+                              "own names; rename them")
 
 
 def generate_source(model: Model, key: str | None = None) -> str:
@@ -447,8 +458,6 @@ def generate_source(model: Model, key: str | None = None) -> str:
         checked = replace_functions(CHECKED_TEMPLATE, {k: RAGGED_FUNCTIONS[k] for k in (
             "strategy_ok", "logit_from_logs", "checked_strategy_step")})
         lanes = lanes_source(em)
-        if lanes:
-            lanes = replace_functions(lanes, {"strategy_of_logit_lanes": RAGGED_FUNCTIONS["strategy_of_logit_lanes"]})
     else:
         doc = None
         template, checked, lanes = TEMPLATE, CHECKED_TEMPLATE, lanes_source(em)
@@ -551,11 +560,11 @@ def ragged_docstring(model: Model) -> str:
 
 
 def lanes_source(em: _Emitter) -> str:
-    """The structure-of-arrays batch kernels (``logit_step_lanes``, ``lanes_block``), or ""."""
+    """The step of the vectorised batch kernel (``logit_step_lanes``, see ``crldgen.runtime.lanes``), or ""."""
     step = em.lanes_kernel()
     if step is None:
         return ""
-    return "\n\n" + step + LANES_TEMPLATE.replace("@LANES@", str(LANES))
+    return LANES_TEMPLATE.replace("@LANES@", str(LANES)) + "\n\n" + step
 
 
 def header(key: str, body: str) -> str:

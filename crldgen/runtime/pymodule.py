@@ -39,8 +39,7 @@ from ..errors import CacheError, GenerationError
 
 #: kernels that loop (many steps or many members): they wait for the compiled module
 WAITING = frozenset({
-    "trajectory", "lanes_block",
-    "tderror_rows", "strategy_step_rows", "check_game_rows", "_lane_load", "_lane_move", "_lane_finish",
+    "trajectory", "logit_step_lanes", "tderror_rows", "strategy_step_rows", "check_game_rows",
 })
 
 

@@ -1,17 +1,18 @@
 """Compile (or load from numba's cache) a generated module's kernels, split over two processes.
 
 numba compiles one function at a time per process (a global compiler lock), and a new
-game's module has some forty kernels: the chapter's game costs ~11 s of CPU to compile
-them all. On a machine with two or more cores :func:`compile_module` shares the largest
-self-contained kernels (:data:`HELPER_KERNELS`: the vectorised batch kernel, the
-Jacobian) with a helper process (``python -m crldgen.runtime.warm PATH KEY --claims DIR
-NAMES``), which compiles them into numba's cache while the calling process compiles the
-rest; whichever process is free first takes the next shared kernel (a claim file each,
-so none is compiled twice), and the calling process loads the helper's ones from the
-cache (milliseconds). The helper runs at lower priority (``nice`` +10), so the user's
-own calls keep their core.
+game's module has some twenty kernels: the chapter's game costs ~7.5 s of CPU to compile
+them all. On a machine with two or more cores :func:`compile_module` shares them with a
+helper process (``python -m crldgen.runtime.warm PATH KEY --claims DIR --steal A,B
+NAMES``): the helper compiles :data:`HELPER_KERNELS` into numba's cache while the calling
+process compiles the rest (the kernels the engine serves first); a process that runs out
+takes the other's kernels from the end (a claim file each, so none is compiled twice, and
+a ``.done`` file once a kernel is in the cache), and the calling process loads the
+helper's ones from the cache (milliseconds). The helper runs at lower priority (``nice``
++10), so the user's own calls keep their core.
 Should the helper fail or stall, the calling process compiles those kernels itself
-(same results; only slower). ``CRLDGEN_COMPILE_HELPER=0`` turns the helper off.
+(same results; only slower). ``CRLDGEN_COMPILE_HELPER=0`` turns the helper off;
+``CRLDGEN_WARM_TRACE=1`` prints which process compiled which kernel, when and in how long.
 
 The helper loads the module file through :func:`crldgen.runtime.loader.load_module`
 with the expected key, so a stale or foreign file is refused there too.
@@ -30,11 +31,16 @@ from typing import Callable
 
 import numpy as np
 
-#: kernels shared with the helper process, in the helper's order (the calling process takes
-#: them from the end once its own are done): the vectorised batch kernel, self-contained (its
-#: own step and softmax, about half of a module's compile time: chapter's game 5.1 of 11.3 s),
-#: and the Jacobian (small at N = 2, the largest kernel at N = 8)
-HELPER_KERNELS = ("lanes_block", "jacobian")
+from . import lanes
+
+#: the helper process's kernels, in its order (the calling process takes the rest, the served
+#: ones first; a process that runs out takes the other's from the end). Chosen to share few
+#: callees with the calling process's (which compiles the game's stages with its first kernel,
+#: strategy_step): first the small game-independent ones its loops and checked kernels call
+#: (then found in numba's cache there), the step of the vectorised batch kernel, the game
+#: check, then the stationary distribution and the Jacobian, whose stages are in the cache by then
+HELPER_KERNELS = ("strategy_of_logit", "all_finite", "strategy_ok", "logit_of_strategy", "logit_from_logs",
+                  "lanes_step", "check_game_rows", "check_game", "stationary", "jacobian")
 #: seconds the calling process waits for the helper after its own kernels, before it
 #: compiles the helper's kernels itself
 HELPER_TIMEOUT = 600.0
@@ -81,17 +87,18 @@ def warm_calls(module: ModuleType) -> dict[str, Callable[[], object]]:
                                                                         np.empty((1, nx)))
     if hasattr(module, "jacobian"):
         calls["jacobian"] = lambda: module.jacobian(X, theta, a, a, a, np.empty(nf * nf))
-    if hasattr(module, "lanes_block"):  # the vectorised batch kernel
+    if lanes.has_lanes(module):  # the step of the vectorised batch kernel, and the game-independent driver
 
-        def lanes() -> None:
-            m = int(getattr(module, "LANES", 8))
+        def lanes_step() -> None:
+            step, rows = lanes.step_of(module)
+            m = 2
             tile = lambda v: np.tile(v, (m, 1))  # noqa: E731
-            module.lanes_block(0, m, tile(X), tile(y), np.zeros(m, np.int64), tile(theta), tile(a), tile(a), tile(a),
-                               2, 0.0, 1.0, 1, np.empty((m, 2, nx)), np.empty((m, nx)), np.empty((m, nf)),
-                               np.empty(m, np.int64), np.empty(m, np.bool_), np.empty(m, np.int64),
-                               np.empty(m, np.int64), True)
+            lanes.lanes_block(0, m, step, *rows, tile(X), tile(y), np.zeros(m, np.int64), tile(theta), tile(a),
+                              tile(a), tile(a), 2, 0.0, 1.0, 1, np.empty((m, 2, nx)), np.empty((m, nx)),
+                              np.empty((m, nf)), np.empty(m, np.int64), np.empty(m, np.bool_),
+                              np.empty(m, np.int64), np.empty(m, np.int64), True)
 
-        calls["lanes_block"] = lanes
+        calls["lanes_step"] = lanes_step
     return calls
 
 
@@ -101,6 +108,13 @@ def warm(module: ModuleType, names=None) -> None:
     for name in calls if names is None else names:
         if name in calls:
             calls[name]()
+
+
+def _trace(who: str, name: str, since: float) -> None:
+    """``CRLDGEN_WARM_TRACE=1``: ``who name finished-at(unix time) +seconds`` on stderr (the helper's via its log)."""
+    if os.environ.get("CRLDGEN_WARM_TRACE", "").strip() not in ("", "0"):
+        print(f"crldgen-warm {who} {name} {time.time():.2f} +{time.perf_counter() - since:.2f}", file=sys.stderr,
+              flush=True)
 
 
 def helper_enabled() -> bool:
@@ -130,21 +144,40 @@ def claim(claims: str | None, name: str) -> bool:
     return True
 
 
+def mark_done(claims: str | None, name: str) -> None:
+    """Say (file ``claims/name.done``) that kernel ``name`` is in numba's cache now."""
+    if claims:
+        try:
+            os.close(os.open(os.path.join(claims, name + ".done"), os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError:  # the caller finished and removed the folder
+            pass
+
+
+def is_done(claims: str | None, name: str) -> bool:
+    """Whether the helper has put kernel ``name`` into numba's cache."""
+    return bool(claims) and os.path.exists(os.path.join(claims, name + ".done"))
+
+
 class Helper:
     """A running helper process compiling kernels of one module file into numba's cache.
 
-    It takes the kernels ``names`` in order, each one only if the calling process has
-    not claimed it (files in the folder ``claims``): the two processes share the shared
-    kernels without compiling one twice.
+    It takes the kernels ``names`` in order, then the calling process's ``steal`` from
+    the end, each one only if no process has claimed it yet (files in the folder
+    ``claims``; a ``.done`` file once it is in the cache): the two processes share the
+    module without compiling a kernel twice.
     """
 
-    def __init__(self, path: str, key: str, names: tuple[str, ...]) -> None:
-        self.names = names
+    def __init__(self, path: str, key: str, names: tuple[str, ...], steal: tuple[str, ...] = ()) -> None:
+        self.names, self.steal = names, steal
         self.claims = tempfile.mkdtemp(prefix="crldgen-claims-")
         self.log = tempfile.TemporaryFile(mode="w+b")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "crldgen.runtime.warm", str(path), key, "--claims", self.claims, *names],
+            [sys.executable, "-m", "crldgen.runtime.warm", str(path), key, "--claims", self.claims,
+             "--steal", ",".join(steal), *names],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log, close_fds=True)
+
+    def running(self) -> bool:
+        return self.process.poll() is None
 
     def wait(self, timeout: float) -> tuple[bool, str]:
         """``(ok, why)`` once the helper has ended (or been stopped after ``timeout`` seconds)."""
@@ -157,83 +190,132 @@ class Helper:
         self.log.seek(0)
         text = self.log.read().decode(errors="replace").strip()
         self.log.close()
-        shutil.rmtree(self.claims, ignore_errors=True)
+        if os.environ.get("CRLDGEN_WARM_TRACE"):
+            print(text, file=sys.stderr)
         if code is None:
             return False, f"still running after {timeout:.0f} s (stopped)"
         if code != 0:
             return False, f"exit code {code}: {text.splitlines()[-1] if text else 'no message'}"
         return True, ""
 
+    def close(self) -> None:
+        shutil.rmtree(self.claims, ignore_errors=True)
 
-def start_helper(module: ModuleType, names=HELPER_KERNELS) -> Helper | None:
-    """A helper compiling the kernels ``names`` of ``module`` (those it has), or None (off, nothing to do, failed)."""
+
+def start_helper(module: ModuleType, names=HELPER_KERNELS, steal=()) -> Helper | None:
+    """A helper compiling the kernels ``names`` of ``module`` (those it has), then ``steal`` from the end; or None."""
     path, key = getattr(module, "__file__", None), getattr(module, "KEY", None)
-    names = tuple(n for n in names if hasattr(module, n))
+    calls = warm_calls(module)
+    names = tuple(n for n in names if n in calls)
+    steal = tuple(n for n in steal if n in calls and n not in names)
     if not names or not path or not key or not helper_enabled():
         return None
     try:
-        return Helper(path, key, names)
+        return Helper(path, key, names, steal)
     except OSError:
         return None
 
 
 def compile_module(module: ModuleType, first=(), on_first_done: Callable[[], None] | None = None,
                    report: Callable[[str], None] | None = None) -> dict:
-    """Compile (or load) every kernel of ``module``, sharing :data:`HELPER_KERNELS` with a helper process.
+    """Compile (or load) every kernel of ``module``, shared with a helper process when there is one.
 
-    The kernels ``first`` come first; ``on_first_done()`` runs once they are compiled
-    (the engine then hands their calls to them). Then the calling process compiles the
-    rest of its own, then takes the shared kernels the helper has not begun, from the
-    end of the list (the helper works from its start). ``report(text)`` hears why
-    the helper's kernels had to be compiled here. Returns the seconds since the start
-    ``{"first_s", "main_s", "all_s", "helper"}`` (the kernels ``first``, the calling
-    process's kernels, every kernel; ``helper``: whether a helper took part and ended well).
+    The calling process takes its kernels (every one but :data:`HELPER_KERNELS`, those
+    in ``first`` first) in order, the helper takes :data:`HELPER_KERNELS` in order; a
+    process that runs out takes the other's from the end (a claim file per kernel: none is
+    compiled twice). The helper's kernels are loaded from numba's cache once it has
+    finished them. ``on_first_done()`` runs as soon as every kernel in ``first`` is
+    compiled or loaded here (the engine then hands their calls to them). ``report(text)``
+    hears why the helper's kernels had to be compiled here. Returns the seconds since the
+    start ``{"first_s", "main_s", "all_s", "helper"}`` (the kernels ``first``, the calling
+    process's own work, every kernel; ``helper``: whether a helper took part and ended well).
     """
     start = time.perf_counter()
-    helper = start_helper(module)
-    shared = helper.names if helper is not None else ()
-    names = [n for n in warm_calls(module) if n not in shared]
-    warm(module, [n for n in names if n in first])
-    first_s = time.perf_counter() - start
-    if on_first_done is not None:
-        on_first_done()
-    warm(module, [n for n in names if n not in first])
+    calls = warm_calls(module)
+    shared = tuple(n for n in HELPER_KERNELS if n in calls)
+    own = [n for n in calls if n not in shared]
+    own = [n for n in own if n in first] + [n for n in own if n not in first]
+    helper = start_helper(module, shared, own)
+    claims = helper.claims if helper is not None else None
+    here: set[str] = set()  # compiled or loaded in this process
+    first_s = None
+
+    def first_ready() -> None:
+        nonlocal first_s
+        if first_s is not None:
+            return
+        missing = [n for n in first if n in calls and n not in here]
+        if any(not is_done(claims, n) for n in missing):
+            return
+        for n in missing:  # the helper's: from numba's cache
+            calls[n]()
+            here.add(n)
+        first_s = time.perf_counter() - start
+        if on_first_done is not None:
+            on_first_done()
+
+    first_ready()
+    queue = own + ([n for n in reversed(shared)] if helper is not None else [])
+    for name in queue:
+        if claim(claims, name):
+            t = time.perf_counter()
+            calls[name]()
+            here.add(name)
+            _trace("caller", name, t)
+        first_ready()
+    main_s = time.perf_counter() - start
     ok = False
     if helper is not None:
-        warm(module, [n for n in reversed(shared) if claim(helper.claims, n)])
-        main_s = time.perf_counter() - start
+        while helper.running() and first_s is None:  # the helper still compiles a kernel of ``first``
+            time.sleep(0.02)
+            first_ready()
         ok, why = helper.wait(HELPER_TIMEOUT)
+        helper.close()
         if not ok and report is not None:
             report(f"the compile helper failed ({why}); compiling what it did not finish here")
-    else:
-        main_s = time.perf_counter() - start
-    warm(module, shared)  # from numba's cache, or compiled here (the helper failed)
+    for name in calls:  # the helper's from numba's cache (or compiled here, if it failed)
+        if name not in here:
+            calls[name]()
+            here.add(name)
+    if first_s is None:
+        first_s = time.perf_counter() - start
+        if on_first_done is not None:
+            on_first_done()
     return {"first_s": first_s, "main_s": main_s, "all_s": time.perf_counter() - start, "helper": ok}
 
 
 def main(argv=None) -> int:
-    """``python -m crldgen.runtime.warm PATH KEY [--claims DIR] NAME...``: compile those kernels of the module.
+    """``python -m crldgen.runtime.warm PATH KEY [--claims DIR] [--steal A,B] NAME...``: compile those kernels.
 
-    With ``--claims`` a kernel is compiled only if claimed here first (:func:`claim`).
-    The process lowers its priority (``nice`` +10): it uses the cores the user's own
-    work leaves idle.
+    With ``--claims`` a kernel is compiled only if claimed here first (:func:`claim`),
+    and marked done (:func:`mark_done`) once it is in numba's cache; then the kernels
+    of ``--steal`` are taken from the end the same way. The process lowers its priority
+    (``nice`` +10): it uses the cores the user's own work leaves idle.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    claims = None
-    if "--claims" in args[2:]:
-        i = args.index("--claims", 2)
-        claims = args[i + 1]
-        del args[i:i + 2]
+    options = {}
+    for flag in ("--claims", "--steal"):
+        if flag in args[2:]:
+            i = args.index(flag, 2)
+            options[flag] = args[i + 1]
+            del args[i:i + 2]
     if len(args) < 2:
-        print("usage: python -m crldgen.runtime.warm PATH KEY [--claims DIR] [NAME ...]", file=sys.stderr)
+        print("usage: python -m crldgen.runtime.warm PATH KEY [--claims DIR] [--steal A,B] [NAME ...]",
+              file=sys.stderr)
         return 2
     from .loader import load_module
 
+    claims = options.get("--claims")
+    steal = [n for n in options.get("--steal", "").split(",") if n]
     module = load_module(args[0], args[1])
     calls = warm_calls(module)
-    for name in args[2:] or list(calls):
+    _trace("helper", "(module loaded)", time.perf_counter())
+    for name in (args[2:] or list(calls)) + steal[::-1]:
         if name in calls and claim(claims, name):
+            t = time.perf_counter()
             calls[name]()
+            mark_done(claims, name)
+            _trace("helper", name, t)
     return 0
 
 

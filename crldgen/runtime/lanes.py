@@ -1,0 +1,483 @@
+"""The vectorised batch kernel: one compiled driver for every game, the game's step through its address.
+
+A batch of at least ``crldgen.iterate.LANES_MIN_MEMBERS`` members runs in blocks of
+:data:`LANES` members side by side in structure-of-arrays layout (entry k of member b of a
+block at ``k * LANES + b`` of flat work arrays), so the step, the softmax, the distances and
+the finiteness test are loops over members that LLVM vectorises. :func:`lanes_block` gives
+``trajectory``'s results per member (with libm's exp, bit for bit).
+
+Only the step is the game's: ``logit_step_lanes`` of the generated module (the lines of
+its ``_stage1``, ``_stage2`` and ``logit_step_w`` inside one loop over the members, on raw
+pointers), compiled with ``numba.cfunc`` (signature :data:`STEP_SIGNATURE`, cached on disk
+beside the module like its other kernels) and called through its address. Everything else
+here (the block bookkeeping, the softmax, the vectorised exp) is compiled once per
+installation into numba's cache, so a new game pays for its step only (the chapter's
+game: 0.6 s instead of 6 s, when the whole block was compiled per game; the indirect call
+costs nanoseconds per block step of 64 members).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+#: members in flight per block of :func:`lanes_block` (the width of its vector loops); the
+#: generator prints ``logit_step_lanes`` with this stride as literal offsets
+LANES = 64
+#: members per task (one :func:`lanes_block` call) that crldgen.iterate uses at most
+LANE_CHUNK = 256
+#: ``trajectory``'s status codes (``LOOP_API`` 5 of the generated modules)
+STATUS_OK, STATUS_NONFINITE, STATUS_FULL = 0, 1, 2
+
+#: C signature of a game's ``logit_step_lanes``: ``(X, y, theta, alpha, beta, gamma, y_out, n)``,
+#: seven ``double *`` (flat SoA arrays with stride LANES) and the number of members in flight
+STEP_SIGNATURE = types.void(*([types.CPointer(types.float64)] * 7), types.int64)
+
+
+@intrinsic
+def _call_step(typingctx, step, X, y, th, al, be, ga, y_out, n):
+    """Call the ``void(double *, ... 7, int64)`` function at address ``step`` on the arrays' data."""
+    sig = types.void(step, X, y, th, al, be, ga, y_out, n)
+
+    def codegen(context, builder, signature, args):
+        dbl = ir.DoubleType().as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [dbl] * 7 + [ir.IntType(64)])
+        fn = builder.inttoptr(args[0], fnty.as_pointer())
+        data = [context.make_array(ty)(context, builder, v).data for ty, v in zip(signature.args[1:8], args[1:8])]
+        builder.call(fn, data + [args[8]])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+#: exp of the vectorised softmax (``fast=True`` in ``lanes_block``): Cody-Waite
+#: reduction x = k ln2 + r, |r| <= ln2/2 (fdlibm's two-part ln2), the degree-13 Taylor
+#: polynomial of exp(r) (truncation below 1e-17), scaled by 2**k built from bits in two
+#: factors (subnormal results stay right); within 1 ulp of libm's exp, no table, no branch
+_EXP_INVLN2 = 1.4426950408889634
+_EXP_LN2HI = 6.93147180369123816490e-01
+_EXP_LN2LO = 1.90821492927058770002e-10
+_EXP_SHIFT = 6755399441055744.0  # 1.5 * 2**52: kd = x / ln2 + SHIFT holds round(x / ln2) in its low bits
+_EXP_SHIFT_BITS = 4843621399236968448  # the bits of _EXP_SHIFT
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _exp_lanes(a, n, s1, s2):
+    """a[b] = exp(a[b]) for b < n, every argument <= 0 or NaN; s1, s2: scratch of >= n doubles."""
+    k1 = s1.view(np.int64)
+    k2 = s2.view(np.int64)
+    for b in range(n):
+        v = a[b]
+        v = -1400.0 if v < -1400.0 else v  # exp underflows to 0 from -745.2 on; NaN stays NaN
+        kd = v * _EXP_INVLN2 + _EXP_SHIFT
+        s1[b] = kd
+        kd = kd - _EXP_SHIFT
+        r = (v - kd * _EXP_LN2HI) - kd * _EXP_LN2LO
+        p = 1.0 / 6227020800.0
+        p = 1.0 / 479001600.0 + r * p
+        p = 1.0 / 39916800.0 + r * p
+        p = 1.0 / 3628800.0 + r * p
+        p = 1.0 / 362880.0 + r * p
+        p = 1.0 / 40320.0 + r * p
+        p = 1.0 / 5040.0 + r * p
+        p = 1.0 / 720.0 + r * p
+        p = 1.0 / 120.0 + r * p
+        p = 1.0 / 24.0 + r * p
+        p = 1.0 / 6.0 + r * p
+        p = 0.5 + r * p
+        p = 1.0 + r * p
+        a[b] = 1.0 + r * p
+    for b in range(n):  # 2**k = 2**h * 2**(k - h), h = k >> 1: both normal for k >= -2044
+        k = k1[b] - _EXP_SHIFT_BITS
+        h = k >> 1
+        k1[b] = (h + 1023) << 52
+        k2[b] = (k - h + 1023) << 52
+    for b in range(n):
+        a[b] = a[b] * s1[b] * s2[b]
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _binary_logit_lanes(y, X, n, work, fast, n_rows):
+    """``strategy_of_logit_lanes`` when every row has two actions (row r: X at 2r, 2r+1, y at r).
+
+    The common case, in two flat loops: the exponentials exp(-|y|) of all rows at once (a
+    contiguous run of ``(n_rows - 1) * LANES + n`` entries, the idle columns of the rows
+    before the last included), then the two probabilities per row. As fast as the per-game
+    kernels that knew the row count at compile time (chapter's game: 9 ns per member with
+    the vectorised exp, 21 ns with libm's), the same arithmetic. ``work``: scratch of
+    ``3 * n_rows * LANES`` doubles.
+    """
+    m = (n_rows - 1) * LANES + n
+    e = work[:m]
+    for k in range(m):
+        e[k] = -abs(y[k])
+    if fast:
+        _exp_lanes(e, m, work[n_rows * LANES:n_rows * LANES + m], work[2 * n_rows * LANES:2 * n_rows * LANES + m])
+    else:  # libm's exp, the scalar kernel's bit for bit
+        for k in range(m):
+            e[k] = math.exp(e[k])
+    for r in range(n_rows):
+        for b in range(n):
+            v = y[r * LANES + b]
+            ex = e[r * LANES + b]
+            inv = 1.0 / (1.0 + ex)
+            small = ex * inv
+            pos = v > 0.0
+            X[(2 * r) * LANES + b] = inv if pos else small
+            X[(2 * r + 1) * LANES + b] = small if pos else inv
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _uniform_logit_lanes(y, X, n, s1, work, fast, n_rows, M):
+    """``strategy_of_logit_lanes`` when every row has the same ``M > 2`` actions (row r: X at r M, y at r (M - 1)).
+
+    Without the row tables' loads and the two-action branch (as fast as the per-game
+    kernels that knew M at compile time); the same arithmetic.
+    """
+    m1 = M - 1
+    for r in range(n_rows):
+        x0 = r * M
+        y0 = r * m1
+        for b in range(n):
+            s1[b] = 0.0
+        for a in range(m1):
+            for b in range(n):
+                v = y[(y0 + a) * LANES + b]
+                s1[b] = v if v > s1[b] else s1[b]
+        for a in range(m1):
+            for b in range(n):
+                X[(x0 + a) * LANES + b] = y[(y0 + a) * LANES + b] - s1[b]
+        for b in range(n):
+            X[(x0 + m1) * LANES + b] = 0.0 - s1[b]
+    size = (n_rows * M - 1) * LANES + n
+    e = X[:size]
+    if fast:
+        _exp_lanes(e, size, work[:size], work[size:2 * size])
+    else:
+        for k in range(size):
+            e[k] = math.exp(e[k])
+    for r in range(n_rows):
+        x0 = r * M
+        for b in range(n):
+            s1[b] = 0.0
+        for a in range(M):
+            for b in range(n):
+                s1[b] += X[(x0 + a) * LANES + b]
+        for b in range(n):
+            s1[b] = 1.0 / s1[b]
+        for a in range(M):
+            for b in range(n):
+                X[(x0 + a) * LANES + b] *= s1[b]
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def strategy_of_logit_lanes(y, X, n, s1, work, fast, row_m, row_x, row_y):
+    """strategy_of_logit for members b < n (flat SoA arrays, entry k of member b at k * LANES + b).
+
+    Row r (an agent's observation) has ``row_m[r]`` actions, its strategy at ``X[row_x[r] +
+    a]``, its log-ratios at ``y[row_y[r] + a]`` (a member's flat layout; the rows fill X).
+    The exponents are parked in X row by row, the exponentials taken in one flat loop over
+    X (idle columns included: one long vector loop instead of one per entry), then each row
+    normalised: libm's exp, or ``_exp_lanes`` when fast (``work``: scratch of ``2 * nx *
+    LANES`` doubles). With libm's exp the results are the scalar kernel's bit for bit.
+    """
+    n_rows = row_m.shape[0]
+    for r in range(n_rows):
+        m = row_m[r]
+        m1 = m - 1
+        x0 = row_x[r]
+        y0 = row_y[r]
+        if m == 2:  # exp(-|y|) in the second entry (the first: exp(0), unused)
+            for b in range(n):
+                X[x0 * LANES + b] = 0.0
+                X[(x0 + 1) * LANES + b] = -abs(y[y0 * LANES + b])
+        else:
+            # exp(y_a - top) with y_{m-1} = 0 and top = max(0, y): the scalar kernel's 1.0 for the
+            # largest entry is exp(0) = 1.0 exactly, and its exp(-top) is exp(0.0 - top)
+            for b in range(n):
+                s1[b] = 0.0
+            for a in range(m1):
+                for b in range(n):
+                    v = y[(y0 + a) * LANES + b]
+                    s1[b] = v if v > s1[b] else s1[b]
+            for a in range(m1):
+                for b in range(n):
+                    X[(x0 + a) * LANES + b] = y[(y0 + a) * LANES + b] - s1[b]
+            for b in range(n):
+                X[(x0 + m1) * LANES + b] = 0.0 - s1[b]
+    last = n_rows - 1
+    size = (row_x[last] + row_m[last] - 1) * LANES + n
+    e = X[:size]
+    if fast:
+        _exp_lanes(e, size, work[:size], work[size:2 * size])
+    else:
+        for k in range(size):
+            e[k] = math.exp(e[k])
+    for r in range(n_rows):
+        m = row_m[r]
+        x0 = row_x[r]
+        y0 = row_y[r]
+        if m == 2:
+            for b in range(n):
+                v = y[y0 * LANES + b]
+                ex = X[(x0 + 1) * LANES + b]
+                inv = 1.0 / (1.0 + ex)
+                small = ex * inv
+                pos = v > 0.0
+                X[x0 * LANES + b] = inv if pos else small
+                X[(x0 + 1) * LANES + b] = small if pos else inv
+        else:
+            for b in range(n):
+                s1[b] = 0.0
+            for a in range(m):
+                for b in range(n):
+                    s1[b] += X[(x0 + a) * LANES + b]
+            for a in range(m):
+                for b in range(n):
+                    X[(x0 + a) * LANES + b] *= 1.0 / s1[b]
+
+
+@numba.njit(cache=True)
+def _lane_load(m, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, al, be, ga, mem, t, cd, ns):
+    """Put member m into column ``lane`` of the block's arrays (fresh: nothing recorded yet)."""
+    for k in range(X0.shape[1]):
+        X[k * LANES + lane] = X0[m, k]
+    for k in range(Y0.shape[1]):
+        y[k * LANES + lane] = Y0[m, k]
+    for p in range(Theta.shape[1]):
+        th[p * LANES + lane] = Theta[m, p]
+    for i in range(Alpha.shape[1]):
+        al[i * LANES + lane] = Alpha[m, i]
+        be[i * LANES + lane] = Beta[m, i]
+        ga[i * LANES + lane] = Gamma[m, i]
+    mem[lane] = m
+    t[lane] = T0[m]
+    ns[lane] = 0
+    cd[lane] = (every - T0[m] % every) % every if every > 0 else 0
+
+
+@numba.njit(cache=True)
+def _lane_move(src, dst, X, y, th, al, be, ga, mem, t, cd, ns):
+    """Move the member in column src to column dst (compaction of the block)."""
+    for k in range(X.shape[0] // LANES):
+        X[k * LANES + dst] = X[k * LANES + src]
+    for k in range(y.shape[0] // LANES):
+        y[k * LANES + dst] = y[k * LANES + src]
+    for p in range(th.shape[0] // LANES):
+        th[p * LANES + dst] = th[p * LANES + src]
+    for i in range(al.shape[0] // LANES):
+        al[i * LANES + dst] = al[i * LANES + src]
+        be[i * LANES + dst] = be[i * LANES + src]
+        ga[i * LANES + dst] = ga[i * LANES + src]
+    mem[dst] = mem[src]
+    t[dst] = t[src]
+    cd[dst] = cd[src]
+    ns[dst] = ns[src]
+
+
+@numba.njit(cache=True)
+def _lane_finish(lane, X, y, mem, t, ns, conv, st, X_out, y_out, lengths, converged, status, stored):
+    """Write the results of the member in column ``lane`` (its last recorded strategy, X[k * LANES + lane])."""
+    m = mem[lane]
+    for k in range(X_out.shape[1]):
+        X_out[m, k] = X[k * LANES + lane]
+    for k in range(y_out.shape[1]):
+        y_out[m, k] = y[k * LANES + lane]
+    lengths[m] = t[lane]
+    converged[m] = conv
+    status[m] = st
+    stored[m] = ns[lane]
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def lanes_block(lo, hi, step, row_m, row_x, row_y, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction,
+                every, Xrec, X_out, y_out, lengths, converged, status, stored, fast):
+    """Members lo <= m < hi of a batch through ``trajectory``'s rules, LANES at a time.
+
+    ``step`` is the address of the game's compiled ``logit_step_lanes`` (:func:`step_of`),
+    ``row_m, row_x, row_y`` the rows of its strategy layout (:func:`rows_of`). Row m of
+    ``X0``, ``Y0``, ``T0``, ``Theta``, ``Alpha``, ``Beta``, ``Gamma`` are member m's
+    ``trajectory`` arguments; ``Xrec`` (B, n_rows, NX) and the per-member outputs
+    ``X_out``, ``y_out``, ``lengths``, ``converged``, ``status``, ``stored`` receive its
+    results. ``fast=False``: the results are ``trajectory``'s bit for bit; ``fast=True``: the
+    softmax's exponentials are vectorised too (``_exp_lanes``, within 1 ulp of libm's exp).
+    ``crldgen.iterate.run_lanes`` runs blocks of a batch on several threads (this kernel
+    releases the GIL).
+
+    A member that stops (converged, non-finite, tmax, record buffer full) hands its column
+    to the next waiting member, or, when none waits, to the block's last column
+    (compaction), so the vector loops always run over the ``na`` members in flight.
+    """
+    L = LANES
+    nx, nf, n_agents = X0.shape[1], Y0.shape[1], Alpha.shape[1]
+    X = np.empty(nx * L)
+    Xn = np.empty(nx * L)
+    y = np.empty(nf * L)
+    yn = np.empty(nf * L)
+    th = np.empty(max(Theta.shape[1], 1) * L)
+    al = np.empty(n_agents * L)
+    be = np.empty(n_agents * L)
+    ga = np.empty(n_agents * L)
+    mem = np.empty(L, np.int64)
+    t = np.empty(L, np.int64)
+    cd = np.empty(L, np.int64)
+    ns = np.empty(L, np.int64)
+    tot = np.empty(L)
+    dist = np.empty(L)
+    s1 = np.empty(L)
+    s2 = np.empty(L)
+    n_rows = row_m.shape[0]
+    M = row_m[0]
+    uniform = True  # every row has M actions (then row r starts at r M in X, at r (M - 1) in y)
+    for r in range(n_rows):
+        uniform = uniform and row_m[r] == M
+    work = np.empty(3 * nx * L)
+    cap = Xrec.shape[1]
+    check = tol > 0.0
+    tol2 = tol * tol * (1.0 + 1e-12) if tol > 1e-150 else np.inf
+    nxt = lo
+    na = np.int64(0)  # typed, not Literal[int](0): one compiled _lane_load, not two
+    while na < L and nxt < hi:
+        _lane_load(nxt, na, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, al, be, ga, mem, t, cd, ns)
+        na += 1
+        nxt += 1
+    while na > 0:
+        if every > 0:
+            lane = na - 1
+            while lane >= 0:
+                if cd[lane] == 0:
+                    if ns[lane] == cap:
+                        _lane_finish(lane, X, y, mem, t, ns, np.bool_(False), np.int64(STATUS_FULL), X_out, y_out,
+                                     lengths, converged, status, stored)
+                        if nxt < hi:  # a fresh member takes the column and is recorded in this pass
+                            _lane_load(nxt, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, al, be,
+                                       ga, mem, t, cd, ns)
+                            nxt += 1
+                        else:  # the last column (already recorded in this pass) moves here
+                            na -= 1
+                            if lane != na:
+                                _lane_move(na, lane, X, y, th, al, be, ga, mem, t, cd, ns)
+                            lane -= 1
+                        continue
+                    m = mem[lane]
+                    row = ns[lane]
+                    for k in range(nx):
+                        Xrec[m, row, k] = X[k * LANES + lane]
+                    ns[lane] = row + 1
+                    cd[lane] = every
+                cd[lane] -= 1
+                lane -= 1
+            if na == 0:
+                break
+        for b in range(na):
+            t[b] += 1
+        _call_step(step, X, y, th, al, be, ga, yn, na)
+        if direction != 1.0:
+            for k in range(nf):
+                for b in range(na):
+                    yn[k * LANES + b] = y[k * LANES + b] + direction * (yn[k * LANES + b] - y[k * LANES + b])
+        if uniform and M == 2:
+            _binary_logit_lanes(yn, Xn, na, work, fast, n_rows)
+        elif uniform:
+            _uniform_logit_lanes(yn, Xn, na, s1, work, fast, n_rows, M)
+        else:
+            strategy_of_logit_lanes(yn, Xn, na, s1, work, fast, row_m, row_x, row_y)
+        for b in range(na):
+            tot[b] = 0.0
+            dist[b] = 0.0
+        for k in range(nf):
+            for b in range(na):
+                tot[b] += yn[k * LANES + b]
+        if check:
+            for k in range(nx):
+                for b in range(na):
+                    dist[b] += (Xn[k * LANES + b] - X[k * LANES + b]) ** 2
+        lane = na - 1
+        while lane >= 0:
+            if not math.isfinite(tot[lane]):
+                st = STATUS_NONFINITE
+                conv = False
+            elif check and dist[lane] < tol2 and math.sqrt(dist[lane]) < tol:
+                st = STATUS_OK
+                conv = True
+            elif t[lane] >= tmax:
+                st = STATUS_OK
+                conv = False
+            else:
+                lane -= 1
+                continue
+            _lane_finish(lane, X, y, mem, t, ns, conv, st, X_out, y_out, lengths, converged, status, stored)
+            # the column's next state (Xn, yn) becomes current below: refill or compact there
+            if nxt < hi:
+                _lane_load(nxt, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, Xn, yn, th, al, be, ga, mem,
+                           t, cd, ns)
+                nxt += 1
+            else:
+                na -= 1
+                if lane != na:
+                    _lane_move(na, lane, Xn, yn, th, al, be, ga, mem, t, cd, ns)
+            lane -= 1
+        X, Xn = Xn, X
+        y, yn = yn, y
+
+
+# --------------------------------------------------------------- the game's step, per module
+_lock = threading.Lock()
+#: a module's logit_step_lanes function -> (its compiled cfunc, row tables)
+_steps: dict = {}
+
+
+def has_lanes(module) -> bool:
+    """Whether ``module`` has a vectorisable step (``logit_step_lanes``; none when its step solves a linear system)."""
+    return getattr(module, "logit_step_lanes", None) is not None
+
+
+def rows_of(module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(row_m, row_x, row_y)``: actions, strategy offset and log-ratio offset of each row of ``module``'s layout."""
+    if getattr(module, "RAGGED", False):
+        return (np.ascontiguousarray(module.ROW_M, np.int64), np.ascontiguousarray(module.ROW_X, np.int64),
+                np.ascontiguousarray(module.ROW_Y, np.int64))
+    n_rows, M = module.N_AGENTS * module.N_OBS, module.N_ACTIONS
+    r = np.arange(n_rows, dtype=np.int64)
+    return np.full(n_rows, M, np.int64), r * M, r * (M - 1)
+
+
+def step_of(module) -> tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(address, rows)``: the compiled ``logit_step_lanes`` of ``module`` and its row tables.
+
+    The first call per module compiles the step with ``numba.cfunc`` (or loads it from
+    numba's on-disk cache beside the module, like the module's other kernels); thread-safe.
+    """
+    fn = module.logit_step_lanes
+    if getattr(fn, "__globals__", {}).get("numba") is not numba:  # a stand-in (crldgen.runtime.pymodule)
+        raise RuntimeError(f"{module.__name__}: its compiled module is not loaded yet; wait_compiled() first")
+    if getattr(module, "LANES", LANES) != LANES:
+        raise ValueError(f"{module.__name__} prints its lanes step with stride {module.LANES}, the driver uses {LANES}")
+    with _lock:
+        got = _steps.get(fn)
+        if got is None:
+            compiled = numba.cfunc(STEP_SIGNATURE, cache=True, error_model="numpy")(fn)
+            got = _steps[fn] = (compiled, rows_of(module))
+    return got[0].address, got[1]
+
+
+def warm_up() -> None:
+    """Compile (or load) the driver's kernels (once per installation: numba's cache keeps them)."""
+    step = numba.cfunc(STEP_SIGNATURE)(_zero_step)
+    rows = (np.full(1, 2, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64))
+    f = lambda *shape: np.zeros(shape)  # noqa: E731
+    i = lambda n: np.zeros(n, np.int64)  # noqa: E731
+    for fast in (False, True):
+        lanes_block(0, 2, step.address, *rows, f(2, 2), f(2, 1), i(2), f(2, 0), f(2, 1), f(2, 1), f(2, 1), 2, 0.0,
+                    1.0, 1, f(2, 2, 2), f(2, 2), f(2, 1), i(2), np.zeros(2, np.bool_), i(2), i(2), fast)
+
+
+def _zero_step(X, y, th, al, be, ga, y_out, n):
+    for b in range(n):
+        y_out[b] = 0.0
