@@ -247,6 +247,13 @@ def _worker(scenario: str, arg: str) -> dict:
         from crldgen.runtime import engine
 
         out["engine_install_s"] = round(engine.warm_up(), 3)
+        try:
+            from crldgen.runtime import lanes
+        except ImportError:  # crldgen before the game-independent batch kernel
+            return out
+        t = time.perf_counter()
+        lanes.warm_up()  # the batch kernel's game-independent part (compiled once per installation)
+        out["lanes_install_s"] = round(time.perf_counter() - t, 3)
         return out
     raise SystemExit(f"unknown scenario {scenario}")
 

@@ -154,11 +154,19 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
 
             model = derive(game, learner)
         path = generate(model, path.parent, key=key)
+        if (engine if engine is not None else engine_enabled()) and game.fully_observed and game.uniform:
+            from .runtime.engine import SERVED
+            from .runtime.warm import spawn_early
+
+            spawn_early(path, key, SERVED)  # the compile helper starts while this process imports the module
     module = load_module(path, key)
     if "_lazy_build" not in game.__dict__:
         record(game, game_digest(game))
     use_engine = engine if engine is not None else engine_enabled()
     if isinstance(module, EngineModule) or _kernels_cached(module, path):
+        from .runtime.warm import discard_early
+
+        discard_early(path)  # a helper started for nothing (the kernels were in numba's cache after all)
         return module, path
     # heterogeneous games (per-agent action or observation counts) never use the engine: it knows one M only
     if use_engine and game.fully_observed and game.uniform:

@@ -1,8 +1,9 @@
 """Trajectories, batches and parameter sweeps of the learning dynamics (compiled loops).
 
-Every loop runs inside the generated module's numba kernels: ``trajectory`` (one
+Every loop runs inside compiled numba kernels: the generated module's ``trajectory`` (one
 run; batches and sweeps call it per member or value, batches on threads, since it
-releases the GIL) and ``lanes_block`` (batches vectorised over members). Python only
+releases the GIL) and ``crldgen.runtime.lanes.lanes_block`` (batches vectorised over
+members, driving the module's ``logit_step_lanes``). Python only
 validates input, allocates output, schedules tasks and reads the result. Nothing here
 imports sympy.
 

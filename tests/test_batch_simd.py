@@ -245,7 +245,8 @@ def test_lanes_kernels_are_vectorised(compiled):
     vexp(np.zeros(L), L, np.empty(L), np.empty(L))
     packed = re.compile(r"^\s*v(mul|add|sub|div)pd\s+.*%[yz]mm", re.M)
     codes = {"logit_step_lanes": (step._library.get_asm_str(), step.inspect_llvm())}
-    codes.update({k.__name__: (k.inspect_asm(k.signatures[0]), k.inspect_llvm(k.signatures[0])) for k in (soft, binary, vexp)})
+    for k in (soft, binary, vexp):
+        codes[k.__name__] = (k.inspect_asm(k.signatures[0]), k.inspect_llvm(k.signatures[0]))
     for name, (asm, ir) in codes.items():
         assert len(packed.findall(asm)) >= 4, f"{name}: no packed vector arithmetic in its assembly"
         assert re.search(r"<(4|8) x double>", ir), f"{name}: no vector type in its LLVM IR"

@@ -295,6 +295,7 @@ def test_every_module_has_the_same_public_names(spec):
 
 
 @pytest.mark.parametrize("bad", ["cs0", "co12", "np", "math", "w", "out", "J", "Tss", "X_0_0_0", "Q_0_0_0",
+                                 "b__", "X__", "q__x",
                                  "inv0_p0"])
 def test_parameter_names_that_collide_with_generated_code_are_refused(bad):
     sym = sympy.Symbol(bad, real=True)

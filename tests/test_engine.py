@@ -161,8 +161,8 @@ def test_compile_helper_compiles_into_the_cache(tmp_path, monkeypatch):
         hits, misses = sum(kernel._cache_hits.values()), sum(kernel._cache_misses.values())
         assert (hits, misses) in ((1, 0), (0, 1)), (name, hits, misses)  # loaded (the helper's) or compiled here
         loaded[name] = hits == 1
-    assert any(loaded.values()), f"nothing of the helper's came from numba's cache: {loaded}"
-    assert not real.strategy_step._cache_hits, "the calling process's first kernel was not compiled here"
+    # which ones the helper finished first depends on the machine's load: the helper itself is
+    # checked in test_helper_process_fills_numba_cache
     X = np.stack([dyn.random_strategy(k).ravel() for k in range(9)]).reshape((9,) + dyn.shape)
     batch = dyn.trajectories(X, 40, every=1)  # 9 members: the helper's lanes kernel
     for b in (0, 8):
@@ -176,6 +176,29 @@ def test_compile_helper_compiles_into_the_cache(tmp_path, monkeypatch):
         up = dyn.to_logit(dyn.step(dyn.from_logit((y + e).reshape(dyn.shape[:2] + (-1,))))).ravel()
         dn = dyn.to_logit(dyn.step(dyn.from_logit((y - e).reshape(dyn.shape[:2] + (-1,))))).ravel()
         np.testing.assert_allclose(J[:, c], (up - dn) / (2 * h), atol=1e-6)
+
+
+def test_helper_process_fills_numba_cache(tmp_path, monkeypatch):
+    """The helper process: what it claims ends up in numba's cache, marked done; this process loads it."""
+    monkeypatch.setenv("CRLDGEN_COMPILE_HELPER", "1")
+    game = crldgen.games.risk_reward(pc=0.45)
+    game = crldgen.Game(game.T, game.R, params=game.params, name="engine_helper_direct", states=game.states)
+    dyn = crldgen.compile(game, cache_dir=tmp_path, quiet=True, engine=False)  # nothing compiled yet
+    module = dyn.module
+    helper = warm.Helper(module.__file__, module.KEY, ("jacobian", "stationary"), steal=("values",))
+    assert warm.claim(helper.claims, "stationary")  # taken here first: the helper leaves it
+    ok, why = helper.wait(600)
+    assert ok, why
+    assert warm.is_done(helper.claims, "jacobian") and warm.is_done(helper.claims, "values")
+    assert not warm.is_done(helper.claims, "stationary")
+    helper.close()
+    calls = warm.warm_calls(module)
+    for name in ("jacobian", "values"):  # compiled by the helper: loaded from the cache here
+        calls[name]()
+        kernel = getattr(module, name)
+        assert (sum(kernel._cache_hits.values()), sum(kernel._cache_misses.values())) == (1, 0), name
+    calls["stationary"]()
+    assert sum(module.stationary._cache_misses.values()) == 1  # nobody compiled it: compiled here
 
 
 def test_compile_helper_refuses_a_foreign_key_and_the_caller_compiles(tmp_path, monkeypatch):

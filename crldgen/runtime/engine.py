@@ -428,7 +428,7 @@ class EngineModule(ModuleType):
     """A generated module whose first calls the engine serves while numba compiles its kernels.
 
     Every attribute is the generated module's (constants, ``KEY``, ``jacobian``,
-    ``lanes_block``, ...), except the kernels in :data:`SERVED`: until a background
+    ``logit_step_lanes``, ...), except the kernels in :data:`SERVED`: until a background
     thread has compiled them (:meth:`wait_compiled`), calls go to the engine with the
     numeric tensors of the game at the call's parameters ``theta``; then the module's
     own kernels replace them (same numbers up to rounding, faster loops).

@@ -25,13 +25,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from types import ModuleType
 from typing import Callable
 
 import numpy as np
-
-from . import lanes
 
 #: the helper process's kernels, in its order (the calling process takes the rest, the served
 #: ones first; a process that runs out takes the other's from the end). Chosen to share few
@@ -41,6 +40,11 @@ from . import lanes
 #: check, then the stationary distribution and the Jacobian, whose stages are in the cache by then
 HELPER_KERNELS = ("strategy_of_logit", "all_finite", "strategy_ok", "logit_of_strategy", "logit_from_logs",
                   "lanes_step", "check_game_rows", "check_game", "stationary", "jacobian")
+#: every kernel :func:`warm_calls` knows, in its order (a module has those it has)
+KERNEL_ORDER = ("strategy_step", "tderror", "logit_step", "logit_of_strategy", "strategy_of_logit", "trajectory",
+                "averages", "values", "stationary", "all_finite", "strategy_ok", "logit_from_logs",
+                "checked_strategy_step", "checked_tderror", "checked_logit_step", "check_game", "check_game_rows",
+                "tderror_rows", "strategy_step_rows", "jacobian", "lanes_step")
 #: seconds the calling process waits for the helper after its own kernels, before it
 #: compiles the helper's kernels itself
 HELPER_TIMEOUT = 600.0
@@ -87,6 +91,8 @@ def warm_calls(module: ModuleType) -> dict[str, Callable[[], object]]:
                                                                         np.empty((1, nx)))
     if hasattr(module, "jacobian"):
         calls["jacobian"] = lambda: module.jacobian(X, theta, a, a, a, np.empty(nf * nf))
+    from . import lanes
+
     if lanes.has_lanes(module):  # the step of the vectorised batch kernel, and the game-independent driver
 
         def lanes_step() -> None:
@@ -202,6 +208,34 @@ class Helper:
         shutil.rmtree(self.claims, ignore_errors=True)
 
 
+#: module file -> a helper started before the module was imported (:func:`spawn_early`)
+_early: dict[str, Helper] = {}
+
+
+def spawn_early(path, key: str, first=()) -> None:
+    """Start the helper for the module file ``path`` now, before this process imports it (numba, the engine).
+
+    :func:`compile_module` adopts it. The calling process's kernels (for the helper to
+    take from the end) are guessed from :data:`KERNEL_ORDER`, ``first`` first.
+    """
+    if not helper_enabled() or os.path.realpath(path) in _early:
+        return
+    own = [n for n in KERNEL_ORDER if n not in HELPER_KERNELS]
+    own = [n for n in own if n in first] + [n for n in own if n not in first]
+    try:
+        _early[os.path.realpath(path)] = Helper(str(path), key, HELPER_KERNELS, tuple(own))
+    except OSError:
+        pass
+
+
+def discard_early(path) -> None:
+    """Stop and forget the helper :func:`spawn_early` started for ``path``, if any (not needed after all)."""
+    helper = _early.pop(os.path.realpath(path), None)
+    if helper is not None:
+        helper.close()  # no claims folder: it takes nothing more and ends
+        threading.Thread(target=helper.wait, args=(HELPER_TIMEOUT,), name="crldgen-helper-reap", daemon=True).start()
+
+
 def start_helper(module: ModuleType, names=HELPER_KERNELS, steal=()) -> Helper | None:
     """A helper compiling the kernels ``names`` of ``module`` (those it has), then ``steal`` from the end; or None."""
     path, key = getattr(module, "__file__", None), getattr(module, "KEY", None)
@@ -235,24 +269,24 @@ def compile_module(module: ModuleType, first=(), on_first_done: Callable[[], Non
     shared = tuple(n for n in HELPER_KERNELS if n in calls)
     own = [n for n in calls if n not in shared]
     own = [n for n in own if n in first] + [n for n in own if n not in first]
-    helper = start_helper(module, shared, own)
+    early = _early.pop(os.path.realpath(getattr(module, "__file__", None) or ""), None)
+    helper = early if early is not None else start_helper(module, shared, own)
     claims = helper.claims if helper is not None else None
     here: set[str] = set()  # compiled or loaded in this process
     first_s = None
 
+    def load_done() -> None:  # the helper's finished kernels, from numba's cache (milliseconds each)
+        for n in calls:
+            if n not in here and is_done(claims, n):
+                calls[n]()
+                here.add(n)
+
     def first_ready() -> None:
         nonlocal first_s
-        if first_s is not None:
-            return
-        missing = [n for n in first if n in calls and n not in here]
-        if any(not is_done(claims, n) for n in missing):
-            return
-        for n in missing:  # the helper's: from numba's cache
-            calls[n]()
-            here.add(n)
-        first_s = time.perf_counter() - start
-        if on_first_done is not None:
-            on_first_done()
+        if first_s is None and all(n in here for n in first if n in calls):
+            first_s = time.perf_counter() - start
+            if on_first_done is not None:
+                on_first_done()
 
     first_ready()
     queue = own + ([n for n in reversed(shared)] if helper is not None else [])
@@ -262,25 +296,35 @@ def compile_module(module: ModuleType, first=(), on_first_done: Callable[[], Non
             calls[name]()
             here.add(name)
             _trace("caller", name, t)
+        load_done()
         first_ready()
     main_s = time.perf_counter() - start
     ok = False
     if helper is not None:
-        while helper.running() and first_s is None:  # the helper still compiles a kernel of ``first``
-            time.sleep(0.02)
+        deadline = time.perf_counter() + HELPER_TIMEOUT
+        while len(here) < len(calls) and helper.running() and time.perf_counter() < deadline:
+            time.sleep(0.01)  # the helper compiles its last kernels
+            load_done()
             first_ready()
-        ok, why = helper.wait(HELPER_TIMEOUT)
-        helper.close()
-        if not ok and report is not None:
-            report(f"the compile helper failed ({why}); compiling what it did not finish here")
-    for name in calls:  # the helper's from numba's cache (or compiled here, if it failed)
+        load_done()
+        if len(here) == len(calls) and helper.process.poll() in (None, 0):
+            # all there: the helper, with nothing left to claim, ends by itself
+            ok = True
+            helper.close()
+            threading.Thread(target=helper.wait, args=(HELPER_TIMEOUT,), name="crldgen-helper-reap",
+                             daemon=True).start()
+        else:
+            ok, why = helper.wait(max(0.0, deadline - time.perf_counter()))
+            helper.close()
+            if report is not None:
+                report(f"the compile helper failed ({why or 'it ended early'}); compiling what it did not "
+                       "finish here")
+            ok = False
+    for name in calls:  # compiled here: the helper failed or stalled
         if name not in here:
             calls[name]()
             here.add(name)
-    if first_s is None:
-        first_s = time.perf_counter() - start
-        if on_first_done is not None:
-            on_first_done()
+    first_ready()
     return {"first_s": first_s, "main_s": main_s, "all_s": time.perf_counter() - start, "helper": ok}
 
 
