@@ -238,9 +238,10 @@ def test_lanes_kernels_are_vectorised(compiled):
     soft = numba.njit(error_model="numpy")(rl.strategy_of_logit_lanes.py_func)
     assert module.LANES == rl.LANES == L
     rows = rl.rows_of(module)
-    soft(np.zeros(nf * L), np.empty(nx * L), L, np.empty(L), np.empty(2 * nx * L), False, *rows)
+    scratch = [np.empty(nx * L) for _ in range(3)]
+    soft(np.zeros(nf * L), np.empty(nx * L), L, np.empty(L), *scratch, False, *rows)
     binary = numba.njit(error_model="numpy")(rl._binary_logit_lanes.py_func)  # what this game's batches use
-    binary(np.zeros(nf * L), np.empty(nx * L), L, np.empty(3 * nx * L), True, nf)
+    binary(np.zeros(nf * L), np.empty(nx * L), L, *scratch, True, nf)
     vexp = numba.njit(error_model="numpy")(rl._exp_lanes.py_func)
     vexp(np.zeros(L), L, np.empty(L), np.empty(L))
     packed = re.compile(r"^\s*v(mul|add|sub|div)pd\s+.*%[yz]mm", re.M)

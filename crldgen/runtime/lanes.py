@@ -103,29 +103,39 @@ def _exp_lanes(a, n, s1, s2):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _binary_logit_lanes(y, X, n, work, fast, n_rows):
-    """``strategy_of_logit_lanes`` when every row has two actions (row r: X at 2r, 2r+1, y at r).
-
-    The common case, in two flat loops: the exponentials exp(-|y|) of all rows at once (a
-    contiguous run of ``(n_rows - 1) * LANES + n`` entries, the idle columns of the rows
-    before the last included), then the two probabilities per row. As fast as the per-game
-    kernels that knew the row count at compile time (chapter's game: 9 ns per member with
-    the vectorised exp, 21 ns with libm's), the same arithmetic. ``work``: scratch of
-    ``3 * n_rows * LANES`` doubles.
-    """
-    m = (n_rows - 1) * LANES + n
-    e = work[:m]
-    for k in range(m):
-        e[k] = -abs(y[k])
+def _exp_work(e, m, t1, t2, fast):
+    """e[k] = exp(e[k]) for k < m in one vector loop: ``_exp_lanes`` (scratch t1, t2) if fast, else libm's."""
     if fast:
-        _exp_lanes(e, m, work[n_rows * LANES:n_rows * LANES + m], work[2 * n_rows * LANES:2 * n_rows * LANES + m])
+        _exp_lanes(e, m, t1, t2)
     else:  # libm's exp, the scalar kernel's bit for bit
         for k in range(m):
             e[k] = math.exp(e[k])
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _binary_logit_lanes(y, X, n, e, t1, t2, fast, n_rows):
+    """``strategy_of_logit_lanes`` when every row has two actions (row r: X at 2r, 2r+1, y at r).
+
+    The exponents of the ``n`` members in flight are packed into ``e`` (row r at
+    ``r * n``), their exponentials taken in one vector loop, then the two probabilities
+    of each row written: one long loop instead of one per row (more than twice as fast
+    for the chapter's game), no work for idle columns, the same arithmetic. ``e, t1,
+    t2``: scratch arrays of ``n_rows * n`` doubles or more, allocated apart (so LLVM knows
+    they do not overlap and vectorises without run-time checks).
+    """
+    m = n_rows * n
+    if n == LANES:  # a full block: the rows of y are contiguous already (one flat loop, faster)
+        for k in range(m):
+            e[k] = -abs(y[k])
+    else:
+        for r in range(n_rows):
+            for b in range(n):
+                e[r * n + b] = -abs(y[r * LANES + b])
+    _exp_work(e, m, t1, t2, fast)
     for r in range(n_rows):
         for b in range(n):
             v = y[r * LANES + b]
-            ex = e[r * LANES + b]
+            ex = e[r * n + b]
             inv = 1.0 / (1.0 + ex)
             small = ex * inv
             pos = v > 0.0
@@ -134,16 +144,19 @@ def _binary_logit_lanes(y, X, n, work, fast, n_rows):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def _uniform_logit_lanes(y, X, n, s1, work, fast, n_rows, M):
+def _uniform_logit_lanes(y, X, n, s1, e, t1, t2, fast, n_rows, M):
     """``strategy_of_logit_lanes`` when every row has the same ``M > 2`` actions (row r: X at r M, y at r (M - 1)).
 
-    Without the row tables' loads and the two-action branch (as fast as the per-game
-    kernels that knew M at compile time); the same arithmetic.
+    Exponents packed into ``e`` (entry a of row r at ``(r M + a) n``), one vector loop
+    of exponentials, then each row normalised into X; the same arithmetic. ``e, t1, t2``:
+    scratch arrays of ``n_rows * M * n`` doubles or more, allocated apart.
     """
     m1 = M - 1
+    m = n_rows * M * n
     for r in range(n_rows):
-        x0 = r * M
         y0 = r * m1
+        # exp(y_a - top) with y_{M-1} = 0 and top = max(0, y): the scalar kernel's 1.0 for the
+        # largest entry is exp(0) = 1.0 exactly, and its exp(-top) is exp(0.0 - top)
         for b in range(n):
             s1[b] = 0.0
         for a in range(m1):
@@ -152,54 +165,46 @@ def _uniform_logit_lanes(y, X, n, s1, work, fast, n_rows, M):
                 s1[b] = v if v > s1[b] else s1[b]
         for a in range(m1):
             for b in range(n):
-                X[(x0 + a) * LANES + b] = y[(y0 + a) * LANES + b] - s1[b]
+                e[(r * M + a) * n + b] = y[(y0 + a) * LANES + b] - s1[b]
         for b in range(n):
-            X[(x0 + m1) * LANES + b] = 0.0 - s1[b]
-    size = (n_rows * M - 1) * LANES + n
-    e = X[:size]
-    if fast:
-        _exp_lanes(e, size, work[:size], work[size:2 * size])
-    else:
-        for k in range(size):
-            e[k] = math.exp(e[k])
+            e[(r * M + m1) * n + b] = 0.0 - s1[b]
+    _exp_work(e, m, t1, t2, fast)
     for r in range(n_rows):
-        x0 = r * M
         for b in range(n):
             s1[b] = 0.0
         for a in range(M):
             for b in range(n):
-                s1[b] += X[(x0 + a) * LANES + b]
+                s1[b] += e[(r * M + a) * n + b]
         for b in range(n):
             s1[b] = 1.0 / s1[b]
         for a in range(M):
             for b in range(n):
-                X[(x0 + a) * LANES + b] *= s1[b]
+                X[(r * M + a) * LANES + b] = e[(r * M + a) * n + b] * s1[b]
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
-def strategy_of_logit_lanes(y, X, n, s1, work, fast, row_m, row_x, row_y):
+def strategy_of_logit_lanes(y, X, n, s1, e, t1, t2, fast, row_m, row_x, row_y):
     """strategy_of_logit for members b < n (flat SoA arrays, entry k of member b at k * LANES + b).
 
     Row r (an agent's observation) has ``row_m[r]`` actions, its strategy at ``X[row_x[r] +
     a]``, its log-ratios at ``y[row_y[r] + a]`` (a member's flat layout; the rows fill X).
-    The exponents are parked in X row by row, the exponentials taken in one flat loop over
-    X (idle columns included: one long vector loop instead of one per entry), then each row
-    normalised: libm's exp, or ``_exp_lanes`` when fast (``work``: scratch of ``2 * nx *
-    LANES`` doubles). With libm's exp the results are the scalar kernel's bit for bit.
+    The exponents are packed into ``e`` (entry k of the layout at ``k n``), their
+    exponentials taken in one vector loop (libm's exp, or ``_exp_lanes`` when fast), then
+    each row normalised into X. With libm's exp the results are the scalar kernel's bit for
+    bit. ``e, t1, t2``: scratch arrays of ``nx * n`` doubles or more, allocated apart.
     """
     n_rows = row_m.shape[0]
+    m = (row_x[n_rows - 1] + row_m[n_rows - 1]) * n
     for r in range(n_rows):
-        m = row_m[r]
-        m1 = m - 1
+        mr = row_m[r]
+        m1 = mr - 1
         x0 = row_x[r]
         y0 = row_y[r]
-        if m == 2:  # exp(-|y|) in the second entry (the first: exp(0), unused)
+        if mr == 2:  # exp(-|y|) in the second entry (the first: exp(0), unused)
             for b in range(n):
-                X[x0 * LANES + b] = 0.0
-                X[(x0 + 1) * LANES + b] = -abs(y[y0 * LANES + b])
+                e[x0 * n + b] = 0.0
+                e[(x0 + 1) * n + b] = -abs(y[y0 * LANES + b])
         else:
-            # exp(y_a - top) with y_{m-1} = 0 and top = max(0, y): the scalar kernel's 1.0 for the
-            # largest entry is exp(0) = 1.0 exactly, and its exp(-top) is exp(0.0 - top)
             for b in range(n):
                 s1[b] = 0.0
             for a in range(m1):
@@ -208,25 +213,18 @@ def strategy_of_logit_lanes(y, X, n, s1, work, fast, row_m, row_x, row_y):
                     s1[b] = v if v > s1[b] else s1[b]
             for a in range(m1):
                 for b in range(n):
-                    X[(x0 + a) * LANES + b] = y[(y0 + a) * LANES + b] - s1[b]
+                    e[(x0 + a) * n + b] = y[(y0 + a) * LANES + b] - s1[b]
             for b in range(n):
-                X[(x0 + m1) * LANES + b] = 0.0 - s1[b]
-    last = n_rows - 1
-    size = (row_x[last] + row_m[last] - 1) * LANES + n
-    e = X[:size]
-    if fast:
-        _exp_lanes(e, size, work[:size], work[size:2 * size])
-    else:
-        for k in range(size):
-            e[k] = math.exp(e[k])
+                e[(x0 + m1) * n + b] = 0.0 - s1[b]
+    _exp_work(e, m, t1, t2, fast)
     for r in range(n_rows):
-        m = row_m[r]
+        mr = row_m[r]
         x0 = row_x[r]
         y0 = row_y[r]
-        if m == 2:
+        if mr == 2:
             for b in range(n):
                 v = y[y0 * LANES + b]
-                ex = X[(x0 + 1) * LANES + b]
+                ex = e[(x0 + 1) * n + b]
                 inv = 1.0 / (1.0 + ex)
                 small = ex * inv
                 pos = v > 0.0
@@ -235,12 +233,14 @@ def strategy_of_logit_lanes(y, X, n, s1, work, fast, row_m, row_x, row_y):
         else:
             for b in range(n):
                 s1[b] = 0.0
-            for a in range(m):
+            for a in range(mr):
                 for b in range(n):
-                    s1[b] += X[(x0 + a) * LANES + b]
-            for a in range(m):
+                    s1[b] += e[(x0 + a) * n + b]
+            for b in range(n):
+                s1[b] = 1.0 / s1[b]
+            for a in range(mr):
                 for b in range(n):
-                    X[(x0 + a) * LANES + b] *= 1.0 / s1[b]
+                    X[(x0 + a) * LANES + b] = e[(x0 + a) * n + b] * s1[b]
 
 
 @numba.njit(cache=True)
@@ -337,7 +337,9 @@ def lanes_block(lo, hi, step, row_m, row_x, row_y, X0, Y0, T0, Theta, Alpha, Bet
     uniform = True  # every row has M actions (then row r starts at r M in X, at r (M - 1) in y)
     for r in range(n_rows):
         uniform = uniform and row_m[r] == M
-    work = np.empty(3 * nx * L)
+    e = np.empty(nx * L)  # the softmax's scratch: three allocations, which LLVM knows apart
+    t1 = np.empty(nx * L)
+    t2 = np.empty(nx * L)
     cap = Xrec.shape[1]
     check = tol > 0.0
     tol2 = tol * tol * (1.0 + 1e-12) if tol > 1e-150 else np.inf
@@ -382,12 +384,19 @@ def lanes_block(lo, hi, step, row_m, row_x, row_y, X0, Y0, T0, Theta, Alpha, Bet
             for k in range(nf):
                 for b in range(na):
                     yn[k * LANES + b] = y[k * LANES + b] + direction * (yn[k * LANES + b] - y[k * LANES + b])
-        if uniform and M == 2:
-            _binary_logit_lanes(yn, Xn, na, work, fast, n_rows)
+        if uniform and M == 2:  # the row count as a constant for the usual sizes: LLVM then unrolls the rows
+            if n_rows == 2:
+                _binary_logit_lanes(yn, Xn, na, e, t1, t2, fast, 2)
+            elif n_rows == 4:
+                _binary_logit_lanes(yn, Xn, na, e, t1, t2, fast, 4)
+            elif n_rows == 8:
+                _binary_logit_lanes(yn, Xn, na, e, t1, t2, fast, 8)
+            else:
+                _binary_logit_lanes(yn, Xn, na, e, t1, t2, fast, n_rows)
         elif uniform:
-            _uniform_logit_lanes(yn, Xn, na, s1, work, fast, n_rows, M)
+            _uniform_logit_lanes(yn, Xn, na, s1, e, t1, t2, fast, n_rows, M)
         else:
-            strategy_of_logit_lanes(yn, Xn, na, s1, work, fast, row_m, row_x, row_y)
+            strategy_of_logit_lanes(yn, Xn, na, s1, e, t1, t2, fast, row_m, row_x, row_y)
         for b in range(na):
             tot[b] = 0.0
             dist[b] = 0.0
