@@ -11,9 +11,11 @@ its ``_stage1``, ``_stage2`` and ``logit_step_w`` inside one loop over the membe
 pointers), compiled with ``numba.cfunc`` (signature :data:`STEP_SIGNATURE`, cached on disk
 beside the module like its other kernels) and called through its address. Everything else
 here (the block bookkeeping, the softmax, the vectorised exp) is compiled once per
-installation into numba's cache, so a new game pays for its step only (the chapter's
-game: 0.6 s instead of 6 s, when the whole block was compiled per game; the indirect call
-costs nanoseconds per block step of 64 members).
+installation into numba's cache (~11 s), so a new game pays for its step only (the
+chapter's game: ~0.5 s instead of ~6 s, when the whole block was compiled per game). The
+throughput is the per-game kernel's (``benchmarks/bench_lanes_ab.py``): the indirect call
+costs nanoseconds per block step of 64 members, and for 2, 4 or 8 rows of two actions the
+row count is a compile-time constant of the softmax.
 """
 
 from __future__ import annotations
@@ -331,7 +333,6 @@ def lanes_block(lo, hi, step, row_m, row_x, row_y, X0, Y0, T0, Theta, Alpha, Bet
     tot = np.empty(L)
     dist = np.empty(L)
     s1 = np.empty(L)
-    s2 = np.empty(L)
     n_rows = row_m.shape[0]
     M = row_m[0]
     uniform = True  # every row has M actions (then row r starts at r M in X, at r (M - 1) in y)
