@@ -11,11 +11,11 @@ its ``_stage1``, ``_stage2`` and ``logit_step_w`` inside one loop over the membe
 pointers), compiled with ``numba.cfunc`` (signature :data:`STEP_SIGNATURE`, cached on disk
 beside the module like its other kernels) and called through its address. Everything else
 here (the block bookkeeping, the softmax, the vectorised exp) is compiled once per
-installation into numba's cache (~11 s), so a new game pays for its step only (the
+installation into numba's cache (~17 s), so a new game pays for its step only (the
 chapter's game: ~0.5 s instead of ~6 s, when the whole block was compiled per game). The
 throughput is the per-game kernel's (``benchmarks/bench_lanes_ab.py``): the indirect call
-costs nanoseconds per block step of 64 members, and for 2, 4 or 8 rows of two actions the
-row count is a compile-time constant of the softmax.
+costs nanoseconds per block step of 64 members, and for 2, 4 or 8 rows of two actions and
+2 or 4 rows of three the row count is a compile-time constant of the softmax.
 """
 
 from __future__ import annotations
@@ -146,42 +146,55 @@ def _binary_logit_lanes(y, X, n, e, t1, t2, fast, n_rows):
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
+def _row_exponents(y, e, n, s1, x0, y0, m):
+    """The softmax exponents of a row of ``m > 2`` actions into ``e`` (entry a at ``(x0 + a) n``).
+
+    exp(y_a - top) with y_{m-1} = 0 and top = max(0, y): the scalar kernel's 1.0 for the
+    largest entry is exp(0) = 1.0 exactly, and its exp(-top) is exp(0.0 - top).
+    """
+    m1 = m - 1
+    for b in range(n):
+        s1[b] = 0.0
+    for a in range(m1):
+        for b in range(n):
+            v = y[(y0 + a) * LANES + b]
+            s1[b] = v if v > s1[b] else s1[b]
+    for a in range(m1):
+        for b in range(n):
+            e[(x0 + a) * n + b] = y[(y0 + a) * LANES + b] - s1[b]
+    for b in range(n):
+        e[(x0 + m1) * n + b] = 0.0 - s1[b]
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
+def _row_normalise(e, X, n, s1, x0, m):
+    """X of a row of ``m > 2`` actions from its exponentials in ``e``: each divided by their sum."""
+    for b in range(n):
+        s1[b] = 0.0
+    for a in range(m):
+        for b in range(n):
+            s1[b] += e[(x0 + a) * n + b]
+    for b in range(n):
+        s1[b] = 1.0 / s1[b]
+    for a in range(m):
+        for b in range(n):
+            X[(x0 + a) * LANES + b] = e[(x0 + a) * n + b] * s1[b]
+
+
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _uniform_logit_lanes(y, X, n, s1, e, t1, t2, fast, n_rows, M):
     """``strategy_of_logit_lanes`` when every row has the same ``M > 2`` actions (row r: X at r M, y at r (M - 1)).
 
     Exponents packed into ``e`` (entry a of row r at ``(r M + a) n``), one vector loop
-    of exponentials, then each row normalised into X; the same arithmetic. ``e, t1, t2``:
-    scratch arrays of ``n_rows * M * n`` doubles or more, allocated apart.
+    of exponentials, then each row normalised into X; the same arithmetic, without the
+    row tables' loads. ``e, t1, t2``: scratch arrays of ``n_rows * M * n`` doubles or
+    more, allocated apart.
     """
-    m1 = M - 1
-    m = n_rows * M * n
     for r in range(n_rows):
-        y0 = r * m1
-        # exp(y_a - top) with y_{M-1} = 0 and top = max(0, y): the scalar kernel's 1.0 for the
-        # largest entry is exp(0) = 1.0 exactly, and its exp(-top) is exp(0.0 - top)
-        for b in range(n):
-            s1[b] = 0.0
-        for a in range(m1):
-            for b in range(n):
-                v = y[(y0 + a) * LANES + b]
-                s1[b] = v if v > s1[b] else s1[b]
-        for a in range(m1):
-            for b in range(n):
-                e[(r * M + a) * n + b] = y[(y0 + a) * LANES + b] - s1[b]
-        for b in range(n):
-            e[(r * M + m1) * n + b] = 0.0 - s1[b]
-    _exp_work(e, m, t1, t2, fast)
+        _row_exponents(y, e, n, s1, r * M, r * (M - 1), M)
+    _exp_work(e, n_rows * M * n, t1, t2, fast)
     for r in range(n_rows):
-        for b in range(n):
-            s1[b] = 0.0
-        for a in range(M):
-            for b in range(n):
-                s1[b] += e[(r * M + a) * n + b]
-        for b in range(n):
-            s1[b] = 1.0 / s1[b]
-        for a in range(M):
-            for b in range(n):
-                X[(r * M + a) * LANES + b] = e[(r * M + a) * n + b] * s1[b]
+        _row_normalise(e, X, n, s1, r * M, M)
 
 
 @numba.njit(cache=True, error_model="numpy", inline="always")
@@ -196,34 +209,19 @@ def strategy_of_logit_lanes(y, X, n, s1, e, t1, t2, fast, row_m, row_x, row_y):
     bit. ``e, t1, t2``: scratch arrays of ``nx * n`` doubles or more, allocated apart.
     """
     n_rows = row_m.shape[0]
-    m = (row_x[n_rows - 1] + row_m[n_rows - 1]) * n
     for r in range(n_rows):
-        mr = row_m[r]
-        m1 = mr - 1
         x0 = row_x[r]
-        y0 = row_y[r]
-        if mr == 2:  # exp(-|y|) in the second entry (the first: exp(0), unused)
+        if row_m[r] == 2:  # exp(-|y|) in the second entry (the first: exp(0), unused)
             for b in range(n):
                 e[x0 * n + b] = 0.0
-                e[(x0 + 1) * n + b] = -abs(y[y0 * LANES + b])
+                e[(x0 + 1) * n + b] = -abs(y[row_y[r] * LANES + b])
         else:
-            for b in range(n):
-                s1[b] = 0.0
-            for a in range(m1):
-                for b in range(n):
-                    v = y[(y0 + a) * LANES + b]
-                    s1[b] = v if v > s1[b] else s1[b]
-            for a in range(m1):
-                for b in range(n):
-                    e[(x0 + a) * n + b] = y[(y0 + a) * LANES + b] - s1[b]
-            for b in range(n):
-                e[(x0 + m1) * n + b] = 0.0 - s1[b]
-    _exp_work(e, m, t1, t2, fast)
+            _row_exponents(y, e, n, s1, x0, row_y[r], row_m[r])
+    _exp_work(e, (row_x[n_rows - 1] + row_m[n_rows - 1]) * n, t1, t2, fast)
     for r in range(n_rows):
-        mr = row_m[r]
         x0 = row_x[r]
-        y0 = row_y[r]
-        if mr == 2:
+        if row_m[r] == 2:
+            y0 = row_y[r]
             for b in range(n):
                 v = y[y0 * LANES + b]
                 ex = e[(x0 + 1) * n + b]
@@ -233,16 +231,7 @@ def strategy_of_logit_lanes(y, X, n, s1, e, t1, t2, fast, row_m, row_x, row_y):
                 X[x0 * LANES + b] = inv if pos else small
                 X[(x0 + 1) * LANES + b] = small if pos else inv
         else:
-            for b in range(n):
-                s1[b] = 0.0
-            for a in range(mr):
-                for b in range(n):
-                    s1[b] += e[(x0 + a) * n + b]
-            for b in range(n):
-                s1[b] = 1.0 / s1[b]
-            for a in range(mr):
-                for b in range(n):
-                    X[(x0 + a) * LANES + b] = e[(x0 + a) * n + b] * s1[b]
+            _row_normalise(e, X, n, s1, x0, row_m[r])
 
 
 @numba.njit(cache=True)
@@ -394,6 +383,10 @@ def lanes_block(lo, hi, step, row_m, row_x, row_y, X0, Y0, T0, Theta, Alpha, Bet
                 _binary_logit_lanes(yn, Xn, na, e, t1, t2, fast, 8)
             else:
                 _binary_logit_lanes(yn, Xn, na, e, t1, t2, fast, n_rows)
+        elif uniform and M == 3 and n_rows == 2:
+            _uniform_logit_lanes(yn, Xn, na, s1, e, t1, t2, fast, 2, 3)
+        elif uniform and M == 3 and n_rows == 4:
+            _uniform_logit_lanes(yn, Xn, na, s1, e, t1, t2, fast, 4, 3)
         elif uniform:
             _uniform_logit_lanes(yn, Xn, na, s1, e, t1, t2, fast, n_rows, M)
         else:
