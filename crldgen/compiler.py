@@ -144,6 +144,10 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
         if served is not None:
             return served, path
     from .runtime.engine import EngineModule, engine_enabled, numeric_tensors, warm_up
+    from .runtime.warm import discard_early, spawn_early
+
+    # heterogeneous games (per-agent action or observation counts) never use the engine: it knows one M only
+    use_engine = (engine if engine is not None else engine_enabled()) and game.fully_observed and game.uniform
     if not valid:
         big = _joint_actions(game) * game.n_states >= 32
         if big and not quiet:
@@ -154,25 +158,19 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
 
             model = derive(game, learner)
         path = generate(model, path.parent, key=key)
-        if (engine if engine is not None else engine_enabled()) and game.fully_observed and game.uniform:
-            from .runtime.engine import SERVED
-            from .runtime.warm import spawn_early
-
-            spawn_early(path, key, SERVED)  # the compile helper starts while this process imports the module
+        if use_engine:
+            spawn_early(path, key)  # the compile helper starts while this process imports the module
     module = load_module(path, key)
     if "_lazy_build" not in game.__dict__:
         record(game, game_digest(game))
-    use_engine = engine if engine is not None else engine_enabled()
     if isinstance(module, EngineModule) or _kernels_cached(module, path):
-        from .runtime.warm import discard_early
-
         discard_early(path)  # a helper started for nothing (the kernels were in numba's cache after all)
         return module, path
-    # heterogeneous games (per-agent action or observation counts) never use the engine: it knows one M only
-    if use_engine and game.fully_observed and game.uniform:
+    if use_engine:
         with _LOCK:
             current = _REGISTRY.get(str(path.resolve()))
             if isinstance(current, EngineModule):
+                discard_early(path)  # another thread's engine serves it (and compiles it) already
                 return current, path
             warm_up()  # the engine's own kernels: loaded from numba's cache (compiled once per installation)
             if not quiet:

@@ -432,7 +432,7 @@ def check_game_rows(Theta, entry_atol, row_atol, codes, index, value):
 #: the generator prints ``logit_step_lanes`` with this stride as literal offsets
 LANES = 64
 
-#: after ``logit_step_lanes`` (see ``generator.lanes_source``)
+#: printed before ``logit_step_lanes`` (see ``generator.lanes_source``)
 LANES_TEMPLATE = r'''
 #: members side by side in a block of the vectorised batch kernel (crldgen.runtime.lanes, which
 #: drives logit_step_lanes through its address and does the softmax and bookkeeping itself)

@@ -122,8 +122,7 @@ def _binary_logit_lanes(y, X, n, e, t1, t2, fast, n_rows):
     ``r * n``), their exponentials taken in one vector loop, then the two probabilities
     of each row written: one long loop instead of one per row (more than twice as fast
     for the chapter's game), no work for idle columns, the same arithmetic. ``e, t1,
-    t2``: scratch arrays of ``n_rows * n`` doubles or more, allocated apart (so LLVM knows
-    they do not overlap and vectorises without run-time checks).
+    t2``: scratch arrays of ``n_rows * n`` doubles or more.
     """
     m = n_rows * n
     if n == LANES:  # a full block: the rows of y are contiguous already (one flat loop, faster)
@@ -188,7 +187,7 @@ def _uniform_logit_lanes(y, X, n, s1, e, t1, t2, fast, n_rows, M):
     Exponents packed into ``e`` (entry a of row r at ``(r M + a) n``), one vector loop
     of exponentials, then each row normalised into X; the same arithmetic, without the
     row tables' loads. ``e, t1, t2``: scratch arrays of ``n_rows * M * n`` doubles or
-    more, allocated apart.
+    more.
     """
     for r in range(n_rows):
         _row_exponents(y, e, n, s1, r * M, r * (M - 1), M)
@@ -206,7 +205,7 @@ def strategy_of_logit_lanes(y, X, n, s1, e, t1, t2, fast, row_m, row_x, row_y):
     The exponents are packed into ``e`` (entry k of the layout at ``k n``), their
     exponentials taken in one vector loop (libm's exp, or ``_exp_lanes`` when fast), then
     each row normalised into X. With libm's exp the results are the scalar kernel's bit for
-    bit. ``e, t1, t2``: scratch arrays of ``nx * n`` doubles or more, allocated apart.
+    bit. ``e, t1, t2``: scratch arrays of ``nx * n`` doubles or more.
     """
     n_rows = row_m.shape[0]
     for r in range(n_rows):
@@ -327,7 +326,7 @@ def lanes_block(lo, hi, step, row_m, row_x, row_y, X0, Y0, T0, Theta, Alpha, Bet
     uniform = True  # every row has M actions (then row r starts at r M in X, at r (M - 1) in y)
     for r in range(n_rows):
         uniform = uniform and row_m[r] == M
-    e = np.empty(nx * L)  # the softmax's scratch: three allocations, which LLVM knows apart
+    e = np.empty(nx * L)  # the softmax's scratch (exponents, and two for the vectorised exp)
     t1 = np.empty(nx * L)
     t2 = np.empty(nx * L)
     cap = Xrec.shape[1]

@@ -32,6 +32,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import lanes
+
 #: the helper process's kernels, in its order (the calling process takes the rest, the served
 #: ones first; a process that runs out takes the other's from the end). Chosen to share few
 #: callees with the calling process's (which compiles the game's stages with its first kernel,
@@ -40,11 +42,6 @@ import numpy as np
 #: check, then the stationary distribution and the Jacobian, whose stages are in the cache by then
 HELPER_KERNELS = ("strategy_of_logit", "all_finite", "strategy_ok", "logit_of_strategy", "logit_from_logs",
                   "lanes_step", "check_game_rows", "check_game", "stationary", "jacobian")
-#: every kernel :func:`warm_calls` knows, in its order (a module has those it has)
-KERNEL_ORDER = ("strategy_step", "tderror", "logit_step", "logit_of_strategy", "strategy_of_logit", "trajectory",
-                "averages", "values", "stationary", "all_finite", "strategy_ok", "logit_from_logs",
-                "checked_strategy_step", "checked_tderror", "checked_logit_step", "check_game", "check_game_rows",
-                "tderror_rows", "strategy_step_rows", "jacobian", "lanes_step")
 #: seconds the calling process waits for the helper after its own kernels, before it
 #: compiles the helper's kernels itself
 HELPER_TIMEOUT = 600.0
@@ -53,7 +50,8 @@ HELPER_TIMEOUT = 600.0
 def warm_calls(module: ModuleType) -> dict[str, Callable[[], object]]:
     """``name -> call`` for every kernel of ``module`` that crldgen calls, each call compiling it (or loading it).
 
-    The calls use the argument types crldgen's Python layer passes (float64 C arrays,
+    The kernels the engine serves come first (:func:`compile_module` and the helper's
+    ``--steal '*'`` rely on that order). The calls use the argument types crldgen's Python layer passes (float64 C arrays,
     int64 and float64 scalars), so the compiled signatures are the ones that serve.
     """
     N, Q, M = module.N_AGENTS, module.N_OBS, module.N_ACTIONS
@@ -91,8 +89,6 @@ def warm_calls(module: ModuleType) -> dict[str, Callable[[], object]]:
                                                                         np.empty((1, nx)))
     if hasattr(module, "jacobian"):
         calls["jacobian"] = lambda: module.jacobian(X, theta, a, a, a, np.empty(nf * nf))
-    from . import lanes
-
     if lanes.has_lanes(module):  # the step of the vectorised batch kernel, and the game-independent driver
 
         def lanes_step() -> None:
@@ -116,9 +112,13 @@ def warm(module: ModuleType, names=None) -> None:
             calls[name]()
 
 
+def _tracing() -> bool:
+    return os.environ.get("CRLDGEN_WARM_TRACE", "").strip() not in ("", "0")
+
+
 def _trace(who: str, name: str, since: float) -> None:
     """``CRLDGEN_WARM_TRACE=1``: ``who name finished-at(unix time) +seconds`` on stderr (the helper's via its log)."""
-    if os.environ.get("CRLDGEN_WARM_TRACE", "").strip() not in ("", "0"):
+    if _tracing():
         print(f"crldgen-warm {who} {name} {time.time():.2f} +{time.perf_counter() - since:.2f}", file=sys.stderr,
               flush=True)
 
@@ -168,7 +168,7 @@ class Helper:
     """A running helper process compiling kernels of one module file into numba's cache.
 
     It takes the kernels ``names`` in order, then the calling process's ``steal`` from
-    the end, each one only if no process has claimed it yet (files in the folder
+    the end (``("*",)``: every other kernel of the module), each one only if no process has claimed it yet (files in the folder
     ``claims``; a ``.done`` file once it is in the cache): the two processes share the
     module without compiling a kernel twice.
     """
@@ -180,7 +180,8 @@ class Helper:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "crldgen.runtime.warm", str(path), key, "--claims", self.claims,
              "--steal", ",".join(steal), *names],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log, close_fds=True)
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True,
+            stderr=None if _tracing() else self.log)  # tracing: its lines go straight to this stderr
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -196,8 +197,6 @@ class Helper:
         self.log.seek(0)
         text = self.log.read().decode(errors="replace").strip()
         self.log.close()
-        if os.environ.get("CRLDGEN_WARM_TRACE"):
-            print(text, file=sys.stderr)
         if code is None:
             return False, f"still running after {timeout:.0f} s (stopped)"
         if code != 0:
@@ -212,18 +211,16 @@ class Helper:
 _early: dict[str, Helper] = {}
 
 
-def spawn_early(path, key: str, first=()) -> None:
-    """Start the helper for the module file ``path`` now, before this process imports it (numba, the engine).
+def spawn_early(path, key: str) -> None:
+    """Start the helper for the module file ``path`` now, before this process has imported it.
 
-    :func:`compile_module` adopts it. The calling process's kernels (for the helper to
-    take from the end) are guessed from :data:`KERNEL_ORDER`, ``first`` first.
+    :func:`compile_module` adopts it. It steals the module's other kernels (``'*'``, in
+    :func:`warm_calls` order: the served ones first) from the end.
     """
     if not helper_enabled() or os.path.realpath(path) in _early:
         return
-    own = [n for n in KERNEL_ORDER if n not in HELPER_KERNELS]
-    own = [n for n in own if n in first] + [n for n in own if n not in first]
     try:
-        _early[os.path.realpath(path)] = Helper(str(path), key, HELPER_KERNELS, tuple(own))
+        _early[os.path.realpath(path)] = Helper(str(path), key, HELPER_KERNELS, ("*",))
     except OSError:
         pass
 
@@ -314,12 +311,11 @@ def compile_module(module: ModuleType, first=(), on_first_done: Callable[[], Non
             threading.Thread(target=helper.wait, args=(HELPER_TIMEOUT,), name="crldgen-helper-reap",
                              daemon=True).start()
         else:
-            ok, why = helper.wait(max(0.0, deadline - time.perf_counter()))
+            _, why = helper.wait(max(0.0, deadline - time.perf_counter()))
             helper.close()
             if report is not None:
                 report(f"the compile helper failed ({why or 'it ended early'}); compiling what it did not "
                        "finish here")
-            ok = False
     for name in calls:  # compiled here: the helper failed or stalled
         if name not in here:
             calls[name]()
@@ -333,7 +329,7 @@ def main(argv=None) -> int:
 
     With ``--claims`` a kernel is compiled only if claimed here first (:func:`claim`),
     and marked done (:func:`mark_done`) once it is in numba's cache; then the kernels
-    of ``--steal`` are taken from the end the same way. The process lowers its priority
+    of ``--steal`` (``*``: every other kernel) are taken from the end the same way. The process lowers its priority
     (``nice`` +10): it uses the cores the user's own work leaves idle.
     """
     args = list(sys.argv[1:] if argv is None else argv)
@@ -353,6 +349,8 @@ def main(argv=None) -> int:
     steal = [n for n in options.get("--steal", "").split(",") if n]
     module = load_module(args[0], args[1])
     calls = warm_calls(module)
+    if steal == ["*"]:
+        steal = [n for n in calls if n not in args[2:]]
     _trace("helper", "(module loaded)", time.perf_counter())
     for name in (args[2:] or list(calls)) + steal[::-1]:
         if name in calls and claim(claims, name):
