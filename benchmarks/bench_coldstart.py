@@ -302,6 +302,35 @@ def _small_scenarios(results: dict, tag: str, args) -> None:
         results["chapter_all_kernels_engine_off"] = run("chapter_all_kernels", env=off)
 
 
+def _repeat_only(args) -> None:
+    """``--repeat K``: the new-game, fixed-point and chapter scenarios K times each, interleaved (ranges)."""
+    names = ("first_trajectory_s", "first_fixed_points_s", "all_kernels_s")
+    runs = []
+    for _ in range(args.repeat):
+        tag = uuid.uuid4().hex[:8]
+        r = {"new_game": run("new_game", f"rep_{tag}"), "new_game_fixed_points": run("new_game_fixed_points",
+             f"repfp_{tag}"), "chapter_all_kernels": run("chapter_all_kernels")}
+        for v in r.values():
+            shutil.rmtree(v.pop("cache"), ignore_errors=True)
+        runs.append(r)
+        print(", ".join(f"{k} {v.get(n)}" for (k, v), n in zip(r.items(), names)), flush=True)
+    label = os.environ.get("BENCH_PYTHONPATH") or str(ROOT)
+    res = {"crldgen": label, "machine": platform.platform(), "cpus": os.cpu_count(), "runs": runs}
+    out = Path(args.out + "_repeat")
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
+    lines = [f"# Cold start, {args.repeat} rounds (crldgen from {label}; {res['machine']}, {res['cpus']} cpus)", "",
+             f"`python benchmarks/bench_coldstart.py --repeat {args.repeat}`: each round a new 2x2x2 game to its "
+             "first trajectory, another to its first `fixed_points(n_starts=8)`, and the chapter's game with "
+             "every kernel compiled; fresh processes and caches. Seconds since the process started.", "",
+             "| scenario | min | median | max | all |", "|---|---|---|---|---|"]
+    for (scenario, name) in zip(("new_game", "new_game_fixed_points", "chapter_all_kernels"), names):
+        v = sorted(r[scenario][name] for r in runs)
+        lines.append(f"| {scenario}: {name} | {v[0]:.2f} | {v[len(v) // 2]:.2f} | {v[-1]:.2f} | "
+                     + ", ".join(f"{x:.2f}" for x in v) + " |")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def _warm_only(args) -> None:
     """``--warm K``: the warm start alone, K fresh processes on one cache (best and median)."""
     tag = uuid.uuid4().hex[:8]
@@ -344,6 +373,9 @@ def main() -> None:
     ap.add_argument("--warm", type=int, default=0, metavar="K",
                     help="only the warm start: one cold run of a new game, then K warm processes "
                          "(writes <out>_warm.{json,md})")
+    ap.add_argument("--repeat", type=int, default=0, metavar="K",
+                    help="only the new-game, fixed-point and chapter scenarios, K rounds "
+                         "(writes <out>_repeat.{json,md})")
     ap.add_argument("--out", default=str(RESULTS / "coldstart"))
     args = ap.parse_args()
     if args.worker:
@@ -351,6 +383,9 @@ def main() -> None:
         return
     if args.warm:
         _warm_only(args)
+        return
+    if args.repeat:
+        _repeat_only(args)
         return
     if os.environ.get("BENCH_PYTHONPATH"):  # another checkout (e.g. the code before this change)
         results_note = f"crldgen from {os.environ['BENCH_PYTHONPATH']}"
