@@ -153,13 +153,20 @@ def _load_or_generate(game: Game, learner: Learner, cache_dir, model: Model | No
         if big and not quiet:
             print(f"crldgen: deriving and generating the module of {_label(game, learner)} ...", file=sys.stderr,
                   flush=True)
-        if model is None:
-            from .symbolic.model import derive
+        if use_engine:  # the compile helper starts numba while this process derives and generates the module
+            spawn_early(path, key)
+        try:
+            if model is None:
+                from .symbolic.model import derive
 
-            model = derive(game, learner)
-        path = generate(model, path.parent, key=key)
-        if use_engine:
-            spawn_early(path, key)  # the compile helper starts while this process imports the module
+                model = derive(game, learner)
+            written = generate(model, path.parent, key=key)
+        except BaseException:
+            discard_early(path)
+            raise
+        if written != path:  # (not expected: the same folder and stem) the early helper waits in vain
+            discard_early(path)
+            path = written
     module = load_module(path, key)
     if "_lazy_build" not in game.__dict__:
         record(game, game_digest(game))

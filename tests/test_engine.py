@@ -218,6 +218,74 @@ def test_compile_helper_refuses_a_foreign_key_and_the_caller_compiles(tmp_path, 
         warm.main([module.__file__, "0" * len(module.KEY), "jacobian"])
 
 
+def _generated_copy(tmp_path, name):
+    """(source text, key, target path) of a new small game's module, generated into tmp_path/src (not imported)."""
+    from crldgen.compiler import generate
+    from crldgen.symbolic.model import derive
+
+    game = crldgen.games.risk_reward(pc=0.42)
+    game = crldgen.Game(game.T, game.R, params=game.params, name=name, states=game.states)
+    src = generate(derive(game, crldgen.learners.as_learner("sarsa")), tmp_path / "src")
+    key = crldgen.runtime.loader.read_header(src)["key"]
+    return src.read_text(), key, tmp_path / "cache" / src.name
+
+
+def test_early_helper_waits_for_the_module_file(tmp_path, monkeypatch):
+    """A helper started before its module is written starts numba, skips a stale file, waits for the real one."""
+    monkeypatch.setenv("CRLDGEN_COMPILE_HELPER", "1")
+    text, key, path = _generated_copy(tmp_path, "early_helper")
+    path.parent.mkdir()
+    helper = warm.Helper(str(path), key, ("values",), wait=True)
+    path.write_text(text.replace(key, "0" * len(key)))  # a stale file with another key: not taken
+    assert helper.running()
+    crldgen.codegen.writer.write_atomic(path, text)  # the module, written atomically as the compiler does
+    ok, why = helper.wait(600)
+    assert ok, why
+    assert warm.is_done(helper.claims, "values")
+    helper.close()
+    module = crldgen.runtime.loader.load_module(path, key)
+    warm.warm_calls(module)["values"]()  # compiled by the helper: loaded from numba's cache here
+    assert (sum(module.values._cache_hits.values()), sum(module.values._cache_misses.values())) == (1, 0)
+
+
+def test_discarded_early_helper_ends_without_compiling(tmp_path, monkeypatch):
+    """discard_early (the derivation failed, or the module's kernels were cached): the waiting helper ends."""
+    monkeypatch.setenv("CRLDGEN_COMPILE_HELPER", "1")
+    path = tmp_path / "never_written.py"
+    warm.spawn_early(path, "f" * 64)
+    helper = warm._early[str(path.resolve())]
+    warm.discard_early(path)
+    assert str(path.resolve()) not in warm._early
+    assert helper.process.wait(120) == 0  # it noticed its claims folder was gone
+    assert not path.exists()
+
+
+def test_failed_derivation_discards_the_early_helper(tmp_path, monkeypatch):
+    """An error while deriving a new game's module stops the helper started for it."""
+    import crldgen.symbolic.model as model
+
+    monkeypatch.setenv("CRLDGEN_COMPILE_HELPER", "1")
+    started = []
+    real_spawn = warm.spawn_early
+
+    def spawn(path, key):
+        real_spawn(path, key)
+        started.append(warm._early.get(str(path.resolve())))
+
+    def derive(game, learner):
+        raise RuntimeError("derivation failed")
+
+    monkeypatch.setattr(warm, "spawn_early", spawn)
+    monkeypatch.setattr(model, "derive", derive)
+    game = crldgen.games.risk_reward(pc=0.33)
+    game = crldgen.Game(game.T, game.R, params=game.params, name="early_fail", states=game.states)
+    with pytest.raises(RuntimeError, match="derivation failed"):
+        crldgen.compile(game, cache_dir=tmp_path, quiet=True)
+    assert len(started) == 1 and started[0] is not None
+    assert started[0].process.wait(120) == 0
+    assert not warm._early
+
+
 def test_claims_are_exclusive(tmp_path):
     assert warm.claim(str(tmp_path), "lanes_step") and not warm.claim(str(tmp_path), "lanes_step")
     assert warm.claim(None, "lanes_step")  # no folder: nothing shared, always ours

@@ -20,8 +20,9 @@ PKG = ROOT / "crldgen"
 #: (matched in this order). The file format of generated modules -- cache keys and the header,
 #: written by the generator and checked by the loader -- sits below them all: it imports nothing
 #: but ``crldgen.errors`` and ``crldgen._version``, and codegen imports it to write what the loader reads.
+#: The loader installs numba's typing memo before it executes a module (typing_memo imports no crldgen module).
 LAYERS = [
-    ["crldgen.runtime.keys", "crldgen.runtime.loader"],
+    ["crldgen.runtime.keys", "crldgen.runtime.loader", "crldgen.runtime.typing_memo"],
     ["crldgen.game", "crldgen.learners"],
     ["crldgen.symbolic"],
     ["crldgen.codegen"],

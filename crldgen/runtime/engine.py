@@ -30,6 +30,10 @@ from typing import Callable
 import numba
 import numpy as np
 
+from . import typing_memo
+
+typing_memo.install()
+
 STATUS_OK, STATUS_NONFINITE, STATUS_FULL = 0, 1, 2
 
 

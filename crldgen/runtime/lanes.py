@@ -29,6 +29,10 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from . import typing_memo
+
+typing_memo.install()
+
 #: members in flight per block of :func:`lanes_block` (the width of its vector loops); the
 #: generator prints ``logit_step_lanes`` with this stride as literal offsets
 LANES = 64

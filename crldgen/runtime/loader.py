@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..errors import CacheError, GenerationError
+from . import typing_memo
 from .keys import FORMAT, canonical_mtime, import_name
 
 #: number of comment lines before the body of a generated module
@@ -150,6 +151,7 @@ def load_module(path: str | os.PathLike, key: str | None = None) -> ModuleType:
             raise GenerationError(f"cannot import generated module {path}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
+        typing_memo.install()  # before the module's kernels are typed (they compile lazily or in warm)
         try:
             spec.loader.exec_module(module)
         except Exception as exc:

@@ -1,7 +1,7 @@
 """Compile (or load from numba's cache) a generated module's kernels, split over two processes.
 
 numba compiles one function at a time per process (a global compiler lock), and a new
-game's module has some twenty kernels: the chapter's game costs ~7.5 s of CPU to compile
+game's module has some twenty kernels: the chapter's game costs ~6.5 s of CPU to compile
 them all. On a machine with two or more cores :func:`compile_module` shares them with a
 helper process (``python -m crldgen.runtime.warm PATH KEY --claims DIR --steal A,B
 NAMES``): the helper compiles :data:`HELPER_KERNELS` into numba's cache while the calling
@@ -9,7 +9,9 @@ process compiles the rest (the kernels the engine serves first); a process that 
 takes the other's kernels from the end (a claim file each, so none is compiled twice, and
 a ``.done`` file once a kernel is in the cache), and the calling process loads the
 helper's ones from the cache (milliseconds). The helper runs at lower priority (``nice``
-+10), so the user's own calls keep their core.
++10), so the user's own calls keep their core. For a new game the compiler starts it
+before deriving the module (:func:`spawn_early`): it starts numba meanwhile and takes the
+module the moment the file is written.
 Should the helper fail or stall, the calling process compiles those kernels itself
 (same results; only slower). ``CRLDGEN_COMPILE_HELPER=0`` turns the helper off;
 ``CRLDGEN_WARM_TRACE=1`` prints which process compiled which kernel, when and in how long.
@@ -39,9 +41,11 @@ from . import lanes
 #: callees with the calling process's (which compiles the game's stages with its first kernel,
 #: strategy_step): first the small game-independent ones its loops and checked kernels call
 #: (then found in numba's cache there), the step of the vectorised batch kernel, the game
-#: check, then the stationary distribution and the Jacobian, whose stages are in the cache by then
+#: check, then the Jacobian and the stationary distribution, whose stages are in the cache by
+#: then. The Jacobian, the largest kernel of a many-agent game (8 s of 23 at N = 8), goes before
+#: the stationary distribution so that the other process can take that one from the end.
 HELPER_KERNELS = ("strategy_of_logit", "all_finite", "strategy_ok", "logit_of_strategy", "logit_from_logs",
-                  "lanes_step", "check_game_rows", "check_game", "stationary", "jacobian")
+                  "lanes_step", "check_game_rows", "check_game", "jacobian", "stationary")
 #: seconds the calling process waits for the helper after its own kernels, before it
 #: compiles the helper's kernels itself
 HELPER_TIMEOUT = 600.0
@@ -173,13 +177,14 @@ class Helper:
     module without compiling a kernel twice.
     """
 
-    def __init__(self, path: str, key: str, names: tuple[str, ...], steal: tuple[str, ...] = ()) -> None:
+    def __init__(self, path: str, key: str, names: tuple[str, ...], steal: tuple[str, ...] = (),
+                 wait: bool = False) -> None:
         self.names, self.steal = names, steal
         self.claims = tempfile.mkdtemp(prefix="crldgen-claims-")
         self.log = tempfile.TemporaryFile(mode="w+b")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "crldgen.runtime.warm", str(path), key, "--claims", self.claims,
-             "--steal", ",".join(steal), *names],
+             "--steal", ",".join(steal), *(("--wait", str(os.getpid())) if wait else ()), *names],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True,
             stderr=None if _tracing() else self.log)  # tracing: its lines go straight to this stderr
 
@@ -212,15 +217,19 @@ _early: dict[str, Helper] = {}
 
 
 def spawn_early(path, key: str) -> None:
-    """Start the helper for the module file ``path`` now, before this process has imported it.
+    """Start the helper for the module file ``path`` now, before it is written (or imported here).
 
-    :func:`compile_module` adopts it. It steals the module's other kernels (``'*'``, in
-    :func:`warm_calls` order: the served ones first) from the end.
+    The helper starts numba (its import and first compile take it about a second) while
+    this process derives and generates the module, then waits for the file with the
+    header of ``key`` (a stale file at ``path`` is not taken); it gives up when this
+    process ends or :func:`discard_early` removes its claims folder (say, the derivation
+    failed). :func:`compile_module` adopts it. It steals the module's other kernels
+    (``'*'``, in :func:`warm_calls` order: the served ones first) from the end.
     """
     if not helper_enabled() or os.path.realpath(path) in _early:
         return
     try:
-        _early[os.path.realpath(path)] = Helper(str(path), key, HELPER_KERNELS, ("*",))
+        _early[os.path.realpath(path)] = Helper(str(path), key, HELPER_KERNELS, ("*",), wait=True)
     except OSError:
         pass
 
@@ -324,29 +333,62 @@ def compile_module(module: ModuleType, first=(), on_first_done: Callable[[], Non
     return {"first_s": first_s, "main_s": main_s, "all_s": time.perf_counter() - start, "helper": ok}
 
 
+def _start_numba() -> None:
+    """Import numba and compile one throw-away function (not cached): numba's first compile in a
+    process sets up its typing and target contexts, about half a second."""
+    import numba
+
+    numba.njit(lambda v: v + 1.0)(1.0)
+
+
+def _wait_for_module(path: str, key: str, claims: str | None, parent: int, timeout: float = HELPER_TIMEOUT) -> bool:
+    """(helper started early) Start numba, then wait until ``path`` holds the module of ``key``.
+
+    False when the calling process ``parent`` has ended, the claims folder is gone
+    (:func:`discard_early`) or ``timeout`` seconds have passed.
+    """
+    from .loader import header_problem
+
+    _start_numba()
+    _trace("helper", "(numba started)", time.perf_counter())
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if claims and not os.path.isdir(claims):
+            return False
+        if os.getppid() != parent:  # the calling process has ended (this one was re-parented)
+            return False
+        if os.path.exists(path) and header_problem(path, key) is None:
+            return True
+        time.sleep(0.005)
+    return False
+
+
 def main(argv=None) -> int:
-    """``python -m crldgen.runtime.warm PATH KEY [--claims DIR] [--steal A,B] NAME...``: compile those kernels.
+    """``python -m crldgen.runtime.warm PATH KEY [--claims DIR] [--steal A,B] [--wait PID] NAME...``: compile them.
 
     With ``--claims`` a kernel is compiled only if claimed here first (:func:`claim`),
     and marked done (:func:`mark_done`) once it is in numba's cache; then the kernels
     of ``--steal`` (``*``: every other kernel) are taken from the end the same way. The process lowers its priority
-    (``nice`` +10): it uses the cores the user's own work leaves idle.
+    (``nice`` +10): it uses the cores the user's own work leaves idle. With ``--wait PID``
+    (:func:`spawn_early`) it starts numba first and waits for the file (from process PID).
     """
     args = list(sys.argv[1:] if argv is None else argv)
     options = {}
-    for flag in ("--claims", "--steal"):
+    for flag in ("--claims", "--steal", "--wait"):
         if flag in args[2:]:
             i = args.index(flag, 2)
             options[flag] = args[i + 1]
             del args[i:i + 2]
     if len(args) < 2:
-        print("usage: python -m crldgen.runtime.warm PATH KEY [--claims DIR] [--steal A,B] [NAME ...]",
+        print("usage: python -m crldgen.runtime.warm PATH KEY [--claims DIR] [--steal A,B] [--wait PID] [NAME ...]",
               file=sys.stderr)
         return 2
     from .loader import load_module
 
     claims = options.get("--claims")
     steal = [n for n in options.get("--steal", "").split(",") if n]
+    if "--wait" in options and not _wait_for_module(args[0], args[1], claims, int(options["--wait"])):
+        return 0  # not needed after all (the caller went away, or discarded this helper)
     module = load_module(args[0], args[1])
     calls = warm_calls(module)
     if steal == ["*"]:

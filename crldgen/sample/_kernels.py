@@ -28,6 +28,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ..runtime import typing_memo
+
+typing_memo.install()
+
 EXPECTED_SARSA, SARSA, ACTOR_CRITIC, Q_LEARNING = 0, 1, 2, 3
 
 _U53 = 1.0 / 9007199254740992.0  # 2**-53
