@@ -303,31 +303,56 @@ def _small_scenarios(results: dict, tag: str, args) -> None:
 
 
 def _repeat_only(args) -> None:
-    """``--repeat K``: the new-game, fixed-point and chapter scenarios K times each, interleaved (ranges)."""
+    """``--repeat K``: the new-game, fixed-point and chapter scenarios K times each, interleaved (ranges).
+
+    With ``--against CHECKOUT`` every round runs the other checkout's code right after this
+    one's (the machine's drift then hits both alike) and both tables are written.
+    """
     names = ("first_trajectory_s", "first_fixed_points_s", "all_kernels_s")
-    runs = []
+    codes = {str(ROOT): None}
+    if args.against:
+        codes[str(Path(args.against).resolve())] = {"BENCH_PYTHONPATH": str(Path(args.against).resolve())}
+    runs: dict = {label: [] for label in codes}
     for _ in range(args.repeat):
-        tag = uuid.uuid4().hex[:8]
-        r = {"new_game": run("new_game", f"rep_{tag}"), "new_game_fixed_points": run("new_game_fixed_points",
-             f"repfp_{tag}"), "chapter_all_kernels": run("chapter_all_kernels")}
-        for v in r.values():
-            shutil.rmtree(v.pop("cache"), ignore_errors=True)
-        runs.append(r)
-        print(", ".join(f"{k} {v.get(n)}" for (k, v), n in zip(r.items(), names)), flush=True)
-    label = os.environ.get("BENCH_PYTHONPATH") or str(ROOT)
-    res = {"crldgen": label, "machine": platform.platform(), "cpus": os.cpu_count(), "runs": runs}
+        for label, env in codes.items():
+            tag = uuid.uuid4().hex[:8]
+            saved = os.environ.get("BENCH_PYTHONPATH")
+            if env:
+                os.environ.update(env)
+            try:
+                r = {"new_game": run("new_game", f"rep_{tag}"),
+                     "new_game_fixed_points": run("new_game_fixed_points", f"repfp_{tag}"),
+                     "chapter_all_kernels": run("chapter_all_kernels")}
+            finally:
+                if env:
+                    os.environ.pop("BENCH_PYTHONPATH", None)
+                    if saved is not None:
+                        os.environ["BENCH_PYTHONPATH"] = saved
+            for v in r.values():
+                shutil.rmtree(v.pop("cache"), ignore_errors=True)
+            runs[label].append(r)
+            print(label, ", ".join(f"{k} {v.get(n)}" for (k, v), n in zip(r.items(), names)), flush=True)
+    if not args.against:
+        label = os.environ.get("BENCH_PYTHONPATH") or str(ROOT)
+        runs = {label: runs[str(ROOT)]}
+    res = {"machine": platform.platform(), "cpus": os.cpu_count(), "runs": runs}
     out = Path(args.out + "_repeat")
     out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n")
-    lines = [f"# Cold start, {args.repeat} rounds (crldgen from {label}; {res['machine']}, {res['cpus']} cpus)", "",
-             f"`python benchmarks/bench_coldstart.py --repeat {args.repeat}`: each round a new 2x2x2 game to its "
-             "first trajectory, another to its first `fixed_points(n_starts=8)`, and the chapter's game with "
-             "every kernel compiled; fresh processes and caches. Seconds since the process started.", "",
-             "| scenario | min | median | max | all |", "|---|---|---|---|---|"]
-    for (scenario, name) in zip(("new_game", "new_game_fixed_points", "chapter_all_kernels"), names):
-        v = sorted(r[scenario][name] for r in runs)
-        lines.append(f"| {scenario}: {name} | {v[0]:.2f} | {v[len(v) // 2]:.2f} | {v[-1]:.2f} | "
-                     + ", ".join(f"{x:.2f}" for x in v) + " |")
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    against = f" --against {args.against}" if args.against else ""
+    lines = [f"# Cold start, {args.repeat} rounds ({res['machine']}, {res['cpus']} cpus)", "",
+             f"`python benchmarks/bench_coldstart.py --repeat {args.repeat}{against}`: each round a new 2x2x2 game "
+             "to its first trajectory, another to its first `fixed_points(n_starts=8)`, and the chapter's game with "
+             "every kernel compiled; fresh processes and caches"
+             + (", each code in turn within the round" if args.against else "") + ". Seconds since the process "
+             "started.", ""]
+    for label, rounds in runs.items():
+        lines += [f"crldgen from {label}:", "", "| scenario | min | median | max | all |", "|---|---|---|---|---|"]
+        for (scenario, name) in zip(("new_game", "new_game_fixed_points", "chapter_all_kernels"), names):
+            v = sorted(r[scenario][name] for r in rounds)
+            lines.append(f"| {scenario}: {name} | {v[0]:.2f} | {v[len(v) // 2]:.2f} | {v[-1]:.2f} | "
+                         + ", ".join(f"{x:.2f}" for x in v) + " |")
+        lines.append("")
+    out.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
@@ -376,6 +401,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=0, metavar="K",
                     help="only the new-game, fixed-point and chapter scenarios, K rounds "
                          "(writes <out>_repeat.{json,md})")
+    ap.add_argument("--against", metavar="CHECKOUT",
+                    help="with --repeat: run another checkout's code in every round too (interleaved)")
     ap.add_argument("--out", default=str(RESULTS / "coldstart"))
     args = ap.parse_args()
     if args.worker:

@@ -1,7 +1,7 @@
 """Compile (or load from numba's cache) a generated module's kernels, split over two processes.
 
 numba compiles one function at a time per process (a global compiler lock), and a new
-game's module has some twenty kernels: the chapter's game costs ~6.5 s of CPU to compile
+game's module has some twenty kernels: the chapter's game costs ~7 s of CPU to compile
 them all. On a machine with two or more cores :func:`compile_module` shares them with a
 helper process (``python -m crldgen.runtime.warm PATH KEY --claims DIR --steal A,B
 NAMES``): the helper compiles :data:`HELPER_KERNELS` into numba's cache while the calling
