@@ -383,3 +383,50 @@ def test_compile_finds_builtin_modules_in_generated_folder(monkeypatch, tmp_path
     assert dyn.path == module_path(model) and dyn.defaults["pc"] == 0.5
     # no module generated (the cache only gains the game's identity entry, see crldgen.lazygame)
     assert not list((tmp_path / "cache").rglob("*.py"))
+
+
+@pytest.mark.parametrize("which", ["uniform", "heterogeneous", "partially_observed"])
+def test_every_kernel_skips_the_cfunc_wrapper_and_helpers_the_python_entry_point(which):
+    """Every generated ``@numba.njit`` line has ``no_cfunc_wrapper``; exactly the ``_``-prefixed helpers
+    (called from kernels only) also have ``no_cpython_wrapper``, and no kernel crldgen or a user calls does."""
+    from crldgen.games import regulated_extraction, social_dilemma, with_memory
+
+    game = {"uniform": lambda: param_game(2, 2, 2), "heterogeneous": regulated_extraction,
+            "partially_observed": lambda: with_memory(social_dilemma(), (1, 1, 0))}[which]()
+    text = generate_source(crldgen.derive(game))
+    decorated = re.findall(r"^@numba\.njit\(([^)\n]*)\)\ndef (\w+)\(", text, flags=re.M)
+    assert len(decorated) == text.count("@numba.njit") > 10
+    inner = set()
+    for options, name in decorated:
+        opts = {o.strip() for o in options.split(",")}
+        assert {"cache=True", "no_cfunc_wrapper=True"} <= opts, name
+        if "no_cpython_wrapper=True" in opts:
+            inner.add(name)
+    assert inner == {name for _, name in decorated if name.startswith("_")}
+    assert {"_stage1", "_solve", "_copy"} <= inner
+    public = PUBLIC_KERNELS | {"checked_strategy_step", "checked_tderror", "checked_logit_step", "check_game",
+                               "check_game_rows", "game_tensors", "strategy_ok", "all_finite", "logit_from_logs"}
+    assert not inner & public
+
+
+def test_a_python_call_of_a_helper_without_entry_point_raises(ecopg2):
+    """The loader gives the helpers compiled with no_cpython_wrapper a dispatcher class whose Python call raises
+    a TypeError (numba itself would jump to the missing wrapper and crash the interpreter)."""
+    from crldgen.runtime.inner import InnerDispatcher
+    from crldgen.runtime.warm import warm_calls
+
+    module = ecopg2.module
+    module = getattr(module, "_module", module)  # (an engine-served module: the real one)
+    for name in ("_stage1", "_stage2", "_solve", "_copy"):
+        assert type(getattr(module, name)) is InnerDispatcher, name
+    X = ecopg2.uniform_strategy().ravel()
+    with pytest.raises(TypeError, match=r"_stage1 is called only from other kernels"):
+        module._stage1(X, np.zeros(len(module.PARAM_NAMES)), np.empty(module.N_WORK))
+    with pytest.raises(TypeError, match="no_cpython_wrapper"):
+        module._copy(X, np.empty_like(X))
+    # the kernels crldgen's Python layer calls keep their Python entry point, and they run
+    assert not any(type(getattr(module, n)) is InnerDispatcher for n in warm_calls(module) if hasattr(module, n))
+    alpha, beta, gamma, theta = ecopg2.params()
+    out = np.empty_like(X)
+    module.strategy_step(X, theta, alpha, beta, gamma, 1.0, out)
+    np.testing.assert_array_equal(out, ecopg2.step(ecopg2.uniform_strategy()).ravel())

@@ -38,7 +38,7 @@ from ..symbolic.model import Model
 from ..symbolic.program import LinearSolve, Program
 from .printer import expr_code, program_lines
 from .template import (CHECKED_TEMPLATE, FO_STATIONARY, GAME_TENSORS_TEMPLATE, LANES, LANES_TEMPLATE,
-                       RAGGED_FUNCTIONS, ROWS_TEMPLATE, TEMPLATE, replace_functions)
+                       RAGGED_FUNCTIONS, ROWS_TEMPLATE, TEMPLATE, decorator, replace_functions)
 
 __all__ = ["FORMAT", "HEADER_LINES", "cache_key", "generate_source", "header", "module_name", "parse_header"]
 
@@ -251,7 +251,7 @@ class _Emitter:
 
     @staticmethod
     def _function(name, args, doc, body) -> str:
-        text = ["@numba.njit(cache=True)", f"def {name}({', '.join(args)}):", f'    """{doc}"""']
+        text = [decorator(name), f"def {name}({', '.join(args)}):", f'    """{doc}"""']
         text += ["    " + ln for ln in (body or ["pass"])]
         return "\n".join(text) + "\n"
 
@@ -414,7 +414,7 @@ def generate_source(model: Model, key: str | None = None) -> str:
         kernels.append(em.kernel(
             "_stationary_po", ["X", "theta", "out"], "Stationary state distribution Ps[s].", {"Ps": "out"}))
         kernels.append(
-            "@numba.njit(cache=True)\ndef stationary(X, theta, out):\n"
+            decorator("stationary") + "\ndef stationary(X, theta, out):\n"
             '    """Stationary distribution Ps of Tss; False if not unique."""\n'
             "    _stationary_po(X, theta, out)\n"
             "    for s in range(N_STATES):\n"
@@ -481,6 +481,9 @@ Array orderings (all flat float64):
         "import numba",
         "import numpy as np",
         "",
+        "# Kernels are compiled on their first call and cached beside this file, without the C-callable",
+        "# wrapper numba builds by default (no_cfunc_wrapper; crldgen never calls one). The _-prefixed",
+        "# helpers are called only from other kernels: no Python entry point either (no_cpython_wrapper).",
         "\n".join(consts),
         "",
         "",
@@ -654,7 +657,7 @@ def game_tensor_source(model: Model) -> str:
             lines += [f"{_GT_VALUES}[{len(consts) + j}] = {expr_code(e)}" for j, e in enumerate(reduced)]
             used = set(_IDENT.findall("\n".join(lines)))
             body += [f"{sym.name} = theta[{k}]" for k, sym in enumerate(theta) if sym.name in used] + lines
-        text = ["@numba.njit(cache=True)", f"def {name}(theta, {_GT_VALUES}):", f'    """{doc}"""']
+        text = [decorator(name), f"def {name}(theta, {_GT_VALUES}):", f'    """{doc}"""']
         text += ["    " + ln for ln in (body or ["pass"])]
         return "\n".join(text) + "\n"
 

@@ -157,6 +157,9 @@ def load_module(path: str | os.PathLike, key: str | None = None) -> ModuleType:
         except Exception as exc:
             sys.modules.pop(name, None)
             raise GenerationError(f"importing generated module {path} failed: {exc}") from exc
+        from .inner import guard  # (numba is imported now: the module imported it)
+
+        guard(module)  # its helpers without a Python entry point raise when called from Python
         _BY_NAME[name] = module
         _REGISTRY[str(path)] = module
         return module
