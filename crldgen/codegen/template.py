@@ -7,6 +7,7 @@ Strategies are flat arrays ``X[(i*N_OBS + o)*N_ACTIONS + a]``; log-ratio coordin
 ``y[(i*N_OBS + o)*(N_ACTIONS-1) + a] = ln(X[..a] / X[..M-1])``.
 """
 
+
 def decorator(name: str) -> str:
     """The ``@numba.njit`` line of the generated function ``name``.
 
@@ -15,7 +16,7 @@ def decorator(name: str) -> str:
     (``no_cfunc_wrapper``); the ``_``-prefixed helpers are called only from other kernels,
     so they get no Python entry point either (``no_cpython_wrapper``; the loader makes a
     Python call of one raise a ``TypeError`` instead of reaching numba's missing entry
-    point). Together that is ~20 % less compiling for a new game.
+    point). For the chapter's module that is 3.5 s of compiling instead of 4.1 s.
     """
     inner = ", no_cpython_wrapper=True" if name.startswith("_") else ""
     return f"@numba.njit(cache=True, no_cfunc_wrapper=True{inner})"
