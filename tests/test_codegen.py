@@ -409,6 +409,55 @@ def test_every_kernel_skips_the_cfunc_wrapper_and_helpers_the_python_entry_point
     assert not inner & public
 
 
+@pytest.mark.parametrize("which", ["anonymous", "anonymous_types"])
+def test_anonymous_modules_follow_the_same_decorator_rule(which):
+    """The anonymous games' generated modules: every kernel skips the cfunc wrapper, and exactly the
+    ``_``-prefixed ones (called from kernels only) skip the Python entry point too."""
+    from crldgen import anonymous as an
+    from crldgen.anonymous import codegen, types
+
+    if which == "anonymous":
+        text = codegen.generate_source(an.ecological_public_good(3))
+    else:
+        text = types.generate_source(types.two_group_public_good((2, 2)))
+    decorated = re.findall(r"^@numba\.njit\(([^)\n]*)\)\ndef (\w+)\(", text, flags=re.M)
+    assert len(decorated) == text.count("@numba.njit") > 10
+    for options, name in decorated:
+        opts = {o.strip() for o in options.split(",")}
+        assert {"cache=True", "no_cfunc_wrapper=True"} <= opts, name
+        assert ("no_cpython_wrapper=True" in opts) == name.startswith("_"), name
+    assert {"game_T", "game_R", "trajectory", "logit_step"} <= {n for _, n in decorated}
+
+
+@pytest.mark.parametrize("name", ["crldgen.runtime.engine", "crldgen.runtime.lanes", "crldgen.value.kernels",
+                                  "crldgen.sample._kernels"])
+def test_library_kernels_follow_the_decorator_rule_and_guard_their_helpers(name):
+    """The game-independent kernels (engine, batch lanes, value-space and sampled learners): no cfunc wrapper
+    on any compiled kernel; the ``_``-prefixed ones that are not inlined have no Python entry point, and a
+    Python call of one raises a TypeError instead of crashing the interpreter."""
+    import importlib
+
+    from numba.core.registry import CPUDispatcher
+
+    from crldgen.runtime.inner import InnerDispatcher
+
+    module = importlib.import_module(name)
+    own = {k: v for k, v in vars(module).items()
+           if isinstance(v, CPUDispatcher) and v.py_func.__module__ == name}
+    compiled = {k: v for k, v in own.items() if v.targetoptions.get("inline", "never") == "never"}
+    assert len(compiled) >= 4, sorted(own)
+    for k, v in compiled.items():
+        assert v.targetoptions.get("no_cfunc_wrapper"), k
+        inner = bool(v.targetoptions.get("no_cpython_wrapper"))
+        assert inner == (type(v) is InnerDispatcher), k
+        if not k.startswith("_"):
+            assert not inner, k  # the kernels crldgen's Python layer calls keep their entry point
+    helpers = [k for k, v in compiled.items() if type(v) is InnerDispatcher]
+    assert helpers and all(k.startswith("_") for k in helpers)
+    with pytest.raises(TypeError, match=rf"{helpers[0]} is called only from other kernels"):
+        getattr(module, helpers[0])(np.zeros(2))
+
+
 def test_a_python_call_of_a_helper_without_entry_point_raises(ecopg2):
     """The loader gives the helpers compiled with no_cpython_wrapper a dispatcher class whose Python call raises
     a TypeError (numba itself would jump to the missing wrapper and crash the interpreter)."""

@@ -43,7 +43,7 @@ STATUS_FULL = 5
 INFO_SIZE = 8
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _fail(code, s, a, t, kv, value, info, val):
     info[0] = code
     info[1] = s
@@ -55,7 +55,7 @@ def _fail(code, s, a, t, kv, value, info, val):
     return code
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _term(s, kk, w, pair, n, theta, TA, RA, kv, trow, rrow, info, val):
     """Add the weight-``w`` count vector ``kk`` of the others (focal action a, and c if pair)."""
     Z = N_STATES
@@ -89,7 +89,7 @@ def _term(s, kk, w, pair, n, theta, TA, RA, kv, trow, rrow, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _accumulate(s, x, m, n, theta, pair, TA, RA, info, val):
     """Multinomial average over the counts of ``m`` other agents playing ``x[s, :]``.
 
@@ -203,7 +203,7 @@ def _accumulate(s, x, m, n, theta, pair, TA, RA, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _check_T(s, a, kv, trow, info, val):
     tot = 0.0
     for t in range(N_STATES):
@@ -216,7 +216,7 @@ def _check_T(s, a, kv, trow, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _binomial_focal(s, x, m, n, theta, TA, RA, info, val, kv, t_lo, t_hi, rrow):
     """M = 2 focal averages; T is evaluated once per count vector of all n agents.
 
@@ -293,7 +293,7 @@ def _binomial_focal(s, x, m, n, theta, TA, RA, info, val, kv, t_lo, t_hi, rrow):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def averages(x, n, theta, Tsa, Rsa, info, val):
     """Focal-agent averages ``Tsa = Tx[s, a, s']``, ``Rsa = Rx[s, a]`` at ``n`` agents; returns a status."""
     Z = N_STATES
@@ -320,7 +320,7 @@ def averages(x, n, theta, Tsa, Rsa, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def pair_averages(x, n, theta, Tpair, Rpair, info, val):
     """Averages given the focal action a and one other agent's action c (``n >= 2``); returns a status."""
     Z = N_STATES
@@ -336,7 +336,7 @@ def pair_averages(x, n, theta, Tpair, Rpair, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _inverse(A, out):
     """``out = A^-1`` for a Z x Z matrix (flat), Gauss-Jordan with partial pivoting."""
     Z = N_STATES
@@ -369,7 +369,7 @@ def _inverse(A, out):
             out[i * Z + j] = aug[i, Z + j]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def values_from(x, Tsa, Rsa, gamma, prefactor, Tss, Ris, W, V, Qv):
     """``Tss``, ``Ris``, ``W = (Id - gamma Tss)^-1``, ``V = p W Ris``, ``Q = p Rsa + gamma Tsa V``."""
     Z = N_STATES
@@ -402,7 +402,7 @@ def values_from(x, Tsa, Rsa, gamma, prefactor, Tss, Ris, W, V, Qv):
             Qv[s * M + a] = q
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def values(x, n, theta, gamma, prefactor, Tss, Ris, W, V, Qv, info, val):
     """Values at the symmetric strategy ``x`` (n agents); returns a status."""
     Z = N_STATES
@@ -416,7 +416,7 @@ def values(x, n, theta, gamma, prefactor, Tss, Ris, W, V, Qv, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def tderror(x, n, theta, beta, gamma, learner, prefactor, out, info, val):
     """TD error ``delta[s, a]`` of the representative agent (scaled by beta); returns a status."""
     Z = N_STATES
@@ -438,7 +438,7 @@ def tderror(x, n, theta, beta, gamma, learner, prefactor, out, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def strategy_of_logit(y, x):
     """Softmax of the log-ratios (stable: the largest logit is subtracted)."""
     Z = N_STATES
@@ -456,7 +456,7 @@ def strategy_of_logit(y, x):
         x[s * M + M - 1] = math.exp(-top) / tot
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def logit_step(y, n, theta, alpha, beta, gamma, learner, prefactor, direction, y_out, info, val):
     """``y' = y + direction * alpha (delta[a] - delta[M-1])`` on the symmetric subspace; returns a status."""
     Z = N_STATES
@@ -481,7 +481,7 @@ def logit_step(y, n, theta, alpha, beta, gamma, learner, prefactor, direction, y
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def jacobian_blocks(x, n, theta, alpha, beta, gamma, learner, prefactor, direction, A, B, info, val):
     """Blocks ``A = dy'_i/dy_i`` and ``B = dy'_i/dy_j`` (j != i) at the symmetric point ``x``.
 
@@ -566,7 +566,7 @@ def jacobian_blocks(x, n, theta, alpha, beta, gamma, learner, prefactor, directi
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _run(y0, n, theta, alpha, beta, gamma, learner, prefactor, tmax, tol, direction, every, Xrec,
          x_out, y_out, info, val):
     """Iterate in logit coordinates from ``y0``; the chapter's stopping rule in the full n-agent space.
@@ -634,7 +634,7 @@ def _run(y0, n, theta, alpha, beta, gamma, learner, prefactor, tmax, tol, direct
     return t, converged, status, stored
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def trajectory(y0, n, theta, alpha, beta, gamma, learner, prefactor, tmax, tol, direction, every, Xrec,
                x_out, y_out, info, val):
     """One trajectory (see ``_run``)."""
@@ -642,7 +642,7 @@ def trajectory(y0, n, theta, alpha, beta, gamma, learner, prefactor, tmax, tol, 
                 x_out, y_out, info, val)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, no_cfunc_wrapper=True)
 def trajectories(Y0, Ns, Theta, Alpha, Beta, Gamma, learner, prefactor, tmax, tol, direction, every, Xrec,
                  X_out, Y_out, lengths, converged, status, stored, Info, Val):
     """A batch (row b of every array: start, n, parameters), in parallel over b."""
@@ -655,7 +655,7 @@ def trajectories(Y0, Ns, Theta, Alpha, Beta, Gamma, learner, prefactor, tmax, to
         stored[b] = k
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def check_game(n, theta, info, val):
     """Check T (probabilities, rows sum to 1) and R (finite) at every count vector of n agents."""
     Z = N_STATES

@@ -43,7 +43,7 @@ STATUS_NONFINITE = 4
 STATUS_FULL = 5
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _fail(code, tau, s, a, t, kv, value, info, val):
     info[0] = code
     info[1] = s
@@ -56,7 +56,7 @@ def _fail(code, tau, s, a, t, kv, value, info, val):
     return code
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _n_compositions(m):
     c = 1
     for i in range(1, N_ACTIONS):
@@ -64,7 +64,7 @@ def _n_compositions(m):
     return c
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _tables(x, s, m):
     """Count vectors and relative multinomial weights of ``m[sigma]`` others of every type in state s."""
     K = N_TYPES
@@ -106,7 +106,7 @@ def _tables(x, s, m):
     return counts, w, off
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _sum_state(x, s, m, nf, theta, tau, sigma, TA, RA, info, val):
     """Averages in state s over the others' counts ``m`` for a focal agent of type tau.
 
@@ -176,7 +176,7 @@ def _sum_state(x, s, m, nf, theta, tau, sigma, TA, RA, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def averages(x, sizes, theta, Tsa, Rsa, info, val):
     """Focal averages of every type: ``Tsa``, ``Rsa`` (layouts above); returns a status."""
     K = N_TYPES
@@ -201,7 +201,7 @@ def averages(x, sizes, theta, Tsa, Rsa, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _inverse(A, out):
     """``out = A^-1`` for a Z x Z matrix (flat), Gauss-Jordan with partial pivoting."""
     Z = N_STATES
@@ -234,7 +234,7 @@ def _inverse(A, out):
             out[i * Z + j] = aug[i, Z + j]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def values_from(x, Tsa, Rsa, gamma, prefactor, Tss, Ris, W, V, Qv):
     """One type's ``Tss``, ``Ris``, ``W = (Id - gamma Tss)^-1``, ``V = p W Ris``, ``Q = p Rsa + gamma Tsa V``."""
     Z = N_STATES
@@ -267,7 +267,7 @@ def values_from(x, Tsa, Rsa, gamma, prefactor, Tss, Ris, W, V, Qv):
             Qv[s * M + a] = q
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def values(x, sizes, theta, gamma, prefactor, V, Qv, info, val):
     """``V[tau*Z + s]``, ``Qv[(tau*Z + s)*M + a]`` of every type; returns a status."""
     K = N_TYPES
@@ -288,7 +288,7 @@ def values(x, sizes, theta, gamma, prefactor, V, Qv, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def tderror(x, sizes, theta, beta, gamma, learner, prefactor, out, info, val):
     """TD errors ``delta[(tau*Z + s)*M + a]`` (scaled by beta of the type); returns a status."""
     K = N_TYPES
@@ -310,7 +310,7 @@ def tderror(x, sizes, theta, beta, gamma, learner, prefactor, out, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def strategy_of_logit(y, x):
     """Softmax of the log-ratios of every (type, state) row (the largest logit subtracted)."""
     M = N_ACTIONS
@@ -327,7 +327,7 @@ def strategy_of_logit(y, x):
         x[r * M + M - 1] = math.exp(-top) / tot
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def logit_step(y, sizes, theta, alpha, beta, gamma, learner, prefactor, direction, y_out, info, val):
     """``y' = y + direction * alpha_tau (delta[a] - delta[M-1])`` for every type; returns a status."""
     K = N_TYPES
@@ -352,7 +352,7 @@ def logit_step(y, sizes, theta, alpha, beta, gamma, learner, prefactor, directio
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def jacobian_blocks(x, sizes, theta, alpha, beta, gamma, learner, prefactor, direction, A, B, info, val):
     """``A[tau] = dy'_i/dy_i`` and ``B[tau, sigma] = dy'_i/dy_j`` (i of type tau, j != i of type sigma).
 
@@ -461,7 +461,7 @@ def jacobian_blocks(x, sizes, theta, alpha, beta, gamma, learner, prefactor, dir
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def trajectory(y0, sizes, theta, alpha, beta, gamma, learner, prefactor, tmax, tol, direction, every, Xrec,
                x_out, y_out, info, val):
     """Iterate in logit coordinates; the full game's stopping rule (``||X' - X||_2`` over all agents).
@@ -529,7 +529,7 @@ def trajectory(y0, sizes, theta, alpha, beta, gamma, learner, prefactor, tmax, t
     return t, converged, status, stored
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def step_loop(y0, sizes, theta, alpha, beta, gamma, learner, prefactor, steps, y_out, info, val):
     """``steps`` logit steps in a compiled loop (for benchmarks); returns a status."""
     F = y0.shape[0]
@@ -543,7 +543,7 @@ def step_loop(y0, sizes, theta, alpha, beta, gamma, learner, prefactor, steps, y
     return STATUS_OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def check_game(sizes, theta, info, val):
     """Check T (probabilities, rows summing to 1) and R_tau (finite) at every count vector of ``sizes``."""
     K = N_TYPES
@@ -593,7 +593,7 @@ def check_game(sizes, theta, info, val):
     return STATUS_OK
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, no_cfunc_wrapper=True)
 def trajectories(Y0, Sizes, Theta, Alpha, Beta, Gamma, learner, prefactor, tmax, tol, X_out, Y_out, lengths,
                  converged, status, Info, Val):
     """A batch (row b of every array: start, sizes, parameters), in parallel over b; nothing recorded."""

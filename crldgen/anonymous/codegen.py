@@ -38,13 +38,13 @@ def _kernel_source() -> str:
     return text[start:]
 
 
-_NO_MOMENTS = '''@numba.njit(cache=True)
+_NO_MOMENTS = '''@numba.njit(cache=True, no_cfunc_wrapper=True)
 def moment_averages(x, n, theta, Tsa, Rsa):
     """Not generated (T or T*R is not a polynomial in the counts): the count sums are used."""
     return -1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def moment_pair_averages(x, n, theta, Tpair, Rpair):
     return -1'''
 
@@ -83,13 +83,13 @@ def _game_functions(game: AnonymousGame) -> str:
     Z, M = game.n_states, game.n_actions
     prologue = ["    nn = n"] + [f"    kk{b} = k[{b}]" for b in range(M)] + \
         [f"    th{j} = theta[{j}]" for j in range(len(game.params))]
-    out = ["@numba.njit(cache=True)", "def game_T(s, k, n, theta, out):",
+    out = ["@numba.njit(cache=True, no_cfunc_wrapper=True)", "def game_T(s, k, n, theta, out):",
            '    """``out[s\'] = T(s, k, s\')`` for the float count vector ``k`` of n agents."""']
     out += prologue
     for s in range(Z):
         out.append(f"    {'if' if s == 0 else 'elif'} s == {s}:")
         out += _block([game.T[s, t].xreplace(subs) for t in range(Z)], [f"out[{t}]" for t in range(Z)], " " * 8)
-    out += ["", "", "@numba.njit(cache=True)", "def game_R(s, a, k, n, theta, out):",
+    out += ["", "", "@numba.njit(cache=True, no_cfunc_wrapper=True)", "def game_R(s, a, k, n, theta, out):",
             '    """``out[s\'] = R(s, a, k, s\')`` (reward of an agent playing a; k includes it)."""']
     out += prologue
     for s in range(Z):
@@ -118,7 +118,7 @@ def _moment_functions(game: AnonymousGame) -> str | None:
     for pair in (False, True):
         name = "moment_pair_averages" if pair else "moment_averages"
         args = "Tpair, Rpair" if pair else "Tsa, Rsa"
-        out += ["@numba.njit(cache=True)", f"def {name}(x, n, theta, {args}):",
+        out += ["@numba.njit(cache=True, no_cfunc_wrapper=True)", f"def {name}(x, n, theta, {args}):",
                 f'    """Closed-form {"pair " if pair else ""}averages (factorial moments of the multinomial of the '
                 f'{"n - 2" if pair else "n - 1"} others)."""']
         out += prologue + [f"    mm = nn - {2.0 if pair else 1.0}"]

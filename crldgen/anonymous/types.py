@@ -389,13 +389,13 @@ def expectation_types(poly, shift, m_values, xs, n_actions: int):
     return total
 
 
-_NO_MOMENTS = '''@numba.njit(cache=True)
+_NO_MOMENTS = '''@numba.njit(cache=True, no_cfunc_wrapper=True)
 def moment_averages(x, n, theta, Tsa, Rsa):
     """Not generated (T or T*R is not a polynomial in the counts): the count sums are used."""
     return -1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def moment_pair_averages(x, n, theta, tau, sigma, Tpair, Rpair):
     return -1'''
 
@@ -434,13 +434,13 @@ def _moment_functions(game: TypedAnonymousGame, subs: dict) -> str | None:
                 targets.append(f"{rname}[{j}]")
         return lines + _block(exprs, targets, indent)
 
-    out = ["@numba.njit(cache=True)", "def moment_averages(x, n, theta, Tsa, Rsa):",
+    out = ["@numba.njit(cache=True, no_cfunc_wrapper=True)", "def moment_averages(x, n, theta, Tsa, Rsa):",
            '    """Closed-form focal averages of every type (factorial moments of the others\' multinomials)."""']
     out += prologue
     for tau in range(K):
         for s in range(Z):
             out += state_block(s, tau, None, "    ")
-    out += ["    return 0", "", "", "@numba.njit(cache=True)",
+    out += ["    return 0", "", "", "@numba.njit(cache=True, no_cfunc_wrapper=True)",
             "def moment_pair_averages(x, n, theta, tau, sigma, Tpair, Rpair):",
             '    """Closed-form averages given the focal action a (type tau) and one other agent\'s c (type sigma)."""']
     out += prologue
@@ -475,13 +475,13 @@ def _game_functions(game: TypedAnonymousGame) -> str:
     subs = _safe_symbols(game)
     prologue = [f"    kk{tau}_{b} = k[{tau * M + b}]" for tau in range(K) for b in range(M)] + \
         [f"    nn{tau} = n[{tau}]" for tau in range(K)] + [f"    th{j} = theta[{j}]" for j in range(len(game.params))]
-    out = ["@numba.njit(cache=True)", "def game_T(s, k, n, theta, out):",
+    out = ["@numba.njit(cache=True, no_cfunc_wrapper=True)", "def game_T(s, k, n, theta, out):",
            '    """``out[s\'] = T(s, k, s\')`` (k: float counts k[type*M + action], n: float sizes)."""']
     out += prologue
     for s in range(Z):
         out.append(f"    {'if' if s == 0 else 'elif'} s == {s}:")
         out += _block([game.T[s, t].xreplace(subs) for t in range(Z)], [f"out[{t}]" for t in range(Z)], " " * 8)
-    out += ["", "", "@numba.njit(cache=True)", "def game_R(tau, s, a, k, n, theta, out):",
+    out += ["", "", "@numba.njit(cache=True, no_cfunc_wrapper=True)", "def game_R(tau, s, a, k, n, theta, out):",
             '    """``out[s\'] = R_tau(s, a, k, s\')`` (an agent of type tau playing a; k includes it)."""']
     out += prologue
     for tau in range(K):

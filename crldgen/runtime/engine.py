@@ -30,7 +30,7 @@ from typing import Callable
 import numba
 import numpy as np
 
-from . import typing_memo
+from . import inner, typing_memo
 
 typing_memo.install()
 
@@ -38,7 +38,7 @@ STATUS_OK, STATUS_NONFINITE, STATUS_FULL = 0, 1, 2
 
 
 # ------------------------------------------------------------------ kernels
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _averages(X, T, TR, N, Z, M, Tss, Ris, Tisas, Risa):
     """Strategy averages of section 2 into flat Tss[s,s'], Ris[i,s], Tisas[i,s,a,s'], Risa[i,s,a]."""
     A = M ** N
@@ -77,7 +77,7 @@ def _averages(X, T, TR, N, Z, M, Tss, Ris, Tisas, Risa):
             Ris[i * Z + s] = acc
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _solve(A, B, n, k):
     """Solve A Z = B in place (B <- Z), partial pivoting (the template's solver); False if singular."""
     scale = 0.0
@@ -119,7 +119,7 @@ def _solve(A, B, n, k):
     return True
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _values(X, T, TR, N, Z, M, gamma, prefactor, V, Qv, work):
     """Values V[i,s] and Q[i,s,a] (section 2.5-2.6); ``work`` holds Tss|Ris|Tisas|Risa|A."""
     Tss = work[:Z * Z]
@@ -148,7 +148,7 @@ def _values(X, T, TR, N, Z, M, gamma, prefactor, V, Qv, work):
                 Qv[row] = p * Risa[row] + g * acc
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _tderror(X, T, TR, N, Z, M, beta, gamma, prefactor, sarsa, out, work):
     """TD error of section 3 (scaled by beta) into out[i,s,a]; ``work`` as in :func:`_values`."""
     o = Z * Z + N * Z + N * Z * M * Z + N * Z * M + Z * Z
@@ -170,7 +170,7 @@ def work_size(N: int, Z: int, M: int) -> int:
     return Z * Z + N * Z + N * Z * M * Z + N * Z * M + Z * Z + N * Z + N * Z * M
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _strategy_step(X, T, TR, N, Z, M, alpha, beta, gamma, prefactor, sarsa, direction, out, work):
     """X' of section 4 (direction -1: the reverse step)."""
     td = np.empty(N * Z * M)
@@ -189,7 +189,7 @@ def _strategy_step(X, T, TR, N, Z, M, alpha, beta, gamma, prefactor, sarsa, dire
             out[r * M + a] /= tot
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _logit_step(X, y, T, TR, N, Z, M, alpha, beta, gamma, prefactor, sarsa, y_out, td, work):
     """y' = y + alpha (delta[a] - delta[M-1]) (X must equal softmax(y))."""
     _tderror(X, T, TR, N, Z, M, beta, gamma, prefactor, sarsa, td, work)
@@ -200,7 +200,7 @@ def _logit_step(X, y, T, TR, N, Z, M, alpha, beta, gamma, prefactor, sarsa, y_ou
             y_out[r * m1 + a] = y[r * m1 + a] + alpha[i] * (td[r * M + a] - td[r * M + m1])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _strategy_of_logit(y, X, n_rows, M):
     """X = softmax of (y, 0) per row (the template's ``strategy_of_logit``)."""
     m1 = M - 1
@@ -237,7 +237,7 @@ def _strategy_of_logit(y, X, n_rows, M):
                 X[r * M + a] *= inv
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _logit_of_strategy(X, y, n_rows, M):
     m1 = M - 1
     for r in range(n_rows):
@@ -246,7 +246,7 @@ def _logit_of_strategy(X, y, n_rows, M):
             y[r * m1 + a] = math.log(X[r * M + a]) - last
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _run(T, TR, N, Z, M, prefactor, sarsa, X0, y0, t0, alpha, beta, gamma, tmax, tol, direction, every,
          Xrec, X_out, y_out):
     """The template's ``trajectory`` (same recording, convergence rule and status codes) on the engine."""
@@ -309,7 +309,7 @@ def _run(T, TR, N, Z, M, prefactor, sarsa, X0, y0, t0, alpha, beta, gamma, tmax,
     return t, converged, status, stored
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _stationary(X, T, TR, N, Z, M, out, work):
     """Stationary distribution Ps of Tss (section 6); False if not unique."""
     Tss = work[:Z * Z]
@@ -372,7 +372,7 @@ GT_OK, GT_T_ENTRY, GT_T_ROW = 0, 1, 2
 CHECK_OK, CHECK_BAD_INPUT, CHECK_NONFINITE = 0, 1, 2
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _all_finite(a):
     for k in range(a.shape[0]):
         if not math.isfinite(a[k]):
@@ -380,7 +380,7 @@ def _all_finite(a):
     return True
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _strategy_ok(X, n_rows, M, interior, atol):
     """The generated ``strategy_ok``: finite, in [0, 1 + atol] (> 0 with ``interior``), rows sum to 1."""
     for r in range(n_rows):
@@ -397,7 +397,7 @@ def _strategy_ok(X, n_rows, M, interior, atol):
     return True
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _logit_from_logs(logs, y, n_rows, M):
     m1 = M - 1
     for r in range(n_rows):
@@ -406,7 +406,7 @@ def _logit_from_logs(logs, y, n_rows, M):
             y[r * m1 + a] = logs[r * M + a] - last
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, no_cfunc_wrapper=True)
 def _check_T(T, Z, entry_atol, row_atol):
     """The generated ``check_game`` for a fully observed game: ``(code, flat index, value)``."""
     lo, hi = -entry_atol, 1.0 + entry_atol
@@ -642,3 +642,8 @@ def numeric_tensors(game, param_names) -> Callable[[tuple], tuple[np.ndarray, np
 def engine_enabled() -> bool:
     """Whether :func:`crldgen.compile` may serve new games from the engine (``CRLDGEN_ENGINE=0`` turns it off)."""
     return os.environ.get("CRLDGEN_ENGINE", "1") != "0"
+
+
+# _solve has no Python entry point (no_cpython_wrapper: only kernels call it, here and in crldgen.value);
+# a Python call raises a TypeError instead of crashing (crldgen.runtime.inner)
+inner.guard(sys.modules[__name__])

@@ -21,6 +21,7 @@ costs nanoseconds per block step of 64 members, and for 2, 4 or 8 rows of two ac
 from __future__ import annotations
 
 import math
+import sys
 import threading
 
 import numba
@@ -29,7 +30,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from . import typing_memo
+from . import inner, typing_memo
 
 typing_memo.install()
 
@@ -73,7 +74,7 @@ _EXP_SHIFT = 6755399441055744.0  # 1.5 * 2**52: kd = x / ln2 + SHIFT holds round
 _EXP_SHIFT_BITS = 4843621399236968448  # the bits of _EXP_SHIFT
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)  # (tests call it from Python)
 def _exp_lanes(a, n, s1, s2):
     """a[b] = exp(a[b]) for b < n, every argument <= 0 or NaN; s1, s2: scratch of >= n doubles."""
     k1 = s1.view(np.int64)
@@ -237,7 +238,7 @@ def strategy_of_logit_lanes(y, X, n, s1, e, t1, t2, fast, row_m, row_x, row_y):
             _row_normalise(e, X, n, s1, x0, row_m[r])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _lane_load(m, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, al, be, ga, mem, t, cd, ns):
     """Put member m into column ``lane`` of the block's arrays (fresh: nothing recorded yet)."""
     for k in range(X0.shape[1]):
@@ -256,7 +257,7 @@ def _lane_load(m, lane, X0, Y0, T0, Theta, Alpha, Beta, Gamma, every, X, y, th, 
     cd[lane] = (every - T0[m] % every) % every if every > 0 else 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _lane_move(src, dst, X, y, th, al, be, ga, mem, t, cd, ns):
     """Move the member in column src to column dst (compaction of the block)."""
     for k in range(X.shape[0] // LANES):
@@ -275,7 +276,7 @@ def _lane_move(src, dst, X, y, th, al, be, ga, mem, t, cd, ns):
     ns[dst] = ns[src]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _lane_finish(lane, X, y, mem, t, ns, conv, st, X_out, y_out, lengths, converged, status, stored):
     """Write the results of the member in column ``lane`` (its last recorded strategy, X[k * LANES + lane])."""
     m = mem[lane]
@@ -289,7 +290,7 @@ def _lane_finish(lane, X, y, mem, t, ns, conv, st, X_out, y_out, lengths, conver
     stored[m] = ns[lane]
 
 
-@numba.njit(cache=True, error_model="numpy", nogil=True)
+@numba.njit(cache=True, error_model="numpy", nogil=True, no_cfunc_wrapper=True)
 def lanes_block(lo, hi, step, row_m, row_x, row_y, X0, Y0, T0, Theta, Alpha, Beta, Gamma, tmax, tol, direction,
                 every, Xrec, X_out, y_out, lengths, converged, status, stored, fast):
     """Members lo <= m < hi of a batch through ``trajectory``'s rules, LANES at a time.
@@ -487,3 +488,8 @@ def warm_up() -> None:
 def _zero_step(X, y, th, al, be, ga, y_out, n):
     for b in range(n):
         y_out[b] = 0.0
+
+
+# _lane_load, _lane_move and _lane_finish have no Python entry point (no_cpython_wrapper: only lanes_block
+# calls them); a Python call raises a TypeError instead of crashing (crldgen.runtime.inner)
+inner.guard(sys.modules[__name__])

@@ -25,10 +25,12 @@ take one step of size ``alpha`` (see :mod:`crldgen.sample`).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numba import njit, prange
 
-from ..runtime import typing_memo
+from ..runtime import inner, typing_memo
 
 typing_memo.install()
 
@@ -65,7 +67,7 @@ def _uniform(st):
     return np.float64(_next_u64(st) >> np.uint64(11)) * _U53
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True)
 def uniforms(key, n, out):
     """``n`` uniforms from one xoshiro256** state (for tests of the generator)."""
     st = key.copy()
@@ -74,7 +76,7 @@ def uniforms(key, n, out):
 
 
 # -------------------------------------------------------------- small helpers
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _softmax_rows(V, beta, X, Xc):
     """``X[i, o, :] = softmax(beta_i V[i, o, :])`` and its cumulative ``Xc``."""
     N, Qn, M = V.shape
@@ -97,7 +99,7 @@ def _softmax_rows(V, beta, X, Xc):
             Xc[i, o, M - 1] = 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _solve(A, b, x):
     """Solve ``A x = b`` in place by Gaussian elimination with partial pivoting."""
     n = b.shape[0]
@@ -125,7 +127,7 @@ def _solve(A, b, x):
         x[c] = acc / A[c, c]
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _batch_evaluate(i, learner, replay, n, rs, nn, X, Qe, gam, pref, A, b, Qhat):
     """Batch estimates ``Qhat`` of agent i from one batch's statistics.
 
@@ -239,7 +241,7 @@ def _draw_at(C, i0, i1, u):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _collect_batch(Tc, R, Oc, full_obs, Xc, K, s, obs, act, mult, st, C, n, rs, nn):
     """Play ``K`` time steps at the fixed strategies ``Xc`` (cumulative) from state ``s``.
 
@@ -330,7 +332,7 @@ def _collect_batch(Tc, R, Oc, full_obs, Xc, K, s, obs, act, mult, st, C, n, rs, 
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _multipliers(N, M):
     mult = np.empty(N, np.int64)
     m = 1
@@ -340,7 +342,7 @@ def _multipliers(N, M):
     return mult
 
 
-@njit(cache=True)
+@njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _cumulative_rows(X, Xc):
     N, Qn, M = X.shape
     for i in range(N):
@@ -353,7 +355,7 @@ def _cumulative_rows(X, Xc):
 
 
 # ------------------------------------------------------------------ batch learners
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, no_cfunc_wrapper=True)
 def batch_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, replay, K, steps, every, s0, keys,
                out, final, visits):
     """Batch learners: ``steps`` strategy updates of ``K`` sampled transitions each, per run.
@@ -421,7 +423,7 @@ def batch_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, r
                             Qe[i, o, a] += alpha[i] * (qh - Qe[i, o, a])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, no_cfunc_wrapper=True)
 def batch_estimates(Tc, R, Oc, full_obs, X, Qe, gamma, pref, learner, replay, K, s0, keys, out, counts):
     """One batch per run at the fixed strategy ``X``: the replayed estimates ``Qhat``.
 
@@ -500,7 +502,7 @@ def _softmax_row(V, i, o, beta, X, Xc):
     Xc[i, o, M - 1] = 1.0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, no_cfunc_wrapper=True)
 def online_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, steps, every, s0, keys,
                 out, final):
     """Online (K = 1) learners: ``steps`` time steps per run, one TD update per step.
@@ -561,7 +563,7 @@ def online_runs(Tc, R, Oc, full_obs, Q0, P0, alpha, beta, gamma, pref, learner, 
             s = s2
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, no_cfunc_wrapper=True)
 def td_error_stats(Tc, R, Oc, full_obs, X, Qe, gamma, pref, learner, steps, burn, s0, keys, sums, counts,
                    state_obs):
     """Sample TD errors at the fixed strategy ``X`` and fixed estimates ``Qe`` (no learning).
@@ -611,3 +613,8 @@ def td_error_stats(Tc, R, Oc, full_obs, X, Qe, gamma, pref, learner, steps, burn
                 obs[i] = o2
                 act[i] = a2
             s = s2
+
+
+# the _-prefixed kernels that are not inlined have no Python entry point (no_cpython_wrapper: only the
+# kernels above call them); a Python call raises a TypeError instead of crashing (crldgen.runtime.inner)
+inner.guard(sys.modules[__name__])

@@ -38,10 +38,12 @@ exact maximisers, ``eps / M`` on every action).
 from __future__ import annotations
 
 import math
+import sys
 
 import numba
 import numpy as np
 
+from ..runtime import inner
 from ..runtime.engine import _solve  # the pivoting linear solve (one copy for both engines)
 from numba import prange
 
@@ -57,7 +59,7 @@ BELIEF_TOL = 1e-12
 
 
 # ------------------------------------------------------------------ policies
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def policy(Qe, beta, eps, kind, M, X):
     """Strategy ``X = pi(Qe)``: softmax with ``beta[i]`` or epsilon-greedy with ``eps[i]``."""
     n_rows = Qe.size // M
@@ -86,7 +88,7 @@ def policy(Qe, beta, eps, kind, M, X):
 
 
 # ------------------------------------------------------------------ strategy averages
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _state_strategy(X, O, fo, N, Z, Qo, M, Y):
     """``Y[i, s, a] = sum_o O[i, s, o] X[i, o, a]`` (``Y = X`` when fully observed)."""
     if fo:
@@ -102,7 +104,7 @@ def _state_strategy(X, O, fo, N, Z, Qo, M, Y):
                 Y[(i * Z + s) * M + a] = acc
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _state_averages(Y, T3, TR, acts, N, Z, M, J, Tss, Ris, Tisas, Risa):
     """Section 2 at the state strategy ``Y``: Tss, Ris, Tisas, Risa."""
     for q in range(Z * Z):
@@ -134,7 +136,7 @@ def _state_averages(Y, T3, TR, acts, N, Z, M, J, Tss, Ris, Tisas, Risa):
                     Tisas[isa * Z + sp] += Pm * T3[tb + sp]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _state_tangent(Y, dY, T3, TR, acts, N, Z, M, J, dTss, dTisas, dRisa):
     """Derivatives of Tss, Tisas, Risa along ``dY`` (they are multilinear in Y)."""
     for q in range(Z * Z):
@@ -171,7 +173,7 @@ def _state_tangent(Y, dY, T3, TR, acts, N, Z, M, J, dTss, dTisas, dRisa):
                     dTisas[isa * Z + sp] += dPm * T3[tb + sp]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _stationary_matrix(Tss, Z, A):
     """``(Tss^T - Id)`` with the last row replaced by ones (flat Z x Z)."""
     for r in range(Z):
@@ -179,7 +181,7 @@ def _stationary_matrix(Tss, Z, A):
             A[r * Z + c] = 1.0 if r == Z - 1 else Tss[c * Z + r] - (1.0 if r == c else 0.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _observation_averages(O, Ps, Tisas, Risa, N, Z, Qo, M, Rioa, Tioao, Bel):
     """Section 7.2-7.3: beliefs ``Bel`` per (i, o), then Rioa and Tioao."""
     for i in range(N):
@@ -208,7 +210,7 @@ def _observation_averages(O, Ps, Tisas, Risa, N, Z, Qo, M, Rioa, Tioao, Bel):
                     Tioao[ioa * Qo + op] = t
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _observation_tangent(O, Ps, dPs, Tisas, Risa, dTisas, dRisa, N, Z, Qo, M, dRioa, dTioao, Bel, dBel):
     """Derivatives of Rioa, Tioao along (dPs, dTisas, dRisa)."""
     for i in range(N):
@@ -247,7 +249,7 @@ def _observation_tangent(O, Ps, dPs, Tisas, Risa, dTisas, dRisa, N, Z, Qo, M, dR
                     dTioao[ioa * Qo + op] = t
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _value_matrix(X, Tioao, g, i, Qo, M, A):
     """``Id - gamma_i Tx[i]`` with ``Tx[i, o, o'] = sum_a X[i,o,a] Tx[i,o,a,o']`` (flat Qo x Qo)."""
     for o in range(Qo):
@@ -259,7 +261,7 @@ def _value_matrix(X, Tioao, g, i, Qo, M, A):
             A[o * Qo + op] = (1.0 if o == op else 0.0) - g * t
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _values(X, Rioa, Tioao, gamma, prefactor, N, Qo, M, V, A, rhs):
     """Strategy-average values ``V[i, o] = p_i (Id - gamma_i Tx[i])^-1 Rx[i]`` (sections 2.5, 7.5)."""
     ok = True
@@ -278,7 +280,7 @@ def _values(X, Rioa, Tioao, gamma, prefactor, N, Qo, M, V, A, rhs):
     return ok
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def work(N, Z, Qo, M):
     """Work arrays of one evaluation (index constants ``W_*``), allocated once per loop."""
     n = max(Z, Qo)
@@ -289,7 +291,7 @@ def work(N, Z, Qo, M):
             np.empty(N * Qo * M * Qo), np.empty(N * Qo), np.empty(n), np.empty(N * Qo))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _evaluate(Qe, T3, TR, O, acts, fo, learner, kind, beta, eps, gamma, prefactor, Z, M, w, delta):
     """TD error ``delta`` of section 10 at the estimates ``Qe``; fills the work arrays.
 
@@ -356,7 +358,7 @@ def _evaluate(Qe, T3, TR, O, acts, fo, learner, kind, beta, eps, gamma, prefacto
     return ok
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _tangent(Qe, dQ, T3, TR, O, acts, fo, learner, kind, beta, gamma, prefactor, Z, M, w, ddelta):
     """Derivative of ``delta`` along ``dQ``; needs the work arrays filled by :func:`_evaluate` at Qe.
 
@@ -454,7 +456,7 @@ def _tangent(Qe, dQ, T3, TR, O, acts, fo, learner, kind, beta, gamma, prefactor,
 
 
 # ------------------------------------------------------------------ public kernels
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def tderror(Qe, T3, TR, O, acts, fo, learner, kind, beta, eps, gamma, prefactor, Z, M, delta, X, NV):
     """TD error at ``Qe`` into ``delta``, the strategy into ``X`` and the next values into ``NV``.
 
@@ -469,7 +471,7 @@ def tderror(Qe, T3, TR, O, acts, fo, learner, kind, beta, eps, gamma, prefactor,
     return ok
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def averages(X, T3, TR, O, acts, fo, gamma, prefactor, Z, M, Tss, Ris, Tisas, Risa, V, Qx):
     """Strategy averages (sections 2, 7) and the values ``Vx``, ``Qx`` at a strategy ``X``."""
     N = gamma.size
@@ -502,7 +504,7 @@ def averages(X, T3, TR, O, acts, fo, gamma, prefactor, Z, M, Tss, Ris, Tisas, Ri
     return ok
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def jacobian(Qe, T3, TR, O, acts, fo, learner, kind, beta, eps, gamma, prefactor, Z, M, Jd):
     """``Jd[k, l] = d delta_k / d Qe_l`` (flat n x n, n = Qe.size), by forward mode."""
     N = beta.size
@@ -521,7 +523,7 @@ def jacobian(Qe, T3, TR, O, acts, fo, learner, kind, beta, eps, gamma, prefactor
     return ok
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True, no_cpython_wrapper=True)
 def _run(Q0, t0, T3, TR, O, acts, fo, learner, kind, alpha, beta, eps, gamma, prefactor, Z, M, tmax, tol,
          direction, every, rec, Q_out):
     """Iterate from ``Q0`` (recorded estimate number ``t0``); returns ``(t, converged, status, stored)``.
@@ -574,7 +576,7 @@ def _run(Q0, t0, T3, TR, O, acts, fo, learner, kind, alpha, beta, eps, gamma, pr
     return t, converged, status, stored
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, no_cfunc_wrapper=True)
 def trajectories(Q0s, T0, T3s, TRs, Os, acts, fo, learner, kind, Alpha, Beta, Eps, Gamma, prefactor, Z, M, tmax, tol,
                  direction, every, rec, Q_out, lengths, converged, status, stored):
     """A batch in parallel: member b uses row b of ``Q0s, T0, T3s, TRs, Os`` and of the parameters."""
@@ -587,7 +589,7 @@ def trajectories(Q0s, T0, T3s, TRs, Os, acts, fo, learner, kind, Alpha, Beta, Ep
         stored[b] = k
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, no_cfunc_wrapper=True)
 def sequential_sweep(Q0, T3s, TRs, Os, acts, fo, learner, kind, Alpha, Beta, Eps, Gamma, prefactor, Z, M, tmax, tol,
                      direction, Q_out, lengths, converged, status):
     """Runs one after another, each from the previous final estimates; stops at a divergence."""
@@ -606,3 +608,8 @@ def sequential_sweep(Q0, T3s, TRs, Os, acts, fo, learner, kind, Alpha, Beta, Eps
             break
         for q in range(Q0.size):
             Qc[q] = Q_out[v, q]
+
+
+# the _-prefixed kernels have no Python entry point (no_cpython_wrapper: only the kernels above call
+# them); a Python call raises a TypeError instead of crashing (crldgen.runtime.inner)
+inner.guard(sys.modules[__name__])
