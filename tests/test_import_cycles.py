@@ -22,7 +22,8 @@ PKG = ROOT / "crldgen"
 #: but ``crldgen.errors`` and ``crldgen._version``, and codegen imports it to write what the loader reads.
 #: The loader installs numba's typing memo before it executes a module (typing_memo imports no crldgen module).
 LAYERS = [
-    ["crldgen.runtime.keys", "crldgen.runtime.loader", "crldgen.runtime.typing_memo", "crldgen.runtime.inner"],
+    ["crldgen.runtime.keys", "crldgen.runtime.loader", "crldgen.runtime.typing_memo", "crldgen.runtime.inner",
+     "crldgen.runtime.notice"],
     ["crldgen.game", "crldgen.learners"],
     ["crldgen.symbolic"],
     ["crldgen.codegen"],

@@ -22,6 +22,7 @@ from ..errors import GameError, ParameterError
 from ..codegen.printer import expr_code
 from ..codegen.writer import write_atomic
 from ..runtime.loader import FORMAT, HEADER_LINES, default_cache_dir, header_problem, load_module
+from ..runtime.notice import before_compile
 from .game import AnonymousGame
 from .symbolic import MAX_MOMENT_DEGREE, _expectation, _polynomial
 
@@ -218,6 +219,11 @@ def compile(game: AnonymousGame, learner: str = "sarsa", prefactor: bool = True,
     key = cache_key(game, method)
     path = generate(game, cache_dir, method)
     module = load_module(path, key)
+    before_compile(f"anonymous:{path}", [getattr(module, k) for k in ("tderror", "logit_step", "jacobian_blocks",
+                                                                       "trajectory", "trajectories")
+                                         if hasattr(module, k)],
+                   f"numba compiles the kernels of the anonymous game {game.name!r} on their first calls "
+                   f"(~5 s in all on 2 cores, once per game; cached beside {path.name})")
     defaults = dict(game.params, **game_params)
     return AnonymousDynamics(module, learner=learner, prefactor=prefactor, n=game.n if n is None else n,
                              alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)
