@@ -74,7 +74,9 @@ def generate(model: Model, out_dir: str | os.PathLike | None = None, *, key: str
 
 
 def _quiet(quiet: bool | None) -> bool:
-    return bool(int(os.environ.get("CRLDGEN_QUIET", "0") or 0)) if quiet is None else bool(quiet)
+    from .runtime.notice import quiet_env
+
+    return quiet_env() if quiet is None else bool(quiet)
 
 
 def _kernels_cached(module, path: Path) -> bool:

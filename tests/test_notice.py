@@ -79,30 +79,35 @@ def test_a_new_anonymous_game_names_itself_before_numba_compiles(tmp_path, capsy
     assert "numba compiles" not in capsys.readouterr().err
 
 
-def test_value_dynamics_says_it_when_a_kernel_is_missing_from_the_cache(capsys, monkeypatch):
+def _value_family():
     import crldgen
     from crldgen.value import ValueDynamics
     from crldgen.value import kernels as K
 
-    monkeypatch.delenv("CRLDGEN_QUIET", raising=False)
-    asked = []
-    for missing in (True, False):
-        monkeypatch.setattr(notice, "_SAID", set())
-        monkeypatch.setattr(notice, "uncached", lambda *d, m=missing: asked.append(d) or m)
-        ValueDynamics(crldgen.games.social_dilemma(), "sarsa")
-        assert ("numba compiles the value-space kernels" in capsys.readouterr().err) == missing
-    assert asked[0] == (K.policy, K.averages, K.tderror, K.jacobian, K.trajectories, K.sequential_sweep)
+    return (lambda: ValueDynamics(crldgen.games.social_dilemma(), "sarsa"), "numba compiles the value-space kernels",
+            (K.policy, K.averages, K.tderror, K.jacobian, K.trajectories, K.sequential_sweep))
 
 
-def test_the_sampled_learners_say_it_when_a_kernel_is_missing_from_the_cache(capsys, monkeypatch):
+def _sample_family():
     from crldgen import sample
     from crldgen.sample import _kernels as k
 
+    def use():
+        assert sample._kern() is k
+
+    return (use, "numba compiles the sampled learners' kernels",
+            (k.uniforms, k.batch_runs, k.batch_estimates, k.online_runs, k.td_error_stats))
+
+
+@pytest.mark.parametrize("family", [_value_family, _sample_family], ids=["value", "sample"])
+def test_the_value_and_sampled_learners_say_it_when_a_kernel_is_missing_from_the_cache(family, capsys,
+                                                                                        monkeypatch):
+    use, text, kernels = family()
     monkeypatch.delenv("CRLDGEN_QUIET", raising=False)
     asked = []
     for missing in (True, False):
         monkeypatch.setattr(notice, "_SAID", set())
         monkeypatch.setattr(notice, "uncached", lambda *d, m=missing: asked.append(d) or m)
-        assert sample._kern() is k
-        assert ("numba compiles the sampled learners' kernels" in capsys.readouterr().err) == missing
-    assert asked[0] == (k.uniforms, k.batch_runs, k.batch_estimates, k.online_runs, k.td_error_stats)
+        use()
+        assert (text in capsys.readouterr().err) == missing
+    assert asked[0] == kernels

@@ -203,6 +203,14 @@ def generate(game: AnonymousGame, cache_dir: str | os.PathLike | None = None, me
     return path
 
 
+def say_before_compile(game, module, path: Path) -> None:
+    """One line on stderr when numba has not compiled the module of anonymous ``game`` (at ``path``) yet."""
+    kernels = [getattr(module, k) for k in ("tderror", "logit_step", "jacobian_blocks", "trajectory", "trajectories")]
+    before_compile(f"anonymous:{path}", kernels,
+                   f"numba compiles the kernels of the anonymous game {game.name!r} on their first calls "
+                   f"(~5 s in all on 2 cores, once per game; cached beside {path.name})")
+
+
 def compile(game: AnonymousGame, learner: str = "sarsa", prefactor: bool = True, *, cache_dir=None,
             n: int | None = None, method: str = "auto", alpha=0.05, beta=50.0, gamma=0.75, **game_params):
     """Generate (if needed), import and wrap the module of ``game``: an :class:`AnonymousDynamics`.
@@ -219,11 +227,7 @@ def compile(game: AnonymousGame, learner: str = "sarsa", prefactor: bool = True,
     key = cache_key(game, method)
     path = generate(game, cache_dir, method)
     module = load_module(path, key)
-    before_compile(f"anonymous:{path}", [getattr(module, k) for k in ("tderror", "logit_step", "jacobian_blocks",
-                                                                       "trajectory", "trajectories")
-                                         if hasattr(module, k)],
-                   f"numba compiles the kernels of the anonymous game {game.name!r} on their first calls "
-                   f"(~5 s in all on 2 cores, once per game; cached beside {path.name})")
+    say_before_compile(game, module, path)
     defaults = dict(game.params, **game_params)
     return AnonymousDynamics(module, learner=learner, prefactor=prefactor, n=game.n if n is None else n,
                              alpha=alpha, beta=beta, gamma=gamma, path=path, **defaults)

@@ -60,7 +60,7 @@ from ..codegen.writer import write_atomic
 from ..errors import GameError, ParameterError
 from ..game import OPTION_NAMES, RESERVED_NAMES, Game, _to_sympy
 from ..runtime.loader import FORMAT, HEADER_LINES, default_cache_dir, header_problem, load_module
-from ..runtime.notice import before_compile
+from .codegen import say_before_compile
 from .game import ANONYMOUS_RESERVED, composition_vectors
 from .symbolic import MAX_MOMENT_DEGREE
 
@@ -569,11 +569,7 @@ def compile_types(game: TypedAnonymousGame, learner: str = "sarsa", prefactor: b
     key = cache_key(game, method)
     path = generate(game, cache_dir, method)
     module = load_module(path, key)
-    before_compile(f"anonymous:{path}", [getattr(module, k) for k in ("tderror", "logit_step", "jacobian_blocks",
-                                                                       "trajectory", "trajectories")
-                                         if hasattr(module, k)],
-                   f"numba compiles the kernels of the anonymous game {game.name!r} on their first calls "
-                   f"(~5 s in all on 2 cores, once per game; cached beside {path.name})")
+    say_before_compile(game, module, path)
     defaults = dict(game.params, **game_params)
     return TypedDynamics(module, learner=learner, prefactor=prefactor,
                          sizes=game.sizes if sizes is None else game.check_sizes(sizes),

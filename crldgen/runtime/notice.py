@@ -42,15 +42,15 @@ def uncached(*dispatchers) -> bool:
 
 def before_compile(family: str, dispatchers, text: str, quiet: bool | None = None) -> bool:
     """Print ``crldgen: <text>; CRLDGEN_QUIET=1 silences this`` on stderr if one of
-    ``dispatchers`` is not in numba's cache and nothing was said for ``family`` in this
-    process; returns whether it printed."""
-    if (quiet_env() if quiet is None else quiet) or family in _SAID:
-        return False
-    if not uncached(*dispatchers):
+    ``dispatchers`` is not in numba's cache; looks once per process and ``family`` (unless
+    quiet), so later calls cost a set lookup. Returns whether it printed."""
+    if quiet_env() if quiet is None else quiet:
         return False
     with _LOCK:
         if family in _SAID:
             return False
         _SAID.add(family)
+    if not uncached(*dispatchers):
+        return False
     print(f"crldgen: {text}; CRLDGEN_QUIET=1 silences this", file=sys.stderr, flush=True)
     return True
